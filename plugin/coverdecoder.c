@@ -1,0 +1,382 @@
+/* coversnap
+ * Copyright (C) 2026 coversnap authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2 of the License, or (at your option) any later version.
+ */
+
+/* A keyframe decoder built from whatever the registry offers: the
+ * highest-ranked parser and decoder for the codec (hardware decoders rank
+ * above software ones where they are installed).  No pipeline, no threads
+ * of its own: the elements sit in a bare bin between two pads of ours, so a
+ * push runs the parser and decoder in the caller's (worker's) thread, and
+ * EOS drains the decoder synchronously.  A flush then resets it for the next
+ * keyframe, which may come from another stream. */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "coverdecoder.h"
+
+#include <gst/video/video.h>
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (cover_decoder_debug);
+#define GST_CAT_DEFAULT cover_decoder_debug
+
+G_DEFINE_QUARK (cover-decoder-error-quark, cover_decoder_error);
+
+struct _CoverDecoder
+{
+  gchar *codec;
+  GstElement *bin;
+  GstElement *parser;
+  GstElement *decoder;
+  GstBus *bus;
+  GstPad *srcpad;  /* ours, feeds the parser */
+  GstPad *sinkpad; /* ours, receives raw frames */
+  GstCaps *caps;   /* last caps sent downstream */
+  gboolean started;
+  gboolean broken;
+  guint32 group_id;
+
+  /* filled by the sink pad while a keyframe is pushed */
+  GstBuffer *out;
+  GstCaps *out_caps;
+};
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
+    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/x-raw"));
+
+static void
+init_debug (void)
+{
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done)) {
+    GST_DEBUG_CATEGORY_INIT (
+        cover_decoder_debug, "coverdecoder", 0, "coversnap keyframe decoders");
+    g_once_init_leave (&done, 1);
+  }
+}
+
+static GstElementFactory *
+find_factory (GstElementFactoryListType type, const gchar *codec)
+{
+  GstElementFactory *found = NULL;
+  GList *all, *matching, *l;
+  GstCaps *caps = gst_caps_new_empty_simple (codec);
+
+  all = gst_element_factory_list_get_elements (
+      type | GST_ELEMENT_FACTORY_TYPE_MEDIA_VIDEO, GST_RANK_MARGINAL);
+  matching = gst_element_factory_list_filter (all, caps, GST_PAD_SINK, FALSE);
+  for (l = matching; l; l = l->next) {
+    GstElementFactory *f = l->data;
+    const gchar *klass =
+        gst_element_factory_get_metadata (f, GST_ELEMENT_METADATA_KLASS);
+
+    /* decodebin and friends claim everything */
+    if (klass && strstr (klass, "Generic"))
+      continue;
+    found = gst_object_ref (f);
+    break;
+  }
+  gst_plugin_feature_list_free (matching);
+  gst_plugin_feature_list_free (all);
+  gst_caps_unref (caps);
+  return found;
+}
+
+static GstFlowReturn
+sink_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
+{
+  CoverDecoder *dec = gst_pad_get_element_private (pad);
+
+  /* latest wins: one keyframe in should give one frame out */
+  gst_buffer_replace (&dec->out, buffer);
+  gst_buffer_unref (buffer);
+  return GST_FLOW_OK;
+}
+
+static gboolean
+sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  CoverDecoder *dec = gst_pad_get_element_private (pad);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
+    GstCaps *caps;
+
+    gst_event_parse_caps (event, &caps);
+    gst_caps_replace (&dec->out_caps, caps);
+  }
+  gst_event_unref (event);
+  return TRUE;
+}
+
+static gboolean
+caps_are_system_memory (GstCaps *caps)
+{
+  GstCapsFeatures *f;
+
+  if (!gst_caps_is_fixed (caps))
+    return FALSE;
+  f = gst_caps_get_features (caps, 0);
+  return !f ||
+      gst_caps_features_is_equal (f, GST_CAPS_FEATURES_MEMORY_SYSTEM_MEMORY);
+}
+
+static gboolean
+sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_CAPS: {
+      GstCaps *filter, *caps = gst_caps_new_empty_simple ("video/x-raw");
+
+      gst_query_parse_caps (query, &filter);
+      if (filter) {
+        GstCaps *tmp =
+            gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+        gst_caps_unref (caps);
+        caps = tmp;
+      }
+      gst_query_set_caps_result (query, caps);
+      gst_caps_unref (caps);
+      return TRUE;
+    }
+    case GST_QUERY_ACCEPT_CAPS: {
+      GstCaps *caps;
+
+      gst_query_parse_accept_caps (query, &caps);
+      gst_query_set_accept_caps_result (query,
+          caps_are_system_memory (caps) &&
+              gst_structure_has_name (
+                  gst_caps_get_structure (caps, 0), "video/x-raw"));
+      return TRUE;
+    }
+    case GST_QUERY_ALLOCATION:
+      /* lets decoders hand out their padded frames without a copy */
+      gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
+      return TRUE;
+    default:
+      return FALSE;
+  }
+}
+
+static void
+set_if_exists (GstElement *e, const gchar *prop, const gchar *value)
+{
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (e), prop))
+    gst_util_set_object_arg (G_OBJECT (e), prop, value);
+}
+
+CoverDecoder *
+cover_decoder_new (const GstCaps *caps, GError **error)
+{
+  CoverDecoder *dec;
+  GstElementFactory *pf, *df;
+  const gchar *codec;
+
+  init_debug ();
+  codec = gst_structure_get_name (gst_caps_get_structure (caps, 0));
+  df = find_factory (GST_ELEMENT_FACTORY_TYPE_DECODER, codec);
+  if (!df) {
+    g_set_error (error, COVER_DECODER_ERROR, COVER_DECODER_ERROR_NO_DECODER,
+        "No decoder for %s is installed", codec);
+    return NULL;
+  }
+  pf = find_factory (GST_ELEMENT_FACTORY_TYPE_PARSER, codec);
+
+  dec = g_new0 (CoverDecoder, 1);
+  dec->codec = g_strdup (codec);
+  dec->group_id = gst_util_group_id_next ();
+  dec->bin = gst_object_ref_sink (gst_bin_new (NULL));
+  dec->bus = gst_bus_new ();
+  gst_element_set_bus (dec->bin, dec->bus);
+  /* the bin owns whatever was created, whatever fails next */
+  dec->decoder = gst_element_factory_create (df, NULL);
+  if (dec->decoder)
+    gst_bin_add (GST_BIN (dec->bin), dec->decoder);
+  if (pf && (dec->parser = gst_element_factory_create (pf, NULL)))
+    gst_bin_add (GST_BIN (dec->bin), dec->parser);
+  if (!dec->decoder || (pf && !dec->parser))
+    goto create_failed;
+
+  /* One frame at a time: frame threads would only add memory and delay.
+   * Slice threads still help with multi-slice keyframes.  A frame the
+   * decoder knows is corrupt must not become a cover. */
+  set_if_exists (dec->decoder, "thread-type", "slice");
+  set_if_exists (dec->decoder, "output-corrupt", "false");
+
+  if (dec->parser && !gst_element_link (dec->parser, dec->decoder))
+    goto create_failed;
+
+  dec->srcpad = gst_pad_new_from_static_template (&src_template, "src");
+  dec->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
+  gst_object_ref_sink (dec->srcpad);
+  gst_object_ref_sink (dec->sinkpad);
+  gst_pad_set_element_private (dec->sinkpad, dec);
+  gst_pad_set_chain_function (dec->sinkpad, sink_chain);
+  gst_pad_set_event_function (dec->sinkpad, sink_event);
+  gst_pad_set_query_function (dec->sinkpad, sink_query);
+  {
+    GstPad *in = gst_element_get_static_pad (
+        dec->parser ? dec->parser : dec->decoder, "sink");
+    GstPad *out = gst_element_get_static_pad (dec->decoder, "src");
+    GstPadLinkReturn r1 = gst_pad_link (dec->srcpad, in);
+    GstPadLinkReturn r2 = gst_pad_link (out, dec->sinkpad);
+
+    gst_object_unref (in);
+    gst_object_unref (out);
+    if (r1 != GST_PAD_LINK_OK || r2 != GST_PAD_LINK_OK)
+      goto create_failed;
+  }
+  gst_pad_set_active (dec->srcpad, TRUE);
+  gst_pad_set_active (dec->sinkpad, TRUE);
+  if (gst_element_set_state (dec->bin, GST_STATE_PLAYING) ==
+      GST_STATE_CHANGE_FAILURE)
+    goto create_failed;
+
+  GST_INFO ("new %s decoder: %s ! %s", codec,
+      pf ? GST_OBJECT_NAME (pf) : "(no parser)", GST_OBJECT_NAME (df));
+  gst_clear_object (&pf);
+  gst_object_unref (df);
+  return dec;
+
+create_failed:
+  g_set_error (error, COVER_DECODER_ERROR, COVER_DECODER_ERROR_NO_DECODER,
+      "Could not set up %s%s%s for %s", pf ? GST_OBJECT_NAME (pf) : "",
+      pf ? " ! " : "", GST_OBJECT_NAME (df), codec);
+  gst_clear_object (&pf);
+  gst_object_unref (df);
+  cover_decoder_free (dec);
+  return NULL;
+}
+
+const gchar *
+cover_decoder_get_codec (CoverDecoder *dec)
+{
+  return dec->codec;
+}
+
+const gchar *
+cover_decoder_get_name (CoverDecoder *dec)
+{
+  return GST_OBJECT_NAME (gst_element_get_factory (dec->decoder));
+}
+
+gboolean
+cover_decoder_is_usable (CoverDecoder *dec)
+{
+  return !dec->broken;
+}
+
+/* The bus collects what the elements said during the last keyframe. */
+static gchar *
+pop_bus_error (CoverDecoder *dec)
+{
+  GstMessage *msg;
+  gchar *text = NULL;
+
+  while ((msg = gst_bus_pop (dec->bus))) {
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR ||
+        GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
+      GError *err = NULL;
+
+      if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR)
+        gst_message_parse_error (msg, &err, NULL);
+      else
+        gst_message_parse_warning (msg, &err, NULL);
+      if (!text)
+        text = g_strdup (err->message);
+      g_error_free (err);
+    }
+    gst_message_unref (msg);
+  }
+  return text;
+}
+
+GstSample *
+cover_decoder_decode (
+    CoverDecoder *dec, GstCaps *caps, GstBuffer *access_unit, GError **error)
+{
+  GstSample *sample = NULL;
+  GstSegment segment;
+  GstBuffer *in;
+  GstFlowReturn ret;
+  gchar *why;
+
+  g_return_val_if_fail (!dec->broken, NULL);
+
+  if (!dec->started) {
+    GstEvent *ev = gst_event_new_stream_start ("coversnap-keyframes");
+
+    gst_event_set_group_id (ev, dec->group_id);
+    gst_pad_push_event (dec->srcpad, ev);
+    dec->started = TRUE;
+  }
+  /* Caps go down every time: the flush below may have reset the parser's
+   * idea of the stream, and the next keyframe may be another stream's. */
+  gst_caps_replace (&dec->caps, caps);
+  gst_pad_push_event (dec->srcpad, gst_event_new_caps (caps));
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  gst_pad_push_event (dec->srcpad, gst_event_new_segment (&segment));
+
+  /* a fresh buffer sharing the keyframe's memory: the stream's own buffer
+   * keeps its timestamps and flags, ours starts the segment */
+  in = gst_buffer_new ();
+  gst_buffer_copy_into (in, access_unit, GST_BUFFER_COPY_MEMORY, 0, -1);
+  GST_BUFFER_PTS (in) = 0;
+  GST_BUFFER_DTS (in) = 0;
+
+  ret = gst_pad_push (dec->srcpad, in);
+  gst_pad_push_event (dec->srcpad, gst_event_new_eos ());
+
+  if (dec->out && dec->out_caps)
+    sample = gst_sample_new (dec->out, dec->out_caps, NULL, NULL);
+  gst_clear_buffer (&dec->out);
+
+  gst_pad_push_event (dec->srcpad, gst_event_new_flush_start ());
+  gst_pad_push_event (dec->srcpad, gst_event_new_flush_stop (TRUE));
+
+  why = pop_bus_error (dec);
+  if (ret != GST_FLOW_OK && ret != GST_FLOW_EOS)
+    dec->broken = TRUE;
+  if (!sample) {
+    g_set_error (error, COVER_DECODER_ERROR, COVER_DECODER_ERROR_DECODE,
+        "%s produced no picture from a %" G_GSIZE_FORMAT "-byte %s keyframe"
+        " (%s)%s%s",
+        cover_decoder_get_name (dec), gst_buffer_get_size (access_unit),
+        dec->codec, gst_flow_get_name (ret), why ? ": " : "", why ? why : "");
+  }
+  g_free (why);
+  return sample;
+}
+
+void
+cover_decoder_free (CoverDecoder *dec)
+{
+  if (!dec)
+    return;
+  gst_element_set_state (dec->bin, GST_STATE_NULL);
+  if (dec->srcpad) {
+    gst_pad_set_active (dec->srcpad, FALSE);
+    gst_object_unref (dec->srcpad);
+  }
+  if (dec->sinkpad) {
+    gst_pad_set_active (dec->sinkpad, FALSE);
+    gst_object_unref (dec->sinkpad);
+  }
+  gst_element_set_bus (dec->bin, NULL);
+  gst_object_unref (dec->bin);
+  gst_clear_object (&dec->bus);
+  gst_clear_buffer (&dec->out);
+  gst_clear_caps (&dec->out_caps);
+  gst_clear_caps (&dec->caps);
+  g_free (dec->codec);
+  g_free (dec);
+}

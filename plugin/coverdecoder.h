@@ -1,0 +1,43 @@
+/* coversnap
+ * Copyright (C) 2026 coversnap authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2 of the License, or (at your option) any later version.
+ */
+
+#ifndef __COVER_DECODER_H__
+#define __COVER_DECODER_H__
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+#define COVER_DECODER_ERROR (cover_decoder_error_quark ())
+GQuark cover_decoder_error_quark (void);
+
+typedef enum
+{
+  COVER_DECODER_ERROR_NO_DECODER, /* nothing on the system decodes it */
+  COVER_DECODER_ERROR_DECODE,     /* the decoder refused or produced nothing */
+} CoverDecoderError;
+
+/* A parser + decoder pair for one codec, driven synchronously from the
+ * calling thread: one keyframe in, one raw frame out.  It outlives the
+ * frames it decodes and is reused across streams (and caps) of its codec. */
+typedef struct _CoverDecoder CoverDecoder;
+
+CoverDecoder *cover_decoder_new (const GstCaps *caps, GError **error);
+const gchar *cover_decoder_get_codec (CoverDecoder *dec);
+const gchar *cover_decoder_get_name (CoverDecoder *dec);
+/* Returns a sample holding the decoded frame (system memory) and its caps.
+ * On failure the decoder may be broken: check cover_decoder_is_usable(). */
+GstSample *cover_decoder_decode (
+    CoverDecoder *dec, GstCaps *caps, GstBuffer *access_unit, GError **error);
+gboolean cover_decoder_is_usable (CoverDecoder *dec);
+void cover_decoder_free (CoverDecoder *dec);
+
+G_END_DECLS
+
+#endif /* __COVER_DECODER_H__ */

@@ -1,0 +1,382 @@
+/* coversnap
+ * Copyright (C) 2026 coversnap authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2 of the License, or (at your option) any later version.
+ */
+
+/* Frame → JPEG with TurboJPEG, straight from the decoder's YUV planes when
+ * the format allows it.  GstVideoConverter does what TurboJPEG cannot take
+ * (semi-planar and packed YUV, high bit depth, scaling); it is asked for a
+ * format and size change only, never a matrix change, because its generic
+ * matrix path costs several times the encode itself at 1080p.  The one
+ * colour fix a cover needs, limited → full range, is a table lookup done
+ * here by hand (see expand_range()). */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "coverjpeg.h"
+
+#include <string.h>
+#include <turbojpeg.h>
+
+G_DEFINE_QUARK (cover-jpeg-error-quark, cover_jpeg_error);
+
+struct _CoverEncoder
+{
+  tjhandle tj;
+  guint8 *jpeg; /* TurboJPEG-allocated, grown on demand */
+  unsigned long jpeg_len;
+
+  GstVideoConverter *convert;
+  GstVideoInfo convert_in;
+  GstVideoInfo convert_out;
+
+  GstBuffer *scratch; /* holds a converted or range-expanded frame */
+
+  guint8 luma[256];
+  guint8 chroma[256];
+};
+
+CoverEncoder *
+cover_encoder_new (void)
+{
+  CoverEncoder *enc = g_new0 (CoverEncoder, 1);
+  int i;
+
+  enc->tj = tjInitCompress ();
+  if (!enc->tj) {
+    g_free (enc);
+    return NULL;
+  }
+  /* BT.601/709 limited range: Y 16..235, Cb/Cr 16..240 around 128 */
+  for (i = 0; i < 256; i++) {
+    enc->luma[i] = CLAMP ((i - 16) * 255 / 219.0 + 0.5, 0, 255);
+    enc->chroma[i] = CLAMP ((i - 128) * 255 / 224.0 + 128.5, 0, 255);
+  }
+  return enc;
+}
+
+void
+cover_encoder_free (CoverEncoder *enc)
+{
+  if (!enc)
+    return;
+  if (enc->convert)
+    gst_video_converter_free (enc->convert);
+  gst_clear_buffer (&enc->scratch);
+  tjFree (enc->jpeg);
+  tjDestroy (enc->tj);
+  g_free (enc);
+}
+
+void
+cover_fit_size (guint width, guint height, gint par_n, gint par_d,
+    guint max_width, guint max_height, guint *out_width, guint *out_height)
+{
+  gdouble w = width, h = height, scale = 1.0;
+
+  /* covers are shown with square pixels */
+  if (par_n > 0 && par_d > 0 && par_n != par_d)
+    w = w * par_n / par_d;
+  if (max_width > 0 && w > max_width)
+    scale = MIN (scale, max_width / w);
+  if (max_height > 0 && h > max_height)
+    scale = MIN (scale, max_height / h);
+  *out_width = MAX (1, (guint) (w * scale + 0.5));
+  *out_height = MAX (1, (guint) (h * scale + 0.5));
+  if (max_width > 0)
+    *out_width = MIN (*out_width, max_width);
+  if (max_height > 0)
+    *out_height = MIN (*out_height, max_height);
+}
+
+static int
+yuv_subsampling (GstVideoFormat format)
+{
+  switch (format) {
+    case GST_VIDEO_FORMAT_I420:
+    case GST_VIDEO_FORMAT_YV12:
+      return TJSAMP_420;
+    case GST_VIDEO_FORMAT_Y42B:
+      return TJSAMP_422;
+    case GST_VIDEO_FORMAT_Y444:
+      return TJSAMP_444;
+    case GST_VIDEO_FORMAT_GRAY8:
+      return TJSAMP_GRAY;
+    default:
+      return -1;
+  }
+}
+
+static int
+rgb_pixel_format (GstVideoFormat format)
+{
+  switch (format) {
+    case GST_VIDEO_FORMAT_RGB:
+      return TJPF_RGB;
+    case GST_VIDEO_FORMAT_BGR:
+      return TJPF_BGR;
+    case GST_VIDEO_FORMAT_RGBx:
+    case GST_VIDEO_FORMAT_RGBA:
+      return TJPF_RGBX;
+    case GST_VIDEO_FORMAT_BGRx:
+    case GST_VIDEO_FORMAT_BGRA:
+      return TJPF_BGRX;
+    case GST_VIDEO_FORMAT_xRGB:
+    case GST_VIDEO_FORMAT_ARGB:
+      return TJPF_XRGB;
+    case GST_VIDEO_FORMAT_xBGR:
+    case GST_VIDEO_FORMAT_ABGR:
+      return TJPF_XBGR;
+    default:
+      return -1;
+  }
+}
+
+static gboolean
+is_limited_range (const GstVideoInfo *info)
+{
+  /* GStreamer's convention: YUV of unknown range is limited range */
+  if (!GST_VIDEO_INFO_IS_YUV (info))
+    return FALSE;
+  return info->colorimetry.range != GST_VIDEO_COLOR_RANGE_0_255;
+}
+
+/* The scratch frame gets a layout of its own: @like may describe a
+ * decoder's padded buffer (strides from its video meta). */
+static gboolean
+map_scratch (CoverEncoder *enc, const GstVideoInfo *like, GstVideoFrame *frame)
+{
+  GstVideoInfo info;
+
+  gst_video_info_set_format (&info, GST_VIDEO_INFO_FORMAT (like),
+      GST_VIDEO_INFO_WIDTH (like), GST_VIDEO_INFO_HEIGHT (like));
+  info.colorimetry = like->colorimetry;
+  info.chroma_site = like->chroma_site;
+  if (!enc->scratch || gst_buffer_get_size (enc->scratch) < info.size) {
+    gst_clear_buffer (&enc->scratch);
+    enc->scratch = gst_buffer_new_allocate (NULL, info.size, NULL);
+  }
+  return gst_video_frame_map (frame, &info, enc->scratch, GST_MAP_WRITE);
+}
+
+/* Format and size only: the output keeps the input's colorimetry so that
+ * the converter stays on its fast paths. */
+static gboolean
+convert_frame (CoverEncoder *enc, GstVideoFrame *in, GstVideoFormat format,
+    guint width, guint height, GstVideoFrame *out)
+{
+  GstVideoInfo info;
+
+  gst_video_info_set_format (&info, format, width, height);
+  if (GST_VIDEO_INFO_IS_YUV (&in->info) == GST_VIDEO_INFO_IS_YUV (&info))
+    info.colorimetry = in->info.colorimetry;
+  info.chroma_site = in->info.chroma_site;
+
+  if (!enc->convert || !gst_video_info_is_equal (&enc->convert_in, &in->info) ||
+      !gst_video_info_is_equal (&enc->convert_out, &info)) {
+    if (enc->convert)
+      gst_video_converter_free (enc->convert);
+    /* the worker pool already spreads work over the cores */
+    enc->convert = gst_video_converter_new (&in->info, &info,
+        gst_structure_new ("options", GST_VIDEO_CONVERTER_OPT_THREADS,
+            G_TYPE_UINT, 1, GST_VIDEO_CONVERTER_OPT_DITHER_METHOD,
+            GST_TYPE_VIDEO_DITHER_METHOD, GST_VIDEO_DITHER_NONE, NULL));
+    if (!enc->convert)
+      return FALSE;
+    enc->convert_in = in->info;
+    enc->convert_out = info;
+  }
+  if (!map_scratch (enc, &info, out))
+    return FALSE;
+  gst_video_converter_frame (enc->convert, in, out);
+  return TRUE;
+}
+
+static void
+lut_plane (const guint8 *lut, const guint8 *src, gint src_stride, guint8 *dst,
+    gint dst_stride, gint width, gint height)
+{
+  gint x, y;
+
+  for (y = 0; y < height; y++) {
+    const guint8 *s = src + (gsize) y * src_stride;
+    guint8 *d = dst + (gsize) y * dst_stride;
+
+    for (x = 0; x < width; x++)
+      d[x] = lut[s[x]];
+  }
+}
+
+/* Limited → full range for the planar 8-bit formats TurboJPEG reads.  Done
+ * by hand: it is a 256-entry lookup, where GstVideoConverter would unpack,
+ * matrix-convert and repack every pixel. */
+static void
+expand_range (CoverEncoder *enc, GstVideoFrame *src, GstVideoFrame *dst)
+{
+  guint c;
+
+  for (c = 0; c < GST_VIDEO_FRAME_N_COMPONENTS (src); c++)
+    lut_plane (c == 0 ? enc->luma : enc->chroma,
+        GST_VIDEO_FRAME_COMP_DATA (src, c),
+        GST_VIDEO_FRAME_COMP_STRIDE (src, c),
+        GST_VIDEO_FRAME_COMP_DATA (dst, c),
+        GST_VIDEO_FRAME_COMP_STRIDE (dst, c),
+        GST_VIDEO_FRAME_COMP_WIDTH (src, c),
+        GST_VIDEO_FRAME_COMP_HEIGHT (src, c));
+}
+
+gboolean
+cover_encoder_encode (CoverEncoder *enc, GstVideoFrame *frame, guint quality,
+    guint max_width, guint max_height, const guint8 **jpeg, gsize *jpeg_size,
+    guint *width, guint *height, GError **error)
+{
+  GstVideoInfo *in = &frame->info;
+  GstVideoFormat format = GST_VIDEO_INFO_FORMAT (in);
+  GstVideoFrame scratch;
+  GstVideoFrame *src = frame;
+  gboolean mapped = FALSE;
+  guint out_w, out_h;
+  int subsamp, pf, res;
+
+  cover_fit_size (GST_VIDEO_INFO_WIDTH (in), GST_VIDEO_INFO_HEIGHT (in),
+      GST_VIDEO_INFO_PAR_N (in), GST_VIDEO_INFO_PAR_D (in), max_width,
+      max_height, &out_w, &out_h);
+
+  subsamp = yuv_subsampling (format);
+  pf = rgb_pixel_format (format);
+  if (subsamp < 0 && pf < 0) {
+    /* anything else: YUV → I420, grey → GRAY8, RGB-like → BGRx, all without
+     * a matrix change */
+    if (GST_VIDEO_INFO_IS_YUV (in))
+      format = GST_VIDEO_FORMAT_I420;
+    else if (GST_VIDEO_INFO_IS_GRAY (in))
+      format = GST_VIDEO_FORMAT_GRAY8;
+    else
+      format = GST_VIDEO_FORMAT_BGRx;
+    subsamp = yuv_subsampling (format);
+    pf = rgb_pixel_format (format);
+  }
+
+  if (format != GST_VIDEO_INFO_FORMAT (in) ||
+      out_w != (guint) GST_VIDEO_INFO_WIDTH (in) ||
+      out_h != (guint) GST_VIDEO_INFO_HEIGHT (in)) {
+    if (!convert_frame (enc, frame, format, out_w, out_h, &scratch))
+      goto convert_failed;
+    src = &scratch;
+    mapped = TRUE;
+  }
+
+  if (subsamp >= 0 && is_limited_range (in)) {
+    if (!mapped) {
+      if (!map_scratch (enc, &frame->info, &scratch))
+        goto convert_failed;
+      mapped = TRUE;
+    }
+    /* in place when src is already the scratch frame */
+    expand_range (enc, src, &scratch);
+    src = &scratch;
+  }
+
+  if (subsamp >= 0) {
+    const unsigned char *planes[3];
+    int strides[3];
+    guint c, n = GST_VIDEO_FRAME_N_COMPONENTS (src);
+
+    for (c = 0; c < 3; c++) {
+      planes[c] = c < n ? GST_VIDEO_FRAME_COMP_DATA (src, c) : NULL;
+      strides[c] = c < n ? GST_VIDEO_FRAME_COMP_STRIDE (src, c) : 0;
+    }
+    res = tjCompressFromYUVPlanes (enc->tj, planes, GST_VIDEO_FRAME_WIDTH (src),
+        strides, GST_VIDEO_FRAME_HEIGHT (src), subsamp, &enc->jpeg,
+        &enc->jpeg_len, quality, 0);
+  } else {
+    res = tjCompress2 (enc->tj, GST_VIDEO_FRAME_PLANE_DATA (src, 0),
+        GST_VIDEO_FRAME_WIDTH (src), GST_VIDEO_FRAME_PLANE_STRIDE (src, 0),
+        GST_VIDEO_FRAME_HEIGHT (src), pf, &enc->jpeg, &enc->jpeg_len,
+        TJSAMP_420, quality, 0);
+  }
+  *width = GST_VIDEO_FRAME_WIDTH (src);
+  *height = GST_VIDEO_FRAME_HEIGHT (src);
+  if (mapped)
+    gst_video_frame_unmap (&scratch);
+  if (res != 0)
+    goto encode_failed;
+
+  *jpeg = enc->jpeg;
+  *jpeg_size = enc->jpeg_len;
+  return TRUE;
+
+  /* ERRORS */
+convert_failed : {
+  g_set_error (error, COVER_JPEG_ERROR, COVER_JPEG_ERROR_FORMAT,
+      "Cannot convert %s %dx%d to %s %ux%u for JPEG",
+      gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (in)),
+      GST_VIDEO_INFO_WIDTH (in), GST_VIDEO_INFO_HEIGHT (in),
+      gst_video_format_to_string (format), out_w, out_h);
+  return FALSE;
+}
+encode_failed : {
+  g_set_error (error, COVER_JPEG_ERROR, COVER_JPEG_ERROR_ENCODE,
+      "TurboJPEG could not encode a %ux%u frame: %s", *width, *height,
+      tjGetErrorStr2 (enc->tj));
+  return FALSE;
+}
+}
+
+gboolean
+cover_jpeg_get_size (
+    const guint8 *data, gsize size, guint *width, guint *height, GError **error)
+{
+  tjhandle tj = tjInitDecompress ();
+  int w = 0, h = 0, subsamp = 0, colorspace = 0, res;
+
+  if (!tj) {
+    g_set_error (error, COVER_JPEG_ERROR, COVER_JPEG_ERROR_DECODE,
+        "Could not create a TurboJPEG decompressor");
+    return FALSE;
+  }
+  res = tjDecompressHeader3 (tj, data, size, &w, &h, &subsamp, &colorspace);
+  if (res != 0 || w <= 0 || h <= 0) {
+    g_set_error (error, COVER_JPEG_ERROR, COVER_JPEG_ERROR_DECODE,
+        "Not a JPEG image: %s", tjGetErrorStr2 (tj));
+    tjDestroy (tj);
+    return FALSE;
+  }
+  tjDestroy (tj);
+  *width = w;
+  *height = h;
+  return TRUE;
+}
+
+guint8 *
+cover_jpeg_decode_rgb (
+    const guint8 *data, gsize size, guint *width, guint *height, GError **error)
+{
+  tjhandle tj;
+  guint8 *rgb;
+  guint w, h;
+
+  if (!cover_jpeg_get_size (data, size, &w, &h, error))
+    return NULL;
+  tj = tjInitDecompress ();
+  rgb = g_malloc ((gsize) w * h * 3);
+  /* TJFLAG_STOPONWARNING: a truncated JPEG is an error, not a grey tail */
+  if (tjDecompress2 (
+          tj, data, size, rgb, w, 0, h, TJPF_RGB, TJFLAG_STOPONWARNING) != 0) {
+    g_set_error (error, COVER_JPEG_ERROR, COVER_JPEG_ERROR_DECODE,
+        "Corrupt JPEG image: %s", tjGetErrorStr2 (tj));
+    g_free (rgb);
+    tjDestroy (tj);
+    return NULL;
+  }
+  tjDestroy (tj);
+  *width = w;
+  *height = h;
+  return rgb;
+}

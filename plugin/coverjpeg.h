@@ -1,0 +1,58 @@
+/* coversnap
+ * Copyright (C) 2026 coversnap authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2 of the License, or (at your option) any later version.
+ */
+
+#ifndef __COVER_JPEG_H__
+#define __COVER_JPEG_H__
+
+#include <gst/gst.h>
+#include <gst/video/video.h>
+
+G_BEGIN_DECLS
+
+#define COVER_JPEG_ERROR (cover_jpeg_error_quark ())
+GQuark cover_jpeg_error_quark (void);
+
+typedef enum
+{
+  COVER_JPEG_ERROR_FORMAT, /* a frame format we cannot turn into JPEG */
+  COVER_JPEG_ERROR_ENCODE, /* TurboJPEG refused */
+  COVER_JPEG_ERROR_DECODE, /* not a JPEG, or a corrupt one */
+} CoverJpegError;
+
+/* One per thread: it owns a TurboJPEG handle, a cached GstVideoConverter and
+ * scratch frames, all reused from one frame to the next. */
+typedef struct _CoverEncoder CoverEncoder;
+
+CoverEncoder *cover_encoder_new (void);
+void cover_encoder_free (CoverEncoder *enc);
+
+/* Encodes @frame scaled to fit @max_width x @max_height (0: no limit; never
+ * upscaled; square pixels), with limited-range YUV expanded to the full range
+ * JPEG viewers assume.  *@jpeg points into @enc and stays valid until the next
+ * call. */
+gboolean cover_encoder_encode (CoverEncoder *enc, GstVideoFrame *frame,
+    guint quality, guint max_width, guint max_height, const guint8 **jpeg,
+    gsize *jpeg_size, guint *width, guint *height, GError **error);
+
+void cover_fit_size (guint width, guint height, gint par_n, gint par_d,
+    guint max_width, guint max_height, guint *out_width, guint *out_height);
+
+/* Reads the dimensions of a JPEG from its header (no pixel decoding). */
+gboolean cover_jpeg_get_size (const guint8 *data, gsize size, guint *width,
+    guint *height, GError **error);
+
+/* Decodes a whole JPEG into packed RGB (3 bytes a pixel); g_free() it. */
+guint8 *cover_jpeg_decode_rgb (const guint8 *data, gsize size, guint *width,
+    guint *height, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CoverEncoder, cover_encoder_free);
+
+G_END_DECLS
+
+#endif /* __COVER_JPEG_H__ */

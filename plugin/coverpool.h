@@ -1,0 +1,75 @@
+/* coversnap
+ * Copyright (C) 2026 coversnap authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2 of the License, or (at your option) any later version.
+ */
+
+#ifndef __COVER_POOL_H__
+#define __COVER_POOL_H__
+
+#include <gst/gst.h>
+
+#include "coverstore.h"
+
+G_BEGIN_DECLS
+
+/* One keyframe on its way to becoming a cover. */
+typedef struct
+{
+  GstBuffer *buffer; /* the keyframe, a ref of the stream's buffer */
+  GstCaps *caps;
+  GstBuffer *headers; /* parameter sets to put in front, or NULL */
+  guint quality;
+  guint max_width;
+  guint max_height;
+  gint64 queued_at;    /* CLOCK_MONOTONIC µs */
+  gint64 capture_time; /* wall clock µs */
+} CoverJob;
+
+CoverJob *cover_job_new (GstBuffer *buffer, GstCaps *caps, GstBuffer *headers);
+void cover_job_free (CoverJob *job);
+
+typedef struct
+{
+  guint64 generation;
+  guint width;
+  guint height;
+  gsize size;
+  gint64 latency; /* µs from queued_at to published */
+  gint64 capture_time;
+} CoverResult;
+
+/* Called from a worker thread, holding a strong ref to the owner; never
+ * after cover_stream_close() returned, unless its bounded wait timed out. */
+typedef struct
+{
+  void (*published) (GObject *owner, const CoverResult *result);
+  void (*failed) (GObject *owner, const GError *error);
+} CoverStreamCallbacks;
+
+/* The pool's view of one tapped stream: at most one keyframe waiting (the
+ * newest), at most one worker on it at a time, so covers of a stream are
+ * published in order. */
+typedef struct _CoverStream CoverStream;
+
+CoverStream *cover_stream_new (GObject *owner, CoverStoreWriter *writer,
+    const CoverStreamCallbacks *callbacks);
+/* Takes @job.  Never blocks.  Returns TRUE when @job replaced a keyframe
+ * that was still waiting for a worker. */
+gboolean cover_stream_submit (CoverStream *stream, CoverJob *job);
+CoverStoreWriter *cover_stream_get_writer (CoverStream *stream);
+/* Waits (at most @timeout_us) until the waiting keyframe, if any, is
+ * published or failed.  Returns immediately in a worker thread. */
+gboolean cover_stream_drain (CoverStream *stream, gint64 timeout_us);
+/* Marks the segment ended, drops the waiting keyframe, lets a worker busy
+ * with the stream finish (bounded wait) and drops the caller's reference. */
+void cover_stream_close (CoverStream *stream, gboolean unlink_segment);
+
+guint cover_pool_get_n_workers (void);
+
+G_END_DECLS
+
+#endif /* __COVER_POOL_H__ */

@@ -1,0 +1,601 @@
+/* coversnap
+ * Copyright (C) 2026 coversnap authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2 of the License, or (at your option) any later version.
+ */
+
+/* The cover store: one shared-memory segment (a file on tmpfs) per stream,
+ * holding the latest JPEG of that stream in a seqlock-guarded double
+ * buffer.  One writer (the covertap element), any number of readers in any
+ * process on the host.  Readers never block the writer; a reader that races
+ * a publish simply retries.  See gst-docs/cover-store.md. */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "coverstore.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+typedef struct
+{
+  guint32 seq; /* seqlock: odd while the slot is written */
+  guint32 reserved0;
+  guint64 generation;
+  gint64 capture_time; /* wall clock µs */
+  guint32 width;
+  guint32 height;
+  guint64 offset; /* of the JPEG bytes, from the file start */
+  guint64 capacity;
+  guint64 size;
+  guint64 reserved1;
+} CoverSlot; /* 64 bytes */
+
+typedef struct
+{
+  gchar magic[8];
+  guint32 version;
+  guint32 header_size;
+  guint32 client_id;
+  gint32 writer_pid;
+  gint64 writer_start; /* wall clock µs */
+  gint64 heartbeat;    /* CLOCK_MONOTONIC µs */
+  guint32 ended;
+  guint32 active; /* slot holding the latest image */
+  guint64 reserved[2];
+  CoverSlot slots[2];
+} CoverHeader;
+
+G_STATIC_ASSERT (sizeof (CoverSlot) == 64);
+G_STATIC_ASSERT (offsetof (CoverHeader, writer_pid) == 20);
+G_STATIC_ASSERT (offsetof (CoverHeader, heartbeat) == 32);
+G_STATIC_ASSERT (offsetof (CoverHeader, ended) == 40);
+G_STATIC_ASSERT (offsetof (CoverHeader, active) == 44);
+G_STATIC_ASSERT (offsetof (CoverHeader, slots) == 64);
+G_STATIC_ASSERT (sizeof (CoverHeader) == 192);
+G_STATIC_ASSERT (sizeof (CoverHeader) <= COVER_STORE_HEADER_SIZE);
+
+#define INITIAL_SLOT_CAPACITY (256 * 1024)
+#define CAPACITY_ALIGN (64 * 1024)
+#define READ_ATTEMPTS 1000
+
+G_DEFINE_QUARK (cover-store-error-quark, cover_store_error);
+
+struct _CoverStoreWriter
+{
+  GMutex lock; /* serialises publish and close */
+  gchar *dir;
+  gchar *path;
+  guint32 client_id;
+  int fd;
+  CoverHeader *hdr; /* fixed mapping of the header page */
+  guint8 *data;     /* mapping of the whole file, remapped on growth */
+  gsize data_len;
+  guint64 generation;
+};
+
+struct _CoverStoreReader
+{
+  gchar *path;
+  guint32 client_id;
+  int fd;
+  dev_t dev;
+  ino_t ino;
+  const guint8 *map;
+  gsize map_len;
+};
+
+gchar *
+cover_store_path (const gchar *dir, guint32 client_id)
+{
+  gchar name[32];
+
+  g_snprintf (name, sizeof (name), COVER_STORE_FILE_PREFIX "%u", client_id);
+  return g_build_filename (dir, name, NULL);
+}
+
+static gsize
+align_up (gsize v, gsize a)
+{
+  return (v + a - 1) / a * a;
+}
+
+static gboolean
+header_is_valid (const CoverHeader *hdr, gsize file_len, guint32 client_id)
+{
+  return memcmp (hdr->magic, COVER_STORE_MAGIC, 8) == 0 &&
+      hdr->version == COVER_STORE_VERSION &&
+      hdr->header_size == COVER_STORE_HEADER_SIZE &&
+      hdr->client_id == client_id && file_len >= COVER_STORE_HEADER_SIZE;
+}
+
+static gboolean
+set_errno_error (GError **error, int err, const gchar *what, const gchar *path)
+{
+  g_set_error (error, COVER_STORE_ERROR,
+      err == ENOENT ? COVER_STORE_ERROR_NOT_FOUND : COVER_STORE_ERROR_IO,
+      "%s %s: %s", what, path, g_strerror (err));
+  return FALSE;
+}
+
+/* The highest generation a previous writer reached, so that generations
+ * (and the ETags built from them) never repeat for a client id.  Nothing
+ * else of a leftover segment is trusted. */
+static guint64
+previous_generation (const gchar *path, guint32 client_id)
+{
+  CoverHeader hdr;
+  struct stat st;
+  guint64 gen = 0;
+  int fd;
+
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return 0;
+  if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode) &&
+      pread (fd, &hdr, sizeof (hdr), 0) == (ssize_t) sizeof (hdr) &&
+      header_is_valid (&hdr, st.st_size, client_id))
+    gen = MAX (hdr.slots[0].generation, hdr.slots[1].generation);
+  close (fd);
+  return gen;
+}
+
+static gboolean
+writer_map_data (CoverStoreWriter *w, gsize len, GError **error)
+{
+  void *p;
+
+  if (w->data)
+    munmap (w->data, w->data_len);
+  w->data = NULL;
+  p = mmap (NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, w->fd, 0);
+  if (p == MAP_FAILED)
+    return set_errno_error (error, errno, "Could not map", w->path);
+  w->data = p;
+  w->data_len = len;
+  return TRUE;
+}
+
+CoverStoreWriter *
+cover_store_writer_open (
+    const gchar *dir, guint32 client_id, guint mode, GError **error)
+{
+  CoverStoreWriter *w;
+  gchar *tmp = NULL;
+  gsize len;
+  void *p;
+  int i;
+
+  w = g_new0 (CoverStoreWriter, 1);
+  g_mutex_init (&w->lock);
+  w->fd = -1;
+  w->dir = g_strdup (dir);
+  w->client_id = client_id;
+  w->path = cover_store_path (dir, client_id);
+  w->generation = previous_generation (w->path, client_id);
+
+  /* Build the new segment aside and rename it into place: a reader sees
+   * either the old segment or a complete new one, and a leftover from a
+   * crashed writer (or a file of someone else's) is replaced, not reused. */
+  tmp = g_strdup_printf ("%s/.%s%u.%d.%08x", dir, COVER_STORE_FILE_PREFIX,
+      client_id, (int) getpid (), g_random_int ());
+  w->fd = open (
+      tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0777);
+  if (w->fd < 0) {
+    set_errno_error (error, errno, "Could not create", tmp);
+    goto fail;
+  }
+  /* open() honours the umask; the configured mode is what ops asked for */
+  if (fchmod (w->fd, mode & 0777) < 0) {
+    set_errno_error (error, errno, "Could not chmod", tmp);
+    goto fail;
+  }
+
+  len = COVER_STORE_HEADER_SIZE + 2 * INITIAL_SLOT_CAPACITY;
+  if (ftruncate (w->fd, len) < 0) {
+    set_errno_error (error, errno, "Could not size", tmp);
+    goto fail;
+  }
+  p = mmap (NULL, COVER_STORE_HEADER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+      w->fd, 0);
+  if (p == MAP_FAILED) {
+    set_errno_error (error, errno, "Could not map", tmp);
+    goto fail;
+  }
+  w->hdr = p;
+  if (!writer_map_data (w, len, error))
+    goto fail;
+
+  memcpy (w->hdr->magic, COVER_STORE_MAGIC, 8);
+  w->hdr->version = COVER_STORE_VERSION;
+  w->hdr->header_size = COVER_STORE_HEADER_SIZE;
+  w->hdr->client_id = client_id;
+  w->hdr->writer_pid = getpid ();
+  w->hdr->writer_start = g_get_real_time ();
+  w->hdr->heartbeat = g_get_monotonic_time ();
+  w->hdr->ended = 0;
+  w->hdr->active = COVER_STORE_NO_SLOT;
+  for (i = 0; i < 2; i++) {
+    w->hdr->slots[i].offset =
+        COVER_STORE_HEADER_SIZE + i * INITIAL_SLOT_CAPACITY;
+    w->hdr->slots[i].capacity = INITIAL_SLOT_CAPACITY;
+  }
+
+  if (rename (tmp, w->path) < 0) {
+    set_errno_error (error, errno, "Could not rename into", w->path);
+    goto fail;
+  }
+  g_free (tmp);
+  return w;
+
+fail:
+  if (w->fd >= 0)
+    g_unlink (tmp);
+  g_free (tmp);
+  cover_store_writer_close (w, FALSE);
+  return NULL;
+}
+
+const gchar *
+cover_store_writer_get_path (CoverStoreWriter *w)
+{
+  return w->path;
+}
+
+/* Give @slot a region of at least @size bytes at the end of the file.  The
+ * old region is abandoned rather than moved: a reader may still be copying
+ * from it, and the file only ever grows so its mapping stays valid. */
+static gboolean
+writer_grow_slot (
+    CoverStoreWriter *w, CoverSlot *slot, gsize size, GError **error)
+{
+  gsize off = align_up (w->data_len, CAPACITY_ALIGN);
+  gsize cap = align_up (size + size / 4, CAPACITY_ALIGN);
+
+  if (ftruncate (w->fd, off + cap) < 0)
+    return set_errno_error (error, errno, "Could not grow", w->path);
+  if (!writer_map_data (w, off + cap, error))
+    return FALSE;
+  /* only the writer reads offset/capacity outside the seqlock, and it holds
+   * w->lock; readers see the new values with the next even seq */
+  slot->offset = off;
+  slot->capacity = cap;
+  return TRUE;
+}
+
+gboolean
+cover_store_writer_publish (CoverStoreWriter *w, const guint8 *data, gsize size,
+    guint32 width, guint32 height, gint64 capture_time, guint64 *generation,
+    GError **error)
+{
+  CoverSlot *slot;
+  guint32 active, target, seq;
+  gboolean ret = FALSE;
+
+  g_mutex_lock (&w->lock);
+  active = __atomic_load_n (&w->hdr->active, __ATOMIC_RELAXED);
+  target = active == 0 ? 1 : 0;
+  slot = &w->hdr->slots[target];
+
+  seq = slot->seq;
+  __atomic_store_n (&slot->seq, seq + 1, __ATOMIC_RELAXED);
+  __atomic_thread_fence (__ATOMIC_RELEASE);
+
+  if (size > slot->capacity && !writer_grow_slot (w, slot, size, error)) {
+    /* leave the slot even (and unpublished): readers go on using the other */
+    __atomic_store_n (&slot->seq, seq + 2, __ATOMIC_RELEASE);
+    goto out;
+  }
+
+  memcpy (w->data + slot->offset, data, size);
+  slot->size = size;
+  slot->width = width;
+  slot->height = height;
+  slot->capture_time = capture_time;
+  slot->generation = ++w->generation;
+  __atomic_store_n (&slot->seq, seq + 2, __ATOMIC_RELEASE);
+  __atomic_store_n (&w->hdr->active, target, __ATOMIC_RELEASE);
+  __atomic_store_n (
+      &w->hdr->heartbeat, g_get_monotonic_time (), __ATOMIC_RELAXED);
+  if (generation)
+    *generation = w->generation;
+  ret = TRUE;
+
+out:
+  g_mutex_unlock (&w->lock);
+  return ret;
+}
+
+void
+cover_store_writer_heartbeat (CoverStoreWriter *w)
+{
+  __atomic_store_n (
+      &w->hdr->heartbeat, g_get_monotonic_time (), __ATOMIC_RELAXED);
+}
+
+void
+cover_store_writer_set_ended (CoverStoreWriter *w, gboolean ended)
+{
+  __atomic_store_n (&w->hdr->ended, ended ? 1 : 0, __ATOMIC_RELEASE);
+  __atomic_store_n (
+      &w->hdr->heartbeat, g_get_monotonic_time (), __ATOMIC_RELAXED);
+}
+
+void
+cover_store_writer_close (CoverStoreWriter *w, gboolean unlink_file)
+{
+  if (!w)
+    return;
+  g_mutex_lock (&w->lock);
+  if (w->hdr) {
+    __atomic_store_n (&w->hdr->ended, 1, __ATOMIC_RELEASE);
+    munmap (w->hdr, COVER_STORE_HEADER_SIZE);
+  }
+  if (w->data)
+    munmap (w->data, w->data_len);
+  if (w->fd >= 0) {
+    struct stat st_fd, st_path;
+
+    /* never unlink a segment that a newer writer has renamed into place */
+    if (unlink_file && fstat (w->fd, &st_fd) == 0 &&
+        stat (w->path, &st_path) == 0 && st_fd.st_ino == st_path.st_ino &&
+        st_fd.st_dev == st_path.st_dev)
+      g_unlink (w->path);
+    close (w->fd);
+  }
+  g_mutex_unlock (&w->lock);
+  g_mutex_clear (&w->lock);
+  g_free (w->path);
+  g_free (w->dir);
+  g_free (w);
+}
+
+/* Reader */
+
+static void
+reader_unmap (CoverStoreReader *r)
+{
+  if (r->map)
+    munmap ((void *) r->map, r->map_len);
+  r->map = NULL;
+  r->map_len = 0;
+  if (r->fd >= 0)
+    close (r->fd);
+  r->fd = -1;
+}
+
+static gboolean
+reader_map (CoverStoreReader *r, GError **error)
+{
+  struct stat st;
+  void *p;
+
+  reader_unmap (r);
+  r->fd = open (r->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (r->fd < 0)
+    return set_errno_error (error, errno, "Could not open", r->path);
+  if (fstat (r->fd, &st) < 0) {
+    set_errno_error (error, errno, "Could not stat", r->path);
+    goto fail;
+  }
+  if (!S_ISREG (st.st_mode) || st.st_size < COVER_STORE_HEADER_SIZE)
+    goto invalid;
+  p = mmap (NULL, st.st_size, PROT_READ, MAP_SHARED, r->fd, 0);
+  if (p == MAP_FAILED) {
+    set_errno_error (error, errno, "Could not map", r->path);
+    goto fail;
+  }
+  r->map = p;
+  r->map_len = st.st_size;
+  r->dev = st.st_dev;
+  r->ino = st.st_ino;
+  if (!header_is_valid ((const CoverHeader *) r->map, r->map_len, r->client_id))
+    goto invalid;
+  return TRUE;
+
+invalid:
+  g_set_error (error, COVER_STORE_ERROR, COVER_STORE_ERROR_INVALID,
+      "%s is not a version %d cover segment for client %u", r->path,
+      COVER_STORE_VERSION, r->client_id);
+fail:
+  reader_unmap (r);
+  return FALSE;
+}
+
+CoverStoreReader *
+cover_store_reader_open (const gchar *dir, guint32 client_id, GError **error)
+{
+  CoverStoreReader *r = g_new0 (CoverStoreReader, 1);
+
+  r->fd = -1;
+  r->client_id = client_id;
+  r->path = cover_store_path (dir, client_id);
+  if (!reader_map (r, error)) {
+    cover_store_reader_free (r);
+    return NULL;
+  }
+  return r;
+}
+
+void
+cover_store_reader_free (CoverStoreReader *r)
+{
+  if (!r)
+    return;
+  reader_unmap (r);
+  g_free (r->path);
+  g_free (r);
+}
+
+/* A new writer renames a fresh segment over the name: follow it. */
+static gboolean
+reader_refresh (CoverStoreReader *r, GError **error)
+{
+  struct stat st;
+
+  if (stat (r->path, &st) < 0)
+    return set_errno_error (error, errno, "Could not stat", r->path);
+  if (r->map && st.st_ino == r->ino && st.st_dev == r->dev)
+    return TRUE;
+  return reader_map (r, error);
+}
+
+static gboolean
+pid_alive (gint32 pid)
+{
+  if (pid <= 0)
+    return FALSE;
+  return kill (pid, 0) == 0 || errno == EPERM;
+}
+
+static void
+fill_header_info (
+    const CoverHeader *hdr, gint64 live_timeout_us, CoverInfo *info)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  info->client_id = hdr->client_id;
+  info->writer_pid = hdr->writer_pid;
+  info->writer_start = hdr->writer_start;
+  info->heartbeat = __atomic_load_n (&hdr->heartbeat, __ATOMIC_RELAXED);
+  info->ended = __atomic_load_n (&hdr->ended, __ATOMIC_ACQUIRE) != 0;
+  info->live = !info->ended && pid_alive (info->writer_pid) &&
+      now - info->heartbeat <= live_timeout_us;
+}
+
+/* Copies the latest image when @out is not NULL, else only its metadata. */
+static gboolean
+reader_snapshot (CoverStoreReader *r, gint64 live_timeout_us, CoverInfo *info,
+    GBytes **out, GError **error)
+{
+  const CoverHeader *hdr;
+  guint8 *buf = NULL;
+  gsize buf_len = 0;
+  int attempt;
+
+  if (!reader_refresh (r, error))
+    return FALSE;
+
+  for (attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+    const CoverSlot *slot;
+    guint32 active, s1, s2;
+    CoverInfo tmp = {
+      0,
+    };
+    guint64 offset, size;
+
+    hdr = (const CoverHeader *) r->map;
+    active = __atomic_load_n (&hdr->active, __ATOMIC_ACQUIRE);
+    if (active > 1) {
+      g_set_error (error, COVER_STORE_ERROR, COVER_STORE_ERROR_EMPTY,
+          "No cover has been published for client %u yet", r->client_id);
+      goto fail;
+    }
+    slot = &hdr->slots[active];
+    s1 = __atomic_load_n (&slot->seq, __ATOMIC_ACQUIRE);
+    if (s1 & 1) {
+      sched_yield ();
+      continue;
+    }
+    offset = slot->offset;
+    size = slot->size;
+    tmp.generation = slot->generation;
+    tmp.capture_time = slot->capture_time;
+    tmp.width = slot->width;
+    tmp.height = slot->height;
+    tmp.size = size;
+
+    if (out) {
+      if (offset < COVER_STORE_HEADER_SIZE || size > G_MAXSIZE - offset) {
+        /* torn read of the metadata: check the seqlock before judging */
+        __atomic_thread_fence (__ATOMIC_ACQUIRE);
+        if (__atomic_load_n (&slot->seq, __ATOMIC_RELAXED) != s1)
+          continue;
+        goto invalid;
+      }
+      if (offset + size > r->map_len) {
+        /* the writer grew the file since we mapped it */
+        if (!reader_map (r, error))
+          goto fail;
+        if (offset + size > r->map_len) {
+          __atomic_thread_fence (__ATOMIC_ACQUIRE);
+          if (__atomic_load_n (&slot->seq, __ATOMIC_RELAXED) != s1)
+            continue;
+          goto invalid;
+        }
+        continue;
+      }
+      if (buf_len < size) {
+        g_free (buf);
+        buf_len = MAX (size, 1);
+        buf = g_malloc (buf_len);
+      }
+      memcpy (buf, r->map + offset, size);
+    }
+    __atomic_thread_fence (__ATOMIC_ACQUIRE);
+    s2 = __atomic_load_n (&slot->seq, __ATOMIC_RELAXED);
+    if (s1 != s2)
+      continue;
+
+    fill_header_info (hdr, live_timeout_us, &tmp);
+    if (info)
+      *info = tmp;
+    if (out)
+      *out = g_bytes_new_take (g_steal_pointer (&buf), size);
+    g_free (buf);
+    return TRUE;
+  }
+  g_set_error (error, COVER_STORE_ERROR, COVER_STORE_ERROR_BUSY,
+      "The cover of client %u kept changing while being read", r->client_id);
+  goto fail;
+
+invalid:
+  g_set_error (error, COVER_STORE_ERROR, COVER_STORE_ERROR_INVALID,
+      "%s has an inconsistent image slot", r->path);
+fail:
+  g_free (buf);
+  return FALSE;
+}
+
+gboolean
+cover_store_reader_get_info (CoverStoreReader *r, gint64 live_timeout_us,
+    CoverInfo *info, GError **error)
+{
+  GError *err = NULL;
+
+  if (reader_snapshot (r, live_timeout_us, info, NULL, &err))
+    return TRUE;
+  /* a segment without an image still says whether its writer is alive */
+  if (g_error_matches (err, COVER_STORE_ERROR, COVER_STORE_ERROR_EMPTY)) {
+    memset (info, 0, sizeof (*info));
+    fill_header_info ((const CoverHeader *) r->map, live_timeout_us, info);
+  }
+  g_propagate_error (error, err);
+  return FALSE;
+}
+
+GBytes *
+cover_store_reader_read (CoverStoreReader *r, gint64 live_timeout_us,
+    CoverInfo *info, GError **error)
+{
+  GBytes *bytes = NULL;
+
+  if (!reader_snapshot (r, live_timeout_us, info, &bytes, error))
+    return NULL;
+  return bytes;
+}

@@ -1,0 +1,81 @@
+/* coversnap
+ * Copyright (C) 2026 coversnap authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2 of the License, or (at your option) any later version.
+ */
+
+#ifndef __COVER_STORE_H__
+#define __COVER_STORE_H__
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The on-disk (tmpfs) layout is documented in gst-docs/cover-store.md and
+ * pinned by static assertions in coverstore.c.  All integers are in host
+ * byte order (the store never leaves the host). */
+#define COVER_STORE_MAGIC "CVRSNAP" /* 8 bytes with the NUL */
+#define COVER_STORE_VERSION 1
+#define COVER_STORE_HEADER_SIZE 4096
+#define COVER_STORE_NO_SLOT 0xffffffffu
+#define COVER_STORE_FILE_PREFIX "coversnap."
+
+#define COVER_STORE_ERROR (cover_store_error_quark ())
+GQuark cover_store_error_quark (void);
+
+typedef enum
+{
+  COVER_STORE_ERROR_NOT_FOUND, /* no segment for this client id */
+  COVER_STORE_ERROR_INVALID,   /* not a cover segment, or a foreign version */
+  COVER_STORE_ERROR_EMPTY,     /* segment exists, no image published yet */
+  COVER_STORE_ERROR_BUSY,      /* writer kept rewriting the slot being read */
+  COVER_STORE_ERROR_IO,        /* system call failed */
+} CoverStoreError;
+
+typedef struct
+{
+  guint32 client_id;
+  guint64 generation;  /* per client id, grows with every image */
+  gint64 capture_time; /* wall clock, microseconds since the epoch */
+  guint32 width;
+  guint32 height;
+  gsize size; /* bytes of JPEG */
+  gint32 writer_pid;
+  gint64 writer_start; /* wall clock, µs, when the writer opened */
+  gint64 heartbeat;    /* CLOCK_MONOTONIC µs of the last buffer seen */
+  gboolean ended;      /* the writer said the stream ended */
+  gboolean live;       /* writer alive, heartbeat fresh, not ended */
+} CoverInfo;
+
+typedef struct _CoverStoreWriter CoverStoreWriter;
+typedef struct _CoverStoreReader CoverStoreReader;
+
+gchar *cover_store_path (const gchar *dir, guint32 client_id);
+
+CoverStoreWriter *cover_store_writer_open (
+    const gchar *dir, guint32 client_id, guint mode, GError **error);
+gboolean cover_store_writer_publish (CoverStoreWriter *writer,
+    const guint8 *data, gsize size, guint32 width, guint32 height,
+    gint64 capture_time, guint64 *generation, GError **error);
+void cover_store_writer_heartbeat (CoverStoreWriter *writer);
+void cover_store_writer_set_ended (CoverStoreWriter *writer, gboolean ended);
+const gchar *cover_store_writer_get_path (CoverStoreWriter *writer);
+void cover_store_writer_close (CoverStoreWriter *writer, gboolean unlink_file);
+
+/* A reader is not thread-safe: use one per thread (or lock around it). */
+CoverStoreReader *cover_store_reader_open (
+    const gchar *dir, guint32 client_id, GError **error);
+gboolean cover_store_reader_get_info (CoverStoreReader *reader,
+    gint64 live_timeout_us, CoverInfo *info, GError **error);
+GBytes *cover_store_reader_read (CoverStoreReader *reader,
+    gint64 live_timeout_us, CoverInfo *info, GError **error);
+void cover_store_reader_free (CoverStoreReader *reader);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CoverStoreReader, cover_store_reader_free);
+
+G_END_DECLS
+
+#endif /* __COVER_STORE_H__ */
