@@ -37,7 +37,7 @@
  * ## Example launch line
  * |[
  * gst-launch-1.0 videotestsrc num-buffers=100 !
- * video/x-raw,width=640,height=360 ! x264enc key-int-max=25 ! h264parse !
+ * video/x-raw,format=I420,width=640,height=360 ! x264enc key-int-max=25 ! h264parse !
  * covertap client-id=42 ! fakesink
  * ]| Encodes 100 frames of test pattern, keeping the newest keyframe of the
  * stream as a JPEG in /dev/shm/coversnap.42; `coversnap-cat 42 > cover.jpg`

@@ -29,7 +29,8 @@ G_DEFINE_QUARK (cover-jpeg-error-quark, cover_jpeg_error);
 struct _CoverEncoder
 {
   tjhandle tj;
-  guint8 *jpeg; /* TurboJPEG-allocated, grown on demand */
+  guint8 *jpeg; /* tjAlloc()ed, worst case for the last size */
+  unsigned long jpeg_capacity;
   unsigned long jpeg_len;
 
   GstVideoConverter *convert;
@@ -174,6 +175,10 @@ convert_frame (CoverEncoder *enc, GstVideoFrame *in, GstVideoFormat format,
   GstVideoInfo info;
 
   gst_video_info_set_format (&info, format, width, height);
+  /* the converter insists on the same rate and interlacing on both sides */
+  info.fps_n = in->info.fps_n;
+  info.fps_d = in->info.fps_d;
+  info.interlace_mode = in->info.interlace_mode;
   if (GST_VIDEO_INFO_IS_YUV (&in->info) == GST_VIDEO_INFO_IS_YUV (&info))
     info.colorimetry = in->info.colorimetry;
   info.chroma_site = in->info.chroma_site;
@@ -231,6 +236,21 @@ expand_range (CoverEncoder *enc, GstVideoFrame *src, GstVideoFrame *dst)
         GST_VIDEO_FRAME_COMP_HEIGHT (src, c));
 }
 
+static gboolean
+ensure_jpeg_capacity (CoverEncoder *enc, gint width, gint height, int subsamp)
+{
+  unsigned long need = tjBufSize (width, height, subsamp);
+
+  if (need == (unsigned long) -1)
+    return FALSE;
+  if (enc->jpeg_capacity >= need)
+    return TRUE;
+  tjFree (enc->jpeg);
+  enc->jpeg = tjAlloc (need);
+  enc->jpeg_capacity = enc->jpeg ? need : 0;
+  return enc->jpeg != NULL;
+}
+
 gboolean
 cover_encoder_encode (CoverEncoder *enc, GstVideoFrame *frame, guint quality,
     guint max_width, guint max_height, const guint8 **jpeg, gsize *jpeg_size,
@@ -283,6 +303,17 @@ cover_encoder_encode (CoverEncoder *enc, GstVideoFrame *frame, guint quality,
     src = &scratch;
   }
 
+  /* room for the worst case up front, so TurboJPEG never reallocates */
+  if (!ensure_jpeg_capacity (enc, GST_VIDEO_FRAME_WIDTH (src),
+          GST_VIDEO_FRAME_HEIGHT (src), subsamp >= 0 ? subsamp : TJSAMP_420)) {
+    *width = GST_VIDEO_FRAME_WIDTH (src);
+    *height = GST_VIDEO_FRAME_HEIGHT (src);
+    if (mapped)
+      gst_video_frame_unmap (&scratch);
+    goto encode_failed;
+  }
+  enc->jpeg_len = enc->jpeg_capacity;
+
   if (subsamp >= 0) {
     const unsigned char *planes[3];
     int strides[3];
@@ -299,7 +330,7 @@ cover_encoder_encode (CoverEncoder *enc, GstVideoFrame *frame, guint quality,
     res = tjCompress2 (enc->tj, GST_VIDEO_FRAME_PLANE_DATA (src, 0),
         GST_VIDEO_FRAME_WIDTH (src), GST_VIDEO_FRAME_PLANE_STRIDE (src, 0),
         GST_VIDEO_FRAME_HEIGHT (src), pf, &enc->jpeg, &enc->jpeg_len,
-        TJSAMP_420, quality, 0);
+        TJSAMP_420, quality, TJFLAG_NOREALLOC);
   }
   *width = GST_VIDEO_FRAME_WIDTH (src);
   *height = GST_VIDEO_FRAME_HEIGHT (src);
