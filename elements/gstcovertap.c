@@ -7,6 +7,7 @@
  * version 2 of the License, or (at your option) any later version.
  */
 
+/* clang-format off */
 /**
  * SECTION:element-covertap
  * @title: covertap
@@ -43,6 +44,7 @@
  * stream as a JPEG in /dev/shm/coversnap.42; `coversnap-cat 42 > cover.jpg`
  * copies it out.
  */
+/* clang-format on */
 
 #ifdef HAVE_CONFIG_H
 #include "config.h"
