@@ -191,7 +191,11 @@ convert_frame (CoverEncoder *enc, GstVideoFrame *in, GstVideoFormat format,
     enc->convert = gst_video_converter_new (&in->info, &info,
         gst_structure_new ("options", GST_VIDEO_CONVERTER_OPT_THREADS,
             G_TYPE_UINT, 1, GST_VIDEO_CONVERTER_OPT_DITHER_METHOD,
-            GST_TYPE_VIDEO_DITHER_METHOD, GST_VIDEO_DITHER_NONE, NULL));
+            GST_TYPE_VIDEO_DITHER_METHOD, GST_VIDEO_DITHER_NONE,
+            /* cubic overshoots: flat areas brighten when shrinking 3:1 */
+            GST_VIDEO_CONVERTER_OPT_RESAMPLER_METHOD,
+            GST_TYPE_VIDEO_RESAMPLER_METHOD, GST_VIDEO_RESAMPLER_METHOD_LINEAR,
+            NULL));
     if (!enc->convert)
       return FALSE;
     enc->convert_in = in->info;
@@ -261,7 +265,7 @@ cover_encoder_encode (CoverEncoder *enc, GstVideoFrame *frame, guint quality,
   GstVideoFrame scratch;
   GstVideoFrame *src = frame;
   gboolean mapped = FALSE;
-  guint out_w, out_h;
+  guint out_w, out_h, enc_w, enc_h;
   int subsamp, pf, res;
 
   cover_fit_size (GST_VIDEO_INFO_WIDTH (in), GST_VIDEO_INFO_HEIGHT (in),
@@ -303,18 +307,23 @@ cover_encoder_encode (CoverEncoder *enc, GstVideoFrame *frame, guint quality,
     src = &scratch;
   }
 
-  /* room for the worst case up front, so TurboJPEG never reallocates */
-  if (!ensure_jpeg_capacity (enc, GST_VIDEO_FRAME_WIDTH (src),
-          GST_VIDEO_FRAME_HEIGHT (src), subsamp >= 0 ? subsamp : TJSAMP_420)) {
-    *width = GST_VIDEO_FRAME_WIDTH (src);
-    *height = GST_VIDEO_FRAME_HEIGHT (src);
-    if (mapped)
-      gst_video_frame_unmap (&scratch);
-    goto encode_failed;
-  }
-  enc->jpeg_len = enc->jpeg_capacity;
+  enc_w = GST_VIDEO_FRAME_WIDTH (src);
+  enc_h = GST_VIDEO_FRAME_HEIGHT (src);
+  /* TurboJPEG reads subsampled planes up to even sizes: an odd last column
+   * or row would pull in stride padding (or the next plane) and ring into
+   * the picture.  A cover one pixel smaller is the better deal. */
+  if ((subsamp == TJSAMP_420 || subsamp == TJSAMP_422) && enc_w > 1)
+    enc_w &= ~1u;
+  if (subsamp == TJSAMP_420 && enc_h > 1)
+    enc_h &= ~1u;
+  *width = enc_w;
+  *height = enc_h;
 
-  if (subsamp >= 0) {
+  /* room for the worst case up front, so TurboJPEG never reallocates */
+  if (!ensure_jpeg_capacity (
+          enc, enc_w, enc_h, subsamp >= 0 ? subsamp : TJSAMP_420)) {
+    res = -1;
+  } else if (subsamp >= 0) {
     const unsigned char *planes[3];
     int strides[3];
     guint c, n = GST_VIDEO_FRAME_N_COMPONENTS (src);
@@ -323,17 +332,15 @@ cover_encoder_encode (CoverEncoder *enc, GstVideoFrame *frame, guint quality,
       planes[c] = c < n ? GST_VIDEO_FRAME_COMP_DATA (src, c) : NULL;
       strides[c] = c < n ? GST_VIDEO_FRAME_COMP_STRIDE (src, c) : 0;
     }
-    res = tjCompressFromYUVPlanes (enc->tj, planes, GST_VIDEO_FRAME_WIDTH (src),
-        strides, GST_VIDEO_FRAME_HEIGHT (src), subsamp, &enc->jpeg,
-        &enc->jpeg_len, quality, 0);
+    enc->jpeg_len = enc->jpeg_capacity;
+    res = tjCompressFromYUVPlanes (enc->tj, planes, enc_w, strides, enc_h,
+        subsamp, &enc->jpeg, &enc->jpeg_len, quality, TJFLAG_NOREALLOC);
   } else {
-    res = tjCompress2 (enc->tj, GST_VIDEO_FRAME_PLANE_DATA (src, 0),
-        GST_VIDEO_FRAME_WIDTH (src), GST_VIDEO_FRAME_PLANE_STRIDE (src, 0),
-        GST_VIDEO_FRAME_HEIGHT (src), pf, &enc->jpeg, &enc->jpeg_len,
-        TJSAMP_420, quality, TJFLAG_NOREALLOC);
+    enc->jpeg_len = enc->jpeg_capacity;
+    res = tjCompress2 (enc->tj, GST_VIDEO_FRAME_PLANE_DATA (src, 0), enc_w,
+        GST_VIDEO_FRAME_PLANE_STRIDE (src, 0), enc_h, pf, &enc->jpeg,
+        &enc->jpeg_len, TJSAMP_420, quality, TJFLAG_NOREALLOC);
   }
-  *width = GST_VIDEO_FRAME_WIDTH (src);
-  *height = GST_VIDEO_FRAME_HEIGHT (src);
   if (mapped)
     gst_video_frame_unmap (&scratch);
   if (res != 0)

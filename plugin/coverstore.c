@@ -387,6 +387,14 @@ reader_map (CoverStoreReader *r, GError **error)
 
   reader_unmap (r);
   r->fd = open (r->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (r->fd < 0 && errno == ELOOP) {
+    struct stat target;
+
+    /* a symlink is never followed: it is not a segment of ours */
+    if (stat (r->path, &target) < 0 && errno == ENOENT)
+      return set_errno_error (error, ENOENT, "Could not open", r->path);
+    goto invalid;
+  }
   if (r->fd < 0)
     return set_errno_error (error, errno, "Could not open", r->path);
   if (fstat (r->fd, &st) < 0) {
@@ -448,7 +456,7 @@ reader_refresh (CoverStoreReader *r, GError **error)
 {
   struct stat st;
 
-  if (stat (r->path, &st) < 0)
+  if (lstat (r->path, &st) < 0)
     return set_errno_error (error, errno, "Could not stat", r->path);
   if (r->map && st.st_ino == r->ino && st.st_dev == r->dev)
     return TRUE;
