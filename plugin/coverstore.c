@@ -302,7 +302,8 @@ cover_store_writer_publish (CoverStoreWriter *w, const guint8 *data, gsize size,
     goto out;
   }
 
-  memcpy (w->data + slot->offset, data, size);
+  if (size > 0)
+    memcpy (w->data + slot->offset, data, size);
   slot->size = size;
   slot->width = width;
   slot->height = height;
@@ -553,7 +554,8 @@ reader_snapshot (CoverStoreReader *r, gint64 live_timeout_us, CoverInfo *info,
         buf_len = MAX (size, 1);
         buf = g_malloc (buf_len);
       }
-      memcpy (buf, r->map + offset, size);
+      if (size > 0)
+        memcpy (buf, r->map + offset, size);
     }
     __atomic_thread_fence (__ATOMIC_ACQUIRE);
     s2 = __atomic_load_n (&slot->seq, __ATOMIC_RELAXED);

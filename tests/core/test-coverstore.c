@@ -95,7 +95,8 @@ assert_bytes_equal (GBytes *bytes, const guint8 *data, gsize size)
 {
   g_assert_nonnull (bytes);
   g_assert_cmpuint (g_bytes_get_size (bytes), ==, size);
-  g_assert_true (memcmp (g_bytes_get_data (bytes, NULL), data, size) == 0);
+  g_assert_true (
+      size == 0 || memcmp (g_bytes_get_data (bytes, NULL), data, size) == 0);
 }
 
 static guint64
