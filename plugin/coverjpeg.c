@@ -8,12 +8,15 @@
  */
 
 /* Frame → JPEG with TurboJPEG, straight from the decoder's YUV planes when
- * the format allows it.  GstVideoConverter does what TurboJPEG cannot take
- * (semi-planar and packed YUV, high bit depth, scaling); it is asked for a
- * format and size change only, never a matrix change, because its generic
- * matrix path costs several times the encode itself at 1080p.  The one
- * colour fix a cover needs, limited → full range, is a table lookup done
- * here by hand (see expand_range()). */
+ * they already are what JFIF means (planar 8-bit YUV, BT.601 matrix, full
+ * range).  Decoded H.264 / H.265 is limited range, and BT.709 above SD,
+ * while JPEG viewers assume full-range BT.601.
+ *
+ * GstVideoConverter does the format, size and matrix changes (its ORC
+ * paths take about 2 ms for a 1080p BT.709 → BT.601 pass here).  It does
+ * not, in 1.22, expand the range when the matrix stays the same (limited
+ * BT.601 Y=235 comes out 235, also when scaling): that one step is a
+ * 256-entry table lookup done here (expand_range()). */
 
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -54,7 +57,7 @@ cover_encoder_new (void)
     g_free (enc);
     return NULL;
   }
-  /* BT.601/709 limited range: Y 16..235, Cb/Cr 16..240 around 128 */
+  /* limited range: Y 16..235, Cb/Cr 16..240 around 128 */
   for (i = 0; i < 256; i++) {
     enc->luma[i] = CLAMP ((i - 16) * 255 / 219.0 + 0.5, 0, 255);
     enc->chroma[i] = CLAMP ((i - 128) * 255 / 224.0 + 128.5, 0, 255);
@@ -139,13 +142,26 @@ rgb_pixel_format (GstVideoFormat format)
   }
 }
 
+/* What TurboJPEG's YUV input means: BT.601 matrix, full range. */
+static void
+jfif_colorimetry (GstVideoColorimetry *c)
+{
+  gst_video_colorimetry_from_string (c, GST_VIDEO_COLORIMETRY_BT601);
+  c->range = GST_VIDEO_COLOR_RANGE_0_255;
+}
+
 static gboolean
 is_limited_range (const GstVideoInfo *info)
 {
   /* GStreamer's convention: YUV of unknown range is limited range */
-  if (!GST_VIDEO_INFO_IS_YUV (info))
-    return FALSE;
-  return info->colorimetry.range != GST_VIDEO_COLOR_RANGE_0_255;
+  return GST_VIDEO_INFO_IS_YUV (info) &&
+      info->colorimetry.range != GST_VIDEO_COLOR_RANGE_0_255;
+}
+
+static gboolean
+is_bt601 (const GstVideoInfo *info)
+{
+  return info->colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_BT601;
 }
 
 /* The scratch frame gets a layout of its own: @like may describe a
@@ -166,8 +182,8 @@ map_scratch (CoverEncoder *enc, const GstVideoInfo *like, GstVideoFrame *frame)
   return gst_video_frame_map (frame, &info, enc->scratch, GST_MAP_WRITE);
 }
 
-/* Format and size only: the output keeps the input's colorimetry so that
- * the converter stays on its fast paths. */
+/* One pass: format, size, and for YUV of another matrix the JFIF matrix and
+ * range.  BT.601 keeps its range here (see the top of the file). */
 static gboolean
 convert_frame (CoverEncoder *enc, GstVideoFrame *in, GstVideoFormat format,
     guint width, guint height, GstVideoFrame *out)
@@ -179,9 +195,12 @@ convert_frame (CoverEncoder *enc, GstVideoFrame *in, GstVideoFormat format,
   info.fps_n = in->info.fps_n;
   info.fps_d = in->info.fps_d;
   info.interlace_mode = in->info.interlace_mode;
-  if (GST_VIDEO_INFO_IS_YUV (&in->info) == GST_VIDEO_INFO_IS_YUV (&info))
-    info.colorimetry = in->info.colorimetry;
   info.chroma_site = in->info.chroma_site;
+  if (GST_VIDEO_INFO_IS_YUV (&info) && GST_VIDEO_INFO_IS_YUV (&in->info) &&
+      is_bt601 (&in->info))
+    info.colorimetry = in->info.colorimetry;
+  else if (GST_VIDEO_INFO_IS_YUV (&info))
+    jfif_colorimetry (&info.colorimetry);
 
   if (!enc->convert || !gst_video_info_is_equal (&enc->convert_in, &in->info) ||
       !gst_video_info_is_equal (&enc->convert_out, &info)) {
@@ -222,9 +241,6 @@ lut_plane (const guint8 *lut, const guint8 *src, gint src_stride, guint8 *dst,
   }
 }
 
-/* Limited → full range for the planar 8-bit formats TurboJPEG reads.  Done
- * by hand: it is a 256-entry lookup, where GstVideoConverter would unpack,
- * matrix-convert and repack every pixel. */
 static void
 expand_range (CoverEncoder *enc, GstVideoFrame *src, GstVideoFrame *dst)
 {
@@ -275,8 +291,7 @@ cover_encoder_encode (CoverEncoder *enc, GstVideoFrame *frame, guint quality,
   subsamp = yuv_subsampling (format);
   pf = rgb_pixel_format (format);
   if (subsamp < 0 && pf < 0) {
-    /* anything else: YUV → I420, grey → GRAY8, RGB-like → BGRx, all without
-     * a matrix change */
+    /* anything else: YUV → I420, grey → GRAY8, RGB-like → BGRx */
     if (GST_VIDEO_INFO_IS_YUV (in))
       format = GST_VIDEO_FORMAT_I420;
     else if (GST_VIDEO_INFO_IS_GRAY (in))
@@ -289,14 +304,15 @@ cover_encoder_encode (CoverEncoder *enc, GstVideoFrame *frame, guint quality,
 
   if (format != GST_VIDEO_INFO_FORMAT (in) ||
       out_w != (guint) GST_VIDEO_INFO_WIDTH (in) ||
-      out_h != (guint) GST_VIDEO_INFO_HEIGHT (in)) {
+      out_h != (guint) GST_VIDEO_INFO_HEIGHT (in) ||
+      (GST_VIDEO_INFO_IS_YUV (in) && !is_bt601 (in))) {
     if (!convert_frame (enc, frame, format, out_w, out_h, &scratch))
       goto convert_failed;
     src = &scratch;
     mapped = TRUE;
   }
 
-  if (subsamp >= 0 && is_limited_range (in)) {
+  if (subsamp >= 0 && is_limited_range (&src->info)) {
     if (!mapped) {
       if (!map_scratch (enc, &frame->info, &scratch))
         goto convert_failed;

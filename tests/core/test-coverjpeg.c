@@ -585,7 +585,9 @@ test_encode_scaled_flat_stays_flat (void)
         worst = MAX (worst, fabs (rgb[p * 3 + c] - expect[c]));
     g_test_message ("%ux%u -> %ux%u: worst deviation %.1f", sizes[i].w,
         sizes[i].h, ow, oh, worst);
-    if (worst > 2)
+    /* HD sizes are BT.709: the 8-bit matrix pass to BT.601 rounds by up to
+     * 2.1; cubic resampling was off by 8 */
+    if (worst > 3)
       g_string_append_printf (failures, " %ux%u -> %ux%u (off by %.0f);",
           sizes[i].w, sizes[i].h, ow, oh, worst);
     gst_video_frame_unmap (&frame);
