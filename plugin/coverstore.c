@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -265,12 +266,18 @@ writer_grow_slot (
     CoverStoreWriter *w, CoverSlot *slot, gsize size, GError **error)
 {
   gsize off = align_up (w->data_len, CAPACITY_ALIGN);
-  gsize cap = align_up (size + size / 4, CAPACITY_ALIGN);
+  gsize cap = align_up (size + size / 2, CAPACITY_ALIGN);
 
   if (ftruncate (w->fd, off + cap) < 0)
     return set_errno_error (error, errno, "Could not grow", w->path);
   if (!writer_map_data (w, off + cap, error))
     return FALSE;
+  /* Give the abandoned region's memory back to tmpfs.  Safe while readers
+   * copy from it: the slot's seq is odd now, so any copy they make of it is
+   * thrown away, and a hole reads as zeros, never as a fault.  Best effort:
+   * not every file system punches holes. */
+  (void) fallocate (w->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+      slot->offset, slot->capacity);
   /* only the writer reads offset/capacity outside the seqlock, and it holds
    * w->lock; readers see the new values with the next even seq */
   slot->offset = off;

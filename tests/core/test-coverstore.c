@@ -380,6 +380,20 @@ test_growth (Fixture *f, gconstpointer data)
     assert_reads (fresh, 100 + i, sizes[i], i + 1, NULL);
   }
   assert_reads (empty_early, 100 + i - 1, sizes[i - 1], i, NULL);
+
+  {
+    struct stat st;
+
+    /* regions abandoned by growth are given back to tmpfs: what stays
+     * allocated is about the two live images, not everything ever written */
+    g_assert_cmpint (stat (cover_store_writer_get_path (w), &st), ==, 0);
+    g_test_message ("file %" G_GINT64_FORMAT " bytes, %" G_GINT64_FORMAT
+                    " allocated",
+        (gint64) st.st_size, (gint64) st.st_blocks * 512);
+    g_assert_cmpint ((gint64) st.st_blocks * 512, <=,
+        COVER_STORE_HEADER_SIZE + sizes[G_N_ELEMENTS (sizes) - 1] +
+            2 * 1024 * 1024 + 256 * 1024);
+  }
   cover_store_writer_close (w, TRUE);
 }
 
