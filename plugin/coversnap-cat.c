@@ -132,6 +132,9 @@ main (int argc, char **argv)
         !g_error_matches (err, COVER_STORE_ERROR, COVER_STORE_ERROR_EMPTY))
       goto no_cover;
     print_info (&info, has_image);
+    if (!has_image)
+      g_printerr ("coversnap-cat: no cover for client %u yet: %s\n", client_id,
+          err->message);
     g_free (store_dir);
     return has_image ? 0 : 1;
   }
