@@ -12,7 +12,7 @@ PKGS=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   gstreamer1.0-rtsp gstreamer1.0-x
   libturbojpeg0-dev libjpeg62-turbo-dev
-  libsoup-3.0-dev libjson-glib-dev
+  libsoup-3.0-dev libjson-glib-dev libpng-dev
   clang-format python3
 )
 if [ "${COVERSNAP_EXTRA_PKGS:-}" ]; then

@@ -1,0 +1,60 @@
+/* coversnap
+ * Copyright (C) 2026 coversnap authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2 of the License, or (at your option) any later version.
+ */
+
+#ifndef __COVER_SERVICE_H__
+#define __COVER_SERVICE_H__
+
+#include <libsoup/soup.h>
+
+#include "cover-config.h"
+#include "cover-source.h"
+
+G_BEGIN_DECLS
+
+#define COVER_SERVICE_ERROR (cover_service_error_quark ())
+GQuark cover_service_error_quark (void);
+
+typedef enum
+{
+  COVER_SERVICE_ERROR_LISTEN,
+} CoverServiceError;
+
+/* The device-snapshot Web API:
+ *   GET|HEAD /v2/snapshots/{client_id}/cover[?width=&height=]
+ *   POST     /v2/devices/{client_id}/snapshots   (multipart, field "file")
+ *   GET      /healthz, /metrics
+ * Thread-safe: one service may serve several SoupServers, each on its own
+ * main context (that is how cover_service_listen() spreads connections). */
+typedef struct _CoverService CoverService;
+
+/* Takes @config. */
+CoverService *cover_service_new (CoverConfig *config, GError **error);
+const CoverConfig *cover_service_get_config (CoverService *service);
+
+/* Adds the handlers to a server the caller runs (e.g. a media server's);
+ * requests are handled on that server's main context. */
+void cover_service_attach (CoverService *service, SoupServer *server);
+
+/* Or: listen on [server] listen-address:port with [server] http-threads
+ * threads, each with its own main context and SoupServer on a shared
+ * SO_REUSEPORT socket.  Returns once all listen. */
+gboolean cover_service_listen (CoverService *service, GError **error);
+guint16 cover_service_get_port (CoverService *service);
+void cover_service_stop (CoverService *service);
+
+/* Puts @source (taken) at @position in the fallback chain (-1: last).  The
+ * default chain is live, record, upload. */
+void cover_service_insert_source (
+    CoverService *service, CoverSource *source, gint position);
+
+void cover_service_free (CoverService *service);
+
+G_END_DECLS
+
+#endif /* __COVER_SERVICE_H__ */
