@@ -488,6 +488,43 @@ def check_misc(c, root, docs_dir, pages):
             "the cache (%s)" % REGENERATE)
 
 
+def check_config(c, root, pages):
+    """Every key cover_config_set() accepts, and the [app.NAME] keys, have a
+    row in configuration.md; every status the HTTP API answers is in
+    http-api.md."""
+    page = pages.get("configuration.md")
+    if not c.check(page is not None, "gst-docs/configuration.md is missing"):
+        return
+    code = strip_c_comments(read(os.path.join(root, "server-glue",
+                                              "cover-config.c")))
+    keys = re.findall(r'g_str_equal \(key, "([a-z-]+)"\)', code)
+    c.check(len(keys) >= 10, "found only %d [server] keys in cover-config.c"
+            % len(keys))
+    for key in keys + ["key", "cids"]:
+        c.check("| `%s` |" % key in page,
+                "configuration.md has no table row for key %s" % key)
+    api = pages.get("http-api.md")
+    if not c.check(api is not None, "gst-docs/http-api.md is missing"):
+        return
+    service = strip_c_comments(read(os.path.join(root, "server-glue",
+                                                 "cover-service.c")))
+    for status in sorted(set(re.findall(r"SOUP_STATUS_([A-Z_]+)", service))):
+        codes = {"OK": 200, "NOT_MODIFIED": 304, "BAD_REQUEST": 400,
+                 "UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404,
+                 "METHOD_NOT_ALLOWED": 405, "NOT_ACCEPTABLE": 406,
+                 "REQUEST_ENTITY_TOO_LARGE": 413,
+                 "INTERNAL_SERVER_ERROR": 500}
+        if c.check(status in codes, "unknown status %s in the service" %
+                   status):
+            c.check("| %d" % codes[status] in api,
+                    "http-api.md has no row for status %d" % codes[status])
+    for code_name in sorted(set(re.findall(
+            r'respond_error \([^,]+,\s*SOUP_STATUS_[A-Z_]+,\s*"([a-z_]+)"',
+            service))):
+        c.check("`%s`" % code_name in api,
+                "http-api.md does not mention error code %s" % code_name)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dumper", required=True)
@@ -527,6 +564,7 @@ def main():
     if c.check(store_page is not None, "gst-docs/cover-store.md is missing"):
         check_store(c, root, "gst-docs/cover-store.md", store_page)
     check_misc(c, root, docs_dir, pages)
+    check_config(c, root, pages)
 
     for f in c.failures:
         print("FAIL: " + f)
