@@ -139,6 +139,8 @@ struct _GstCoverTap
   gboolean byte_stream;
   GstBuffer *params; /* last complete set of parameter sets */
   GstClockTime last_submit;
+  GstClock *last_clock;     /* the time base of last_submit */
+  guint32 active_client_id; /* the segment's, while started */
 };
 
 G_DEFINE_TYPE (GstCoverTap, gst_cover_tap, GST_TYPE_BASE_TRANSFORM);
@@ -515,9 +517,8 @@ on_published (GObject *owner, const CoverResult *res)
       __ATOMIC_RELAXED);
   __atomic_store_n (&self->last_warning, 0, __ATOMIC_RELAXED);
 
-  GST_OBJECT_LOCK (self);
-  client_id = self->client_id;
-  GST_OBJECT_UNLOCK (self);
+  /* the id of the segment, whatever the property says now */
+  client_id = self->active_client_id;
 
   GST_LOG_OBJECT (self,
       "published cover %" G_GUINT64_FORMAT ": %ux%u, %" G_GSIZE_FORMAT
@@ -587,6 +588,7 @@ gst_cover_tap_start (GstBaseTransform *trans)
   GST_INFO_OBJECT (self, "covers of client %" G_GINT64_FORMAT " go to %s",
       client_id, cover_store_writer_get_path (writer));
   self->writer = writer;
+  self->active_client_id = client_id;
   self->stream = cover_stream_new (G_OBJECT (self), writer, &callbacks);
   g_free (dir);
   return TRUE;
@@ -628,6 +630,7 @@ gst_cover_tap_stop (GstBaseTransform *trans)
   self->writer = NULL;
   gst_clear_caps (&self->caps);
   gst_clear_buffer (&self->params);
+  gst_clear_object (&self->last_clock);
   self->codec = CODEC_NONE;
   return TRUE;
 }
@@ -666,11 +669,13 @@ gst_cover_tap_sink_event (GstBaseTransform *trans, GstEvent *event)
   if (self->writer) {
     switch (GST_EVENT_TYPE (event)) {
       case GST_EVENT_EOS:
-        /* the last keyframe of a stream is its cover: let it through */
-        if (!cover_stream_drain (self->stream, EOS_DRAIN_TIMEOUT))
-          GST_WARNING_OBJECT (self, "last keyframe still not published");
+        /* readers stop calling the stream live at once; the last keyframe
+         * of a stream is still its best cover, so EOS goes on once it is
+         * published (a few ms, bounded) */
         GST_DEBUG_OBJECT (self, "EOS: segment marked ended");
         cover_store_writer_set_ended (self->writer, TRUE);
+        if (!cover_stream_drain (self->stream, EOS_DRAIN_TIMEOUT))
+          GST_WARNING_OBJECT (self, "last keyframe still not published");
         break;
       case GST_EVENT_STREAM_START:
       case GST_EVENT_FLUSH_STOP:
@@ -776,22 +781,32 @@ track_parameter_sets (GstCoverTap *self, GstBuffer *buf, gboolean *slice)
   if ((found & needed) == needed &&
       (!self->params || gst_buffer_get_size (self->params) != params->len ||
           gst_buffer_memcmp (self->params, 0, params->data, params->len))) {
-    GST_DEBUG_OBJECT (self, "new parameter sets, %u bytes", params->len);
+    guint len = params->len;
+
+    GST_DEBUG_OBJECT (self, "new parameter sets, %u bytes", len);
     gst_clear_buffer (&self->params);
+
     self->params =
-        gst_buffer_new_wrapped (g_byte_array_free (params, FALSE), params->len);
+        gst_buffer_new_wrapped (g_byte_array_free (params, FALSE), len);
   } else {
     g_byte_array_free (params, TRUE);
   }
   return (found & needed) == needed;
 }
 
+/* The pipeline clock's time, or monotonic time without one.  A change of
+ * time base (prerolled without a clock, then a pipeline clock that started
+ * at 0) restarts the interval instead of skipping keyframes for hours. */
 static GstClockTime
 current_time (GstCoverTap *self)
 {
   GstClock *clock = gst_element_get_clock (GST_ELEMENT (self));
   GstClockTime now;
 
+  if (clock != self->last_clock) {
+    gst_object_replace ((GstObject **) &self->last_clock, (GstObject *) clock);
+    self->last_submit = GST_CLOCK_TIME_NONE;
+  }
   if (!clock)
     return g_get_monotonic_time () * GST_USECOND;
   now = gst_clock_get_time (clock);
@@ -840,8 +855,9 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   if (!enabled)
     goto skip;
   now = current_time (self);
+  /* a clock that went backwards restarts the interval too */
   if (GST_CLOCK_TIME_IS_VALID (self->last_submit) && min_interval > 0 &&
-      now < self->last_submit + min_interval)
+      now >= self->last_submit && now - self->last_submit < min_interval)
     goto skip;
   self->last_submit = now;
 

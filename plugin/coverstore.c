@@ -156,17 +156,60 @@ previous_generation (const gchar *path, guint32 client_id)
   return gen;
 }
 
+/* tmpfs allocates pages on first write, and a write through a mapping that
+ * finds the file system full is a SIGBUS: allocate before writing, so that a
+ * full store is an error instead. */
+static gboolean
+allocate (int fd, const gchar *path, gsize offset, gsize len, GError **error)
+{
+  int res;
+
+  if (len == 0)
+    return TRUE;
+  res = posix_fallocate (fd, offset, len);
+  if (res != 0)
+    return set_errno_error (error, res, "No room for the cover in", path);
+  return TRUE;
+}
+
+/* Whether a live writer holds the segment at @path: writers keep an
+ * open-file-description lock on it, which dies with them. */
+static gboolean
+segment_in_use (const gchar *path, gint32 *pid)
+{
+  struct flock fl = {
+    0,
+  };
+  CoverHeader hdr;
+  gboolean in_use = FALSE;
+  int fd;
+
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return FALSE;
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  if (fcntl (fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK) {
+    in_use = TRUE;
+    *pid = pread (fd, &hdr, sizeof (hdr), 0) == (ssize_t) sizeof (hdr)
+        ? hdr.writer_pid
+        : 0;
+  }
+  close (fd);
+  return in_use;
+}
+
 static gboolean
 writer_map_data (CoverStoreWriter *w, gsize len, GError **error)
 {
   void *p;
 
-  if (w->data)
-    munmap (w->data, w->data_len);
-  w->data = NULL;
+  /* the new mapping first: on failure the old one stays usable */
   p = mmap (NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, w->fd, 0);
   if (p == MAP_FAILED)
     return set_errno_error (error, errno, "Could not map", w->path);
+  if (w->data)
+    munmap (w->data, w->data_len);
   w->data = p;
   w->data_len = len;
   return TRUE;
@@ -189,6 +232,17 @@ cover_store_writer_open (
   w->client_id = client_id;
   w->path = cover_store_path (dir, client_id);
   w->generation = previous_generation (w->path, client_id);
+  {
+    gint32 pid = 0;
+
+    /* two writers for one client id would take turns hiding each other */
+    if (segment_in_use (w->path, &pid)) {
+      g_set_error (error, COVER_STORE_ERROR, COVER_STORE_ERROR_IN_USE,
+          "The cover of client %u is already being written (by pid %d, %s)",
+          client_id, (int) pid, w->path);
+      goto fail;
+    }
+  }
 
   /* Build the new segment aside and rename it into place: a reader sees
    * either the old segment or a complete new one, and a leftover from a
@@ -206,12 +260,26 @@ cover_store_writer_open (
     set_errno_error (error, errno, "Could not chmod", tmp);
     goto fail;
   }
+  {
+    struct flock fl = {
+      0,
+    };
+
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl (w->fd, F_OFD_SETLK, &fl) < 0) {
+      set_errno_error (error, errno, "Could not lock", tmp);
+      goto fail;
+    }
+  }
 
   len = COVER_STORE_HEADER_SIZE + 2 * INITIAL_SLOT_CAPACITY;
   if (ftruncate (w->fd, len) < 0) {
     set_errno_error (error, errno, "Could not size", tmp);
     goto fail;
   }
+  if (!allocate (w->fd, tmp, 0, COVER_STORE_HEADER_SIZE, error))
+    goto fail;
   p = mmap (NULL, COVER_STORE_HEADER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
       w->fd, 0);
   if (p == MAP_FAILED) {
@@ -245,7 +313,7 @@ cover_store_writer_open (
   return w;
 
 fail:
-  if (w->fd >= 0)
+  if (w->fd >= 0 && tmp)
     g_unlink (tmp);
   g_free (tmp);
   cover_store_writer_close (w, FALSE);
@@ -309,6 +377,10 @@ cover_store_writer_publish (CoverStoreWriter *w, const guint8 *data, gsize size,
     goto out;
   }
 
+  if (!allocate (w->fd, w->path, slot->offset, size, error)) {
+    __atomic_store_n (&slot->seq, seq + 2, __ATOMIC_RELEASE);
+    goto out;
+  }
   if (size > 0)
     memcpy (w->data + slot->offset, data, size);
   slot->size = size;

@@ -33,6 +33,7 @@ typedef enum
   COVER_STORE_ERROR_EMPTY,     /* segment exists, no image published yet */
   COVER_STORE_ERROR_BUSY,      /* writer kept rewriting the slot being read */
   COVER_STORE_ERROR_IO,        /* system call failed */
+  COVER_STORE_ERROR_IN_USE,    /* another live writer has this client id */
 } CoverStoreError;
 
 typedef struct
