@@ -99,6 +99,12 @@ struct _CoverStoreReader
   ino_t ino;
   const guint8 *map;
   gsize map_len;
+  /* how often to look for a replaced segment and a dead writer */
+  gint64 recheck_us;
+  gint64 refreshed_at;
+  gint64 pid_checked_at;
+  gint32 pid_checked;
+  gboolean pid_was_alive;
 };
 
 gchar *
@@ -521,6 +527,13 @@ cover_store_reader_open (const gchar *dir, guint32 client_id, GError **error)
 }
 
 void
+cover_store_reader_set_recheck_interval (
+    CoverStoreReader *r, gint64 interval_us)
+{
+  r->recheck_us = interval_us;
+}
+
+void
 cover_store_reader_free (CoverStoreReader *r)
 {
   if (!r)
@@ -534,8 +547,12 @@ cover_store_reader_free (CoverStoreReader *r)
 static gboolean
 reader_refresh (CoverStoreReader *r, GError **error)
 {
+  gint64 now = g_get_monotonic_time ();
   struct stat st;
 
+  if (r->map && r->recheck_us > 0 && now - r->refreshed_at < r->recheck_us)
+    return TRUE;
+  r->refreshed_at = now;
   if (lstat (r->path, &st) < 0)
     return set_errno_error (error, errno, "Could not stat", r->path);
   if (r->map && st.st_ino == r->ino && st.st_dev == r->dev)
@@ -551,9 +568,21 @@ pid_alive (gint32 pid)
   return kill (pid, 0) == 0 || errno == EPERM;
 }
 
+static gboolean
+reader_pid_alive (CoverStoreReader *r, gint32 pid, gint64 now)
+{
+  if (r->recheck_us > 0 && pid == r->pid_checked &&
+      now - r->pid_checked_at < r->recheck_us)
+    return r->pid_was_alive;
+  r->pid_checked = pid;
+  r->pid_checked_at = now;
+  r->pid_was_alive = pid_alive (pid);
+  return r->pid_was_alive;
+}
+
 static void
-fill_header_info (
-    const CoverHeader *hdr, gint64 live_timeout_us, CoverInfo *info)
+fill_header_info (CoverStoreReader *r, const CoverHeader *hdr,
+    gint64 live_timeout_us, CoverInfo *info)
 {
   gint64 now = g_get_monotonic_time ();
 
@@ -562,7 +591,7 @@ fill_header_info (
   info->writer_start = hdr->writer_start;
   info->heartbeat = __atomic_load_n (&hdr->heartbeat, __ATOMIC_RELAXED);
   info->ended = __atomic_load_n (&hdr->ended, __ATOMIC_ACQUIRE) != 0;
-  info->live = !info->ended && pid_alive (info->writer_pid) &&
+  info->live = !info->ended && reader_pid_alive (r, info->writer_pid, now) &&
       now - info->heartbeat <= live_timeout_us;
 }
 
@@ -641,7 +670,7 @@ reader_snapshot (CoverStoreReader *r, gint64 live_timeout_us, CoverInfo *info,
     if (s1 != s2)
       continue;
 
-    fill_header_info (hdr, live_timeout_us, &tmp);
+    fill_header_info (r, hdr, live_timeout_us, &tmp);
     if (info)
       *info = tmp;
     if (out)
@@ -672,7 +701,7 @@ cover_store_reader_get_info (CoverStoreReader *r, gint64 live_timeout_us,
   /* a segment without an image still says whether its writer is alive */
   if (g_error_matches (err, COVER_STORE_ERROR, COVER_STORE_ERROR_EMPTY)) {
     memset (info, 0, sizeof (*info));
-    fill_header_info ((const CoverHeader *) r->map, live_timeout_us, info);
+    fill_header_info (r, (const CoverHeader *) r->map, live_timeout_us, info);
   }
   g_propagate_error (error, err);
   return FALSE;

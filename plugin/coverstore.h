@@ -73,6 +73,11 @@ gboolean cover_store_reader_get_info (CoverStoreReader *reader,
     gint64 live_timeout_us, CoverInfo *info, GError **error);
 GBytes *cover_store_reader_read (CoverStoreReader *reader,
     gint64 live_timeout_us, CoverInfo *info, GError **error);
+/* By default every call looks for a replaced segment (a stat) and a dead
+ * writer (kill (pid, 0)); a busy reader may do that at most once per
+ * @interval_us instead (the heartbeat and ended flag are always read). */
+void cover_store_reader_set_recheck_interval (
+    CoverStoreReader *reader, gint64 interval_us);
 void cover_store_reader_free (CoverStoreReader *reader);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CoverStoreReader, cover_store_reader_free);

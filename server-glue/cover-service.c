@@ -51,6 +51,18 @@ typedef enum
 static const gchar *endpoint_names[] = { "cover", "upload", "healthz",
   "metrics", "other" };
 
+#define N_ENDPOINTS G_N_ELEMENTS (endpoint_names)
+/* the statuses the service answers; anything else is counted as the last */
+static const guint counted_statuses[] = { 200, 304, 400, 401, 403, 404, 405,
+  406, 413, 500, 0 };
+
+#define N_STATUSES G_N_ELEMENTS (counted_statuses)
+static const gchar *source_names[] = { "live", "record", "upload", "remote",
+  "none" };
+
+#define N_SOURCES G_N_ELEMENTS (source_names)
+G_STATIC_ASSERT (N_ENDPOINTS == 5 && N_STATUSES == 11 && N_SOURCES == 5);
+
 typedef struct
 {
   GThread *thread;
@@ -72,7 +84,7 @@ struct _CoverService
   GCond cond;
   GHashTable *resized;        /* "etag WxH" → CoverPicture */
   GQueue resized_order;       /* keys, oldest first */
-  GHashTable *requests;       /* "endpoint,status,source" → count */
+  guint64 requests[5][11][5]; /* endpoint, status, source; atomic */
   GHashTable *token_failures; /* reason → count */
   guint64 upload_bytes;
   guint64 live_images;
@@ -99,36 +111,57 @@ static void
 request_init (Request *req, CoverService *service, SoupServerMessage *msg,
     Endpoint endpoint)
 {
-  g_autofree gchar *uuid = g_uuid_string_random ();
-  const gchar *p;
-  guint n = 0;
+  static const gchar hex[] = "0123456789abcdef";
+  guint i;
 
   req->service = service;
   req->msg = msg;
   req->endpoint = endpoint;
   req->source = "none";
-  for (p = uuid; *p && n < 32; p++) {
-    if (*p != '-')
-      req->request_id[n++] = *p;
+  /* 128 random bits as 32 lowercase hex digits */
+  for (i = 0; i < 4; i++) {
+    guint32 r = g_random_int ();
+    guint j;
+
+    for (j = 0; j < 8; j++, r >>= 4)
+      req->request_id[i * 8 + j] = hex[r & 0xf];
   }
-  req->request_id[n] = '\0';
+  req->request_id[32] = '\0';
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
       "X-Request-ID", req->request_id);
 }
 
+static guint
+status_index (guint status)
+{
+  guint i;
+
+  for (i = 0; i < N_STATUSES - 1; i++) {
+    if (counted_statuses[i] == status)
+      return i;
+  }
+  return N_STATUSES - 1;
+}
+
+static guint
+source_index (const gchar *source)
+{
+  guint i;
+
+  for (i = 0; i < N_SOURCES - 1; i++) {
+    if (g_str_equal (source_names[i], source))
+      return i;
+  }
+  return N_SOURCES - 1;
+}
+
+/* lock-free: one atomic counter per endpoint, status and source */
 static void
 count_request (Request *req, guint status)
 {
-  CoverService *s = req->service;
-  gchar *key = g_strdup_printf (
-      "%s,%u,%s", endpoint_names[req->endpoint], status, req->source);
-  gpointer old;
-
-  g_mutex_lock (&s->lock);
-  old = g_hash_table_lookup (s->requests, key);
-  g_hash_table_replace (
-      s->requests, key, GSIZE_TO_POINTER (GPOINTER_TO_SIZE (old) + 1));
-  g_mutex_unlock (&s->lock);
+  __atomic_fetch_add (&req->service->requests[req->endpoint][status_index (
+                          status)][source_index (req->source)],
+      1, __ATOMIC_RELAXED);
 }
 
 static void
@@ -214,7 +247,7 @@ match_path (const gchar *path, const gchar *prefix, const gchar *suffix,
   const gchar *start, *end;
 
   *bad_id = FALSE;
-  if (len <= plen + slen || strncmp (path, prefix, plen) != 0 ||
+  if (len < plen + slen || strncmp (path, prefix, plen) != 0 ||
       strcmp (path + len - slen, suffix) != 0)
     return FALSE;
   start = path + plen;
@@ -432,14 +465,12 @@ static void
 respond_picture (Request *req, CoverPicture *pic, CoverSourceKind kind)
 {
   SoupMessageHeaders *h = soup_server_message_get_response_headers (req->msg);
-  g_autoptr (GDateTime) dt = g_date_time_new_from_unix_utc (pic->last_modified);
-  g_autofree gchar *date = soup_date_time_to_string (dt, SOUP_DATE_HTTP);
   const gchar *inm = soup_message_headers_get_one (
       soup_server_message_get_request_headers (req->msg), "If-None-Match");
 
   req->source = cover_source_kind_to_string (kind);
   soup_message_headers_replace (h, "ETag", pic->etag);
-  soup_message_headers_replace (h, "Last-Modified", date);
+  soup_message_headers_replace (h, "Last-Modified", pic->last_modified_text);
   soup_message_headers_replace (h, "Cache-Control", "no-cache");
   soup_message_headers_replace (h, "X-Cover-Source", req->source);
   if (etag_matches (inm, pic->etag)) {
@@ -881,14 +912,22 @@ handle_metrics (CoverService *s, SoupServerMessage *msg)
       "# HELP coversnap_http_requests_total HTTP requests "
       "by endpoint, status and cover source.\n"
       "# TYPE coversnap_http_requests_total counter\n");
-  g_hash_table_iter_init (&it, s->requests);
-  while (g_hash_table_iter_next (&it, &key, &value)) {
-    g_auto (GStrv) f = g_strsplit (key, ",", 3);
+  {
+    guint e, st, so;
 
-    g_string_append_printf (out,
-        "coversnap_http_requests_total{endpoint=\""
-        "%s\",status=\"%s\",source=\"%s\"} %" G_GSIZE_FORMAT "\n",
-        f[0], f[1], f[2], GPOINTER_TO_SIZE (value));
+    for (e = 0; e < N_ENDPOINTS; e++)
+      for (st = 0; st < N_STATUSES; st++)
+        for (so = 0; so < N_SOURCES; so++) {
+          guint64 n =
+              __atomic_load_n (&s->requests[e][st][so], __ATOMIC_RELAXED);
+
+          if (n == 0)
+            continue;
+          g_string_append_printf (out,
+              "coversnap_http_requests_total{endpoint=\"%s\",status=\"%u\","
+              "source=\"%s\"} %" G_GUINT64_FORMAT "\n",
+              endpoint_names[e], counted_statuses[st], source_names[so], n);
+        }
   }
   g_string_append (out,
       "# HELP coversnap_token_failures_total Refused "
@@ -976,11 +1015,26 @@ listen_socket (CoverService *s, guint16 port, GError **error)
     return NULL;
   /* every HTTP thread accepts on the same port; the kernel spreads the
    * connections */
-  if (!g_socket_set_option (sock, SOL_SOCKET, SO_REUSEPORT, 1, error))
+  if (!g_socket_set_option (sock, SOL_SOCKET, SO_REUSEPORT, 1, error) ||
+      !g_socket_set_option (sock, SOL_SOCKET, SO_REUSEADDR, 1, error))
     goto fail;
   sa = g_inet_socket_address_new (addr, port);
-  if (!g_socket_bind (sock, sa, TRUE, error))
-    goto fail;
+  /* bind(2) by hand: g_socket_bind() turns SO_REUSEPORT off again for TCP */
+  {
+    struct sockaddr_storage native;
+
+    if (!g_socket_address_to_native (sa, &native, sizeof (native), error))
+      goto fail;
+    if (bind (g_socket_get_fd (sock), (struct sockaddr *) &native,
+            g_socket_address_get_native_size (sa)) < 0) {
+      int errsv = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+          "Error binding to %s port %u: %s", s->config->listen_address, port,
+          g_strerror (errsv));
+      goto fail;
+    }
+  }
   if (!g_socket_listen (sock, error))
     goto fail;
   return sock;
@@ -1112,7 +1166,6 @@ cover_service_new (CoverConfig *config, GError **error)
   }
   s->resized = g_hash_table_new_full (
       g_str_hash, g_str_equal, g_free, (GDestroyNotify) cover_picture_unref);
-  s->requests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   s->token_failures =
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   s->threads = g_ptr_array_new ();
@@ -1146,7 +1199,6 @@ cover_service_free (CoverService *s)
   g_clear_pointer (&s->sources, g_ptr_array_unref);
   g_clear_pointer (&s->resized, g_hash_table_unref);
   g_queue_clear (&s->resized_order);
-  g_clear_pointer (&s->requests, g_hash_table_unref);
   g_clear_pointer (&s->token_failures, g_hash_table_unref);
   cover_config_free (s->config);
   g_cond_clear (&s->cond);

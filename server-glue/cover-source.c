@@ -26,11 +26,14 @@
 
 #include "coverstore.h"
 
+#include <libsoup/soup.h>
+
 /* per source; beyond it, entries idle for a minute are dropped */
 #define MAX_ENTRIES 4096
 #define IDLE_ENTRY_US (60 * G_USEC_PER_SEC)
 /* thumbnails and uploads are small; anything bigger is not ours */
 #define MAX_FILE_SIZE (32 * 1024 * 1024)
+#define RECHECK_US (100 * 1000)
 
 static guint64 live_images_read;
 
@@ -66,6 +69,12 @@ cover_picture_new (GBytes *data, CoverImageType type, const gchar *etag,
   p->type = type;
   p->etag = g_strdup (etag);
   p->last_modified = last_modified;
+  {
+    /* formatted once: every response for this picture carries it */
+    g_autoptr (GDateTime) dt = g_date_time_new_from_unix_utc (last_modified);
+
+    p->last_modified_text = soup_date_time_to_string (dt, SOUP_DATE_HTTP);
+  }
   p->kind = kind;
   return p;
 }
@@ -81,6 +90,7 @@ picture_clear (CoverPicture *p)
 {
   g_bytes_unref (p->data);
   g_free (p->etag);
+  g_free (p->last_modified_text);
 }
 
 void
@@ -197,6 +207,9 @@ live_lookup (CoverSource *source, guint32 client_id, GError **error)
     e->reader = cover_store_reader_open (src->dir, client_id, &err);
     if (!e->reader)
       goto failed;
+    /* a writer that died or was replaced is noticed within this; its
+     * heartbeat and ended flag are read on every request */
+    cover_store_reader_set_recheck_interval (e->reader, RECHECK_US);
   }
   if (!cover_store_reader_get_info (
           e->reader, src->live_timeout_us, &info, &err))

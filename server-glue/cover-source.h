@@ -32,8 +32,9 @@ typedef struct
 {
   GBytes *data;
   CoverImageType type;
-  gchar *etag;          /* strong, with its quotes */
-  gint64 last_modified; /* Unix seconds */
+  gchar *etag;               /* strong, with its quotes */
+  gint64 last_modified;      /* Unix seconds */
+  gchar *last_modified_text; /* the same as an HTTP date */
   CoverSourceKind kind;
 } CoverPicture;
 

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -821,12 +822,20 @@ test_generation_continues (Fixture *f, gconstpointer data)
   g_assert_true (info.live);
   g_assert_cmpuint (info.width, ==, 2);
 
-  /* two writers at once: the newer owns the name; the older one closing
-   * with unlink must not remove the newer one's segment */
+  /* a second writer while the first lives is refused: the two would hide
+   * each other's covers; the first one's segment stays as it was */
+  w3 = cover_store_writer_open (f->dir, 30, 0600, &err);
+  g_assert_null (w3);
+  g_assert_error (err, COVER_STORE_ERROR, COVER_STORE_ERROR_IN_USE);
+  g_clear_error (&err);
+  assert_reads (r, 4, 500, 4, &info);
+  g_assert_true (info.live);
+
+  /* once the first is closed, the next one takes over */
+  cover_store_writer_close (w2, FALSE);
   w3 = cover_store_writer_open (f->dir, 30, 0600, &err);
   g_assert_no_error (err);
   g_assert_cmpuint (publish (w3, 5, 600, 3, 3, 3), ==, 5);
-  cover_store_writer_close (w2, TRUE);
   g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
   assert_reads (r, 5, 600, 5, &info);
   g_assert_true (info.live);
@@ -847,6 +856,50 @@ test_generation_continues (Fixture *f, gconstpointer data)
   assert_dir_holds_only (f->dir, NULL);
 }
 
+/* A full store (tmpfs pages are allocated on first write: a write through
+ * the mapping into a full tmpfs would be a SIGBUS) is an error, and the last
+ * published image stays readable.  Needs a small tmpfs of its own, so root
+ * (CI runs as root). */
+static void
+test_full_store (Fixture *f, gconstpointer data)
+{
+  g_autoptr (CoverStoreReader) r = NULL;
+  CoverStoreWriter *w;
+  GError *err = NULL;
+  guint64 gen = 0;
+
+  if (mount ("tmpfs", f->dir, "tmpfs", 0, "size=640k") < 0) {
+    g_test_skip_printf (
+        "cannot mount a small tmpfs here (%s): needs root", g_strerror (errno));
+    return;
+  }
+  w = cover_store_writer_open (f->dir, 77, 0600, &err);
+  g_assert_no_error (err);
+  publish (w, 1, 100 * 1024, 10, 10, 1);
+  r = cover_store_reader_open (f->dir, 77, &err);
+  g_assert_no_error (err);
+  assert_reads (r, 1, 100 * 1024, 1, NULL);
+
+  /* 700 KiB does not fit in 640 KiB: an error, not a crash */
+  {
+    g_autofree guint8 *big = make_image (2, 700 * 1024);
+
+    g_assert_false (
+        cover_store_writer_publish (w, big, 700 * 1024, 20, 20, 2, &gen, &err));
+    g_assert_error (err, COVER_STORE_ERROR, COVER_STORE_ERROR_IO);
+    g_test_message ("%s", err->message);
+    g_clear_error (&err);
+  }
+  /* the previous cover is intact, and smaller ones still go in */
+  assert_reads (r, 1, 100 * 1024, 1, NULL);
+  publish (w, 3, 50 * 1024, 30, 30, 3);
+  assert_reads (r, 3, 50 * 1024, 2, NULL);
+
+  cover_store_writer_close (w, TRUE);
+  g_clear_pointer (&r, cover_store_reader_free);
+  g_assert_cmpint (umount (f->dir), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -861,6 +914,7 @@ main (int argc, char **argv)
   ADD ("reader-not-found", test_reader_not_found);
   ADD ("publish-read", test_publish_read);
   ADD ("growth", test_growth);
+  ADD ("full-store", test_full_store);
   ADD ("ended-flag", test_ended_flag);
   ADD ("stale-heartbeat", test_stale_heartbeat);
   ADD ("dead-writer", test_dead_writer);
