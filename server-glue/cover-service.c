@@ -311,7 +311,8 @@ authorize (
   CoverTokenStatus status;
   CoverToken token;
 
-  if (!text)
+  /* an empty query parameter does not hide the header */
+  if (!text || !*text)
     text = soup_message_headers_get_one (
         soup_server_message_get_request_headers (req->msg), "X-Client-Token");
   status = cover_token_verify (
@@ -742,6 +743,11 @@ upload_early_handler (SoupServer *server, SoupServerMessage *msg,
     Request req;
 
     request_init (&req, s, msg, ENDPOINT_UPLOAD);
+    /* Answered now.  A client that asked (Expect: 100-continue) gets it
+     * before sending the body; others send it anyway, and libsoup reads
+     * it: drain it without keeping it, and close the connection after. */
+    soup_message_body_set_accumulate (
+        soup_server_message_get_request_body (msg), FALSE);
     soup_message_headers_replace (
         soup_server_message_get_response_headers (msg), "Connection", "close");
     respond_error (&req, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
@@ -758,6 +764,42 @@ upload_early_handler (SoupServer *server, SoupServerMessage *msg,
   g_signal_connect (msg, "got-chunk", G_CALLBACK (on_upload_chunk), u);
   g_object_set_data_full (
       G_OBJECT (msg), "coversnap-upload", u, (GDestroyNotify) upload_body_free);
+}
+
+/* The seed's own curl example sets a Content-Type with a boundary *and*
+ * uses -F, so curl sends two boundary parameters, and a body framed by the
+ * second; libsoup takes the first.  Of the boundaries declared, use the one
+ * the body opens with.  (A body framed by an undeclared boundary stays a
+ * 400.) */
+static SoupMultipart *
+multipart_with_body_boundary (SoupServerMessage *msg, GBytes *body)
+{
+  const gchar *type = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (msg), "Content-Type");
+  g_autoptr (SoupMessageHeaders) h = NULL;
+  g_autoptr (GHashTable) params = NULL;
+  g_autofree gchar *boundary = NULL;
+  g_autofree gchar *declared = NULL;
+  const gchar *data = g_bytes_get_data (body, NULL);
+  gsize size = g_bytes_get_size (body);
+  const gchar *eol;
+
+  if (!type || size < 4 || data[0] != '-' || data[1] != '-')
+    return NULL;
+  eol = memchr (data, '\r', MIN (size, 2 + 70 + 1));
+  /* RFC 2046: 1 to 70 characters */
+  if (!eol || eol - data < 3)
+    return NULL;
+  boundary = g_strndup (data + 2, eol - data - 2);
+  declared = g_strdup_printf ("boundary=%s", boundary);
+  if (!g_str_has_prefix (type, "multipart/form-data") ||
+      !strstr (type, declared))
+    return NULL;
+  params = g_hash_table_new (g_str_hash, g_str_equal);
+  g_hash_table_insert (params, (gpointer) "boundary", boundary);
+  h = soup_message_headers_new (SOUP_MESSAGE_HEADERS_MULTIPART);
+  soup_message_headers_set_content_type (h, "multipart/form-data", params);
+  return soup_multipart_new_from_message (h, body);
 }
 
 static void
@@ -842,6 +884,8 @@ handle_upload (CoverService *s, SoupServerMessage *msg, const gchar *path)
   body = g_byte_array_free_to_bytes (g_byte_array_ref (u->body));
   multipart = soup_multipart_new_from_message (
       soup_server_message_get_request_headers (msg), body);
+  if (!multipart)
+    multipart = multipart_with_body_boundary (msg, body);
   if (!multipart) {
     respond_error (&req, SOUP_STATUS_BAD_REQUEST, "bad_request",
         "The body must be multipart/form-data with a boundary, and complete.");
