@@ -71,6 +71,10 @@ GST_DEBUG_CATEGORY_STATIC (gst_cover_tap_debug);
 #define DEFAULT_MAX_WIDTH 1920
 #define DEFAULT_MAX_HEIGHT 1080
 #define DEFAULT_ENABLED TRUE
+#define DEFAULT_THUMBNAIL_DIR NULL
+#define DEFAULT_THUMBNAIL_INTERVAL 60
+#define DEFAULT_THUMBNAIL_MAX_FILES 1000
+#define DEFAULT_THUMBNAIL_MAX_AGE 0
 
 /* a decoder that keeps failing posts one bus warning per this interval */
 #define WARNING_INTERVAL (10 * G_USEC_PER_SEC)
@@ -89,11 +93,16 @@ enum
   PROP_MAX_WIDTH,
   PROP_MAX_HEIGHT,
   PROP_ENABLED,
+  PROP_THUMBNAIL_DIR,
+  PROP_THUMBNAIL_INTERVAL,
+  PROP_THUMBNAIL_MAX_FILES,
+  PROP_THUMBNAIL_MAX_AGE,
   PROP_KEYFRAMES_SEEN,
   PROP_KEYFRAMES_SKIPPED,
   PROP_KEYFRAMES_FAILED,
   PROP_COVERS_PUBLISHED,
   PROP_LAST_LATENCY,
+  PROP_THUMBNAILS_WRITTEN,
 };
 
 typedef enum
@@ -122,6 +131,10 @@ struct _GstCoverTap
   guint max_width;
   guint max_height;
   gboolean enabled;
+  gchar *thumbnail_dir;
+  guint thumbnail_interval;
+  guint thumbnail_max_files;
+  guint thumbnail_max_age;
 
   /* statistics, atomic: workers update them */
   guint64 keyframes_seen;
@@ -129,6 +142,7 @@ struct _GstCoverTap
   guint64 keyframes_failed;
   guint64 covers_published;
   guint64 last_latency;
+  guint64 thumbnails_written;
   gint64 last_warning;
 
   /* streaming thread only (and start/stop, when it is not running) */
@@ -139,6 +153,8 @@ struct _GstCoverTap
   gboolean byte_stream;
   GstBuffer *params; /* last complete set of parameter sets */
   GstClockTime last_submit;
+  GstClockTime last_thumbnail;
+  gboolean thumbnails;      /* thumbnail-dir was set at start */
   GstClock *last_clock;     /* the time base of last_submit */
   guint32 active_client_id; /* the segment's, while started */
 };
@@ -296,6 +312,66 @@ gst_cover_tap_class_init (GstCoverTapClass *klass)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
               GST_PARAM_MUTABLE_PLAYING));
   /**
+   * GstCoverTap:thumbnail-dir:
+   *
+   * When set, recording thumbnails are saved into
+   * `<thumbnail-dir>/<client-id>/`: a JPEG every
+   * #GstCoverTap:thumbnail-interval seconds and one at the end of the stream,
+   * named by capture time in UTC (`20261128T213300.123Z.jpg`, so names sort
+   * by time), each written to a temporary file and renamed into place.
+   */
+  g_object_class_install_property (gobject_class, PROP_THUMBNAIL_DIR,
+      g_param_spec_string ("thumbnail-dir", "Thumbnail directory",
+          "Save recording thumbnails into <thumbnail-dir>/<client-id>/ "
+          "(NULL = no thumbnails)",
+          DEFAULT_THUMBNAIL_DIR,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+              GST_PARAM_MUTABLE_READY));
+  /**
+   * GstCoverTap:thumbnail-interval:
+   *
+   * Seconds between two thumbnails (of the pipeline clock, as
+   * #GstCoverTap:min-interval); the first keyframe makes one.
+   */
+  g_object_class_install_property (gobject_class, PROP_THUMBNAIL_INTERVAL,
+      g_param_spec_uint ("thumbnail-interval", "Thumbnail interval",
+          "Seconds between two recording thumbnails", 1, 86400,
+          DEFAULT_THUMBNAIL_INTERVAL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+              GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstCoverTap:thumbnail-max-files:
+   *
+   * Thumbnails kept per client (the oldest go first); 0 = no limit.
+   */
+  g_object_class_install_property (gobject_class, PROP_THUMBNAIL_MAX_FILES,
+      g_param_spec_uint ("thumbnail-max-files", "Thumbnail max files",
+          "Recording thumbnails kept per client (0 = no limit)", 0, G_MAXINT,
+          DEFAULT_THUMBNAIL_MAX_FILES,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+              GST_PARAM_MUTABLE_READY));
+  /**
+   * GstCoverTap:thumbnail-max-age:
+   *
+   * Thumbnails older than this many seconds (by mtime) are removed when a
+   * new one is saved; 0 = no limit.
+   */
+  g_object_class_install_property (gobject_class, PROP_THUMBNAIL_MAX_AGE,
+      g_param_spec_uint ("thumbnail-max-age", "Thumbnail max age",
+          "Seconds a recording thumbnail is kept (0 = no limit)", 0, G_MAXINT,
+          DEFAULT_THUMBNAIL_MAX_AGE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+              GST_PARAM_MUTABLE_READY));
+  /**
+   * GstCoverTap:thumbnails-written:
+   *
+   * Recording thumbnails saved since the element started.
+   */
+  g_object_class_install_property (gobject_class, PROP_THUMBNAILS_WRITTEN,
+      g_param_spec_uint64 ("thumbnails-written", "Thumbnails written",
+          "Recording thumbnails saved since start", 0, G_MAXUINT64, 0,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  /**
    * GstCoverTap:keyframes-seen:
    *
    * Keyframes that went through the element since it started.
@@ -375,6 +451,10 @@ gst_cover_tap_init (GstCoverTap *self)
   self->max_width = DEFAULT_MAX_WIDTH;
   self->max_height = DEFAULT_MAX_HEIGHT;
   self->enabled = DEFAULT_ENABLED;
+  self->thumbnail_dir = g_strdup (DEFAULT_THUMBNAIL_DIR);
+  self->thumbnail_interval = DEFAULT_THUMBNAIL_INTERVAL;
+  self->thumbnail_max_files = DEFAULT_THUMBNAIL_MAX_FILES;
+  self->thumbnail_max_age = DEFAULT_THUMBNAIL_MAX_AGE;
   self->last_submit = GST_CLOCK_TIME_NONE;
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), TRUE);
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
@@ -386,6 +466,7 @@ gst_cover_tap_finalize (GObject *object)
   GstCoverTap *self = GST_COVER_TAP (object);
 
   g_free (self->store_dir);
+  g_free (self->thumbnail_dir);
   G_OBJECT_CLASS (gst_cover_tap_parent_class)->finalize (object);
 }
 
@@ -426,6 +507,19 @@ gst_cover_tap_set_property (
       break;
     case PROP_ENABLED:
       self->enabled = g_value_get_boolean (value);
+      break;
+    case PROP_THUMBNAIL_DIR:
+      g_free (self->thumbnail_dir);
+      self->thumbnail_dir = g_value_dup_string (value);
+      break;
+    case PROP_THUMBNAIL_INTERVAL:
+      self->thumbnail_interval = g_value_get_uint (value);
+      break;
+    case PROP_THUMBNAIL_MAX_FILES:
+      self->thumbnail_max_files = g_value_get_uint (value);
+      break;
+    case PROP_THUMBNAIL_MAX_AGE:
+      self->thumbnail_max_age = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -480,6 +574,21 @@ gst_cover_tap_get_property (
       break;
     case PROP_ENABLED:
       g_value_set_boolean (value, self->enabled);
+      break;
+    case PROP_THUMBNAIL_DIR:
+      g_value_set_string (value, self->thumbnail_dir);
+      break;
+    case PROP_THUMBNAIL_INTERVAL:
+      g_value_set_uint (value, self->thumbnail_interval);
+      break;
+    case PROP_THUMBNAIL_MAX_FILES:
+      g_value_set_uint (value, self->thumbnail_max_files);
+      break;
+    case PROP_THUMBNAIL_MAX_AGE:
+      g_value_set_uint (value, self->thumbnail_max_age);
+      break;
+    case PROP_THUMBNAILS_WRITTEN:
+      g_value_set_uint64 (value, stat_get (&self->thumbnails_written));
       break;
     case PROP_KEYFRAMES_SEEN:
       g_value_set_uint64 (value, stat_get (&self->keyframes_seen));
@@ -552,9 +661,25 @@ on_failed (GObject *owner, const GError *error)
   }
 }
 
+static void
+on_thumbnail (GObject *owner, const gchar *path, const GError *error)
+{
+  GstCoverTap *self = GST_COVER_TAP (owner);
+
+  if (path) {
+    stat_add (&self->thumbnails_written, 1);
+    GST_DEBUG_OBJECT (self, "thumbnail %s", path);
+    return;
+  }
+  GST_WARNING_OBJECT (self, "thumbnail not saved: %s", error->message);
+  GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+      ("Could not save a recording thumbnail."), ("%s", error->message));
+}
+
 static const CoverStreamCallbacks callbacks = {
   on_published,
   on_failed,
+  on_thumbnail,
 };
 
 static gboolean
@@ -563,6 +688,8 @@ gst_cover_tap_start (GstBaseTransform *trans)
   GstCoverTap *self = GST_COVER_TAP (trans);
   CoverStoreWriter *writer;
   GError *err = NULL;
+  g_autofree gchar *thumbnail_dir = NULL;
+  guint max_files, max_age;
   gint64 client_id;
   gchar *dir;
   guint mode;
@@ -571,6 +698,9 @@ gst_cover_tap_start (GstBaseTransform *trans)
   client_id = self->client_id;
   dir = g_strdup (self->store_dir);
   mode = self->store_mode;
+  thumbnail_dir = g_strdup (self->thumbnail_dir);
+  max_files = self->thumbnail_max_files;
+  max_age = self->thumbnail_max_age;
   GST_OBJECT_UNLOCK (self);
 
   if (client_id < 0)
@@ -581,6 +711,9 @@ gst_cover_tap_start (GstBaseTransform *trans)
   self->last_latency = 0;
   self->last_warning = 0;
   self->last_submit = GST_CLOCK_TIME_NONE;
+  self->last_thumbnail = GST_CLOCK_TIME_NONE;
+  self->thumbnails_written = 0;
+  self->thumbnails = FALSE;
 
   writer = cover_store_writer_open (dir, client_id, mode, &err);
   if (!writer)
@@ -590,6 +723,16 @@ gst_cover_tap_start (GstBaseTransform *trans)
   self->writer = writer;
   self->active_client_id = client_id;
   self->stream = cover_stream_new (G_OBJECT (self), writer, &callbacks);
+  if (thumbnail_dir && *thumbnail_dir) {
+    gchar id[16];
+    g_autofree gchar *path = NULL;
+
+    g_snprintf (id, sizeof (id), "%u", (guint32) client_id);
+    path = g_build_filename (thumbnail_dir, id, NULL);
+    cover_stream_set_thumbnails (self->stream, path, max_files, max_age);
+    self->thumbnails = TRUE;
+    GST_INFO_OBJECT (self, "thumbnails go to %s", path);
+  }
   g_free (dir);
   return TRUE;
 
@@ -674,6 +817,13 @@ gst_cover_tap_sink_event (GstBaseTransform *trans, GstEvent *event)
          * published (a few ms, bounded) */
         GST_DEBUG_OBJECT (self, "EOS: segment marked ended");
         cover_store_writer_set_ended (self->writer, TRUE);
+        /* the stream's last picture is its last recording thumbnail */
+        if (self->thumbnails) {
+          CoverJob *job = cover_job_new (NULL, NULL, NULL);
+
+          job->thumbnail = TRUE;
+          cover_stream_submit (self->stream, job);
+        }
         if (!cover_stream_drain (self->stream, EOS_DRAIN_TIMEOUT))
           GST_WARNING_OBJECT (self, "last keyframe still not published");
         break;
@@ -806,6 +956,7 @@ current_time (GstCoverTap *self)
   if (clock != self->last_clock) {
     gst_object_replace ((GstObject **) &self->last_clock, (GstObject *) clock);
     self->last_submit = GST_CLOCK_TIME_NONE;
+    self->last_thumbnail = GST_CLOCK_TIME_NONE;
   }
   if (!clock)
     return g_get_monotonic_time () * GST_USECOND;
@@ -814,13 +965,26 @@ current_time (GstCoverTap *self)
   return now;
 }
 
+/* Whether @now is still inside @interval after @last.  Keyframes come at
+ * the GOP's pace with some jitter: an interval equal to the GOP must not
+ * skip every other keyframe, so the last eighth of it counts as elapsed.
+ * A clock that went backwards restarts the interval. */
+static gboolean
+within_interval (GstClockTime now, GstClockTime last, GstClockTime interval)
+{
+  if (!GST_CLOCK_TIME_IS_VALID (last) || interval == 0 || now < last)
+    return FALSE;
+  return now - last < interval - interval / 8;
+}
+
 static GstFlowReturn
 gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 {
   GstCoverTap *self = GST_COVER_TAP (trans);
   gboolean has_params = TRUE, slice = TRUE, enabled;
   guint quality, max_width, max_height;
-  GstClockTime min_interval, now;
+  GstClockTime min_interval, thumbnail_interval, now;
+  gboolean thumbnail;
   CoverJob *job;
 
   if (!self->stream || !self->caps)
@@ -847,6 +1011,7 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   GST_OBJECT_LOCK (self);
   enabled = self->enabled;
   min_interval = self->min_interval;
+  thumbnail_interval = self->thumbnail_interval * GST_SECOND;
   quality = self->quality;
   max_width = self->max_width;
   max_height = self->max_height;
@@ -855,16 +1020,21 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   if (!enabled)
     goto skip;
   now = current_time (self);
+  /* a thumbnail that is due goes whatever min-interval says */
+  thumbnail = self->thumbnails &&
+      !within_interval (now, self->last_thumbnail, thumbnail_interval);
   /* a clock that went backwards restarts the interval too */
-  if (GST_CLOCK_TIME_IS_VALID (self->last_submit) && min_interval > 0 &&
-      now >= self->last_submit && now - self->last_submit < min_interval)
+  if (!thumbnail && within_interval (now, self->last_submit, min_interval))
     goto skip;
   self->last_submit = now;
+  if (thumbnail)
+    self->last_thumbnail = now;
 
   job = cover_job_new (buf, self->caps, has_params ? NULL : self->params);
   job->quality = quality;
   job->max_width = max_width;
   job->max_height = max_height;
+  job->thumbnail = thumbnail;
   if (cover_stream_submit (self->stream, job)) {
     GST_LOG_OBJECT (self, "a waiting keyframe was replaced by a newer one");
     stat_add (&self->keyframes_skipped, 1);

@@ -22,7 +22,11 @@
 #include "coverjpeg.h"
 
 #include <gst/video/video.h>
+#include <errno.h>
+#include <glib/gstdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 GST_DEBUG_CATEGORY_STATIC (cover_pool_debug);
 #define GST_CAT_DEFAULT cover_pool_debug
@@ -43,6 +47,12 @@ struct _CoverStream
   GWeakRef owner;
   CoverStreamCallbacks callbacks;
   CoverStoreWriter *writer;
+  /* thumbnails, set before the first job; last_jpeg is the worker's */
+  gchar *thumbnail_dir;
+  guint thumbnail_max_files;
+  guint thumbnail_max_age_s;
+  GBytes *last_jpeg;
+  gint64 last_capture_time;
 };
 
 typedef struct
@@ -63,8 +73,8 @@ cover_job_new (GstBuffer *buffer, GstCaps *caps, GstBuffer *headers)
 {
   CoverJob *job = g_new0 (CoverJob, 1);
 
-  job->buffer = gst_buffer_ref (buffer);
-  job->caps = gst_caps_ref (caps);
+  job->buffer = buffer ? gst_buffer_ref (buffer) : NULL;
+  job->caps = caps ? gst_caps_ref (caps) : NULL;
   job->headers = headers ? gst_buffer_ref (headers) : NULL;
   job->queued_at = g_get_monotonic_time ();
   job->capture_time = g_get_real_time ();
@@ -76,8 +86,8 @@ cover_job_free (CoverJob *job)
 {
   if (!job)
     return;
-  gst_buffer_unref (job->buffer);
-  gst_caps_unref (job->caps);
+  gst_clear_buffer (&job->buffer);
+  gst_clear_caps (&job->caps);
   gst_clear_buffer (&job->headers);
   g_free (job);
 }
@@ -124,8 +134,8 @@ worker_get_decoder (CoverWorker *w, GstCaps *caps, GError **error)
 }
 
 static gboolean
-encode_frame (CoverWorker *w, CoverJob *job, GstCaps *caps, GstBuffer *buffer,
-    CoverStoreWriter *writer, CoverResult *res, GError **error)
+encode_frame (CoverWorker *w, CoverStream *stream, CoverJob *job, GstCaps *caps,
+    GstBuffer *buffer, CoverResult *res, GError **error)
 {
   GstVideoInfo info;
   GstVideoFrame frame;
@@ -152,9 +162,15 @@ encode_frame (CoverWorker *w, CoverJob *job, GstCaps *caps, GstBuffer *buffer,
   if (!ok)
     return FALSE;
 
-  if (!cover_store_writer_publish (writer, jpeg, size, res->width, res->height,
-          job->capture_time, &res->generation, error))
+  if (!cover_store_writer_publish (stream->writer, jpeg, size, res->width,
+          res->height, job->capture_time, &res->generation, error))
     return FALSE;
+  if (stream->thumbnail_dir) {
+    /* kept for the thumbnail at the end of the stream */
+    g_clear_pointer (&stream->last_jpeg, g_bytes_unref);
+    stream->last_jpeg = g_bytes_new (jpeg, size);
+    stream->last_capture_time = job->capture_time;
+  }
   res->size = size;
   res->capture_time = job->capture_time;
   res->latency = g_get_monotonic_time () - job->queued_at;
@@ -162,7 +178,7 @@ encode_frame (CoverWorker *w, CoverJob *job, GstCaps *caps, GstBuffer *buffer,
 }
 
 static gboolean
-process_job (CoverWorker *w, CoverJob *job, CoverStoreWriter *writer,
+process_job (CoverWorker *w, CoverStream *stream, CoverJob *job,
     CoverResult *res, GError **error)
 {
   const GstStructure *s = gst_caps_get_structure (job->caps, 0);
@@ -177,7 +193,7 @@ process_job (CoverWorker *w, CoverJob *job, CoverStoreWriter *writer,
     return FALSE;
   }
   if (gst_structure_has_name (s, "video/x-raw"))
-    return encode_frame (w, job, job->caps, job->buffer, writer, res, error);
+    return encode_frame (w, stream, job, job->caps, job->buffer, res, error);
 
   dec = worker_get_decoder (w, job->caps, error);
   if (!dec)
@@ -193,10 +209,87 @@ process_job (CoverWorker *w, CoverJob *job, CoverStoreWriter *writer,
   }
   if (!sample)
     return FALSE;
-  ok = encode_frame (w, job, gst_sample_get_caps (sample),
-      gst_sample_get_buffer (sample), writer, res, error);
+  ok = encode_frame (w, stream, job, gst_sample_get_caps (sample),
+      gst_sample_get_buffer (sample), res, error);
   gst_sample_unref (sample);
   return ok;
+}
+
+static gint
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const gchar **) a, *(const gchar **) b);
+}
+
+/* Keeps the newest @max_files thumbnails, none older than @max_age_s.
+ * Names sort by capture time; ages come from the files' mtimes. */
+static void
+prune_thumbnails (CoverStream *stream)
+{
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GDir) dir = g_dir_open (stream->thumbnail_dir, 0, NULL);
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  const gchar *name;
+  guint i, keep;
+
+  if (!dir)
+    return;
+  while ((name = g_dir_read_name (dir))) {
+    if (name[0] != '.' && g_str_has_suffix (name, ".jpg"))
+      g_ptr_array_add (names, g_strdup (name));
+  }
+  g_ptr_array_sort (names, compare_names);
+  keep = stream->thumbnail_max_files ? stream->thumbnail_max_files : names->len;
+  for (i = 0; i < names->len; i++) {
+    g_autofree gchar *path = g_build_filename (
+        stream->thumbnail_dir, (gchar *) g_ptr_array_index (names, i), NULL);
+    gboolean old = FALSE;
+    struct stat st;
+
+    if (stream->thumbnail_max_age_s && stat (path, &st) == 0)
+      old = now - st.st_mtime > (gint64) stream->thumbnail_max_age_s;
+    if (i + keep < names->len || old) {
+      GST_LOG ("pruning thumbnail %s", path);
+      g_unlink (path);
+    }
+  }
+}
+
+/* Writes the last cover as <dir>/<capture time, UTC>.jpg: a temp file then
+ * a rename, so that a reader sees the whole JPEG or nothing. */
+static gchar *
+save_thumbnail (CoverStream *stream, GError **error)
+{
+  g_autoptr (GDateTime) t = NULL;
+  g_autofree gchar *stamp = NULL;
+  g_autofree gchar *tmp = NULL;
+  gchar *path;
+  gint64 us = stream->last_capture_time;
+
+  if (g_mkdir_with_parents (stream->thumbnail_dir, 0750) < 0) {
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
+        "Could not create %s: %s", stream->thumbnail_dir, g_strerror (errno));
+    return NULL;
+  }
+  t = g_date_time_new_from_unix_utc (us / G_USEC_PER_SEC);
+  stamp = g_date_time_format (t, "%Y%m%dT%H%M%S");
+  path = g_strdup_printf ("%s/%s.%03dZ.jpg", stream->thumbnail_dir, stamp,
+      (int) (us % G_USEC_PER_SEC / 1000));
+  tmp = g_strdup_printf ("%s/.%s.tmp", stream->thumbnail_dir, stamp);
+  if (!g_file_set_contents_full (tmp,
+          g_bytes_get_data (stream->last_jpeg, NULL),
+          g_bytes_get_size (stream->last_jpeg), G_FILE_SET_CONTENTS_NONE, 0640,
+          error) ||
+      g_rename (tmp, path) < 0) {
+    if (error && !*error)
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
+          "Could not rename %s into place: %s", tmp, g_strerror (errno));
+    g_unlink (tmp);
+    g_free (path);
+    return NULL;
+  }
+  prune_thumbnails (stream);
+  return path;
 }
 
 static CoverStream *
@@ -212,6 +305,8 @@ cover_stream_unref (CoverStream *stream)
   if (!g_atomic_int_dec_and_test (&stream->refcount))
     return;
   cover_job_free (stream->pending);
+  g_clear_pointer (&stream->last_jpeg, g_bytes_unref);
+  g_free (stream->thumbnail_dir);
   cover_store_writer_close (stream->writer, stream->unlink_segment);
   g_weak_ref_clear (&stream->owner);
   g_cond_clear (&stream->idle);
@@ -229,7 +324,8 @@ worker_run (gpointer data, gpointer user_data)
     CoverResult res = {
       0,
     };
-    GError *err = NULL;
+    GError *err = NULL, *thumb_err = NULL;
+    gchar *thumb_path = NULL;
     GObject *owner;
     CoverJob *job;
     gboolean ok;
@@ -249,18 +345,26 @@ worker_run (gpointer data, gpointer user_data)
 
     if (worker_delay_ms)
       g_usleep (worker_delay_ms * 1000);
-    ok = process_job (w, job, stream->writer, &res, &err);
-    cover_job_free (job);
+    /* a job without a keyframe only asks for the last cover as thumbnail */
+    ok = job->buffer ? process_job (w, stream, job, &res, &err) : FALSE;
+    if (job->thumbnail && stream->thumbnail_dir && stream->last_jpeg &&
+        (ok || !job->buffer))
+      thumb_path = save_thumbnail (stream, &thumb_err);
 
     owner = g_weak_ref_get (&stream->owner);
     if (owner) {
-      if (ok && stream->callbacks.published)
+      if (job->buffer && ok && stream->callbacks.published)
         stream->callbacks.published (owner, &res);
-      else if (!ok && stream->callbacks.failed)
+      else if (job->buffer && !ok && stream->callbacks.failed)
         stream->callbacks.failed (owner, err);
+      if ((thumb_path || thumb_err) && stream->callbacks.thumbnail)
+        stream->callbacks.thumbnail (owner, thumb_path, thumb_err);
       g_object_unref (owner);
     }
+    cover_job_free (job);
     g_clear_error (&err);
+    g_clear_error (&thumb_err);
+    g_clear_pointer (&thumb_path, g_free);
   }
   cover_stream_unref (stream);
 }
@@ -322,6 +426,16 @@ cover_stream_new (GObject *owner, CoverStoreWriter *writer,
   return stream;
 }
 
+void
+cover_stream_set_thumbnails (
+    CoverStream *stream, const gchar *dir, guint max_files, guint max_age_s)
+{
+  g_free (stream->thumbnail_dir);
+  stream->thumbnail_dir = g_strdup (dir);
+  stream->thumbnail_max_files = max_files;
+  stream->thumbnail_max_age_s = max_age_s;
+}
+
 CoverStoreWriter *
 cover_stream_get_writer (CoverStream *stream)
 {
@@ -335,6 +449,16 @@ cover_stream_submit (CoverStream *stream, CoverJob *job)
 
   g_mutex_lock (&stream->lock);
   replaced = stream->pending != NULL;
+  if (stream->pending && !job->buffer) {
+    /* the end of the stream: the keyframe waiting becomes the last cover,
+     * and the thumbnail */
+    stream->pending->thumbnail = TRUE;
+    cover_job_free (job);
+    g_mutex_unlock (&stream->lock);
+    return FALSE;
+  }
+  if (stream->pending && stream->pending->thumbnail)
+    job->thumbnail = TRUE;
   cover_job_free (stream->pending);
   stream->pending = job;
   if (!stream->scheduled) {

@@ -27,8 +27,11 @@ typedef struct
   guint max_height;
   gint64 queued_at;    /* CLOCK_MONOTONIC µs */
   gint64 capture_time; /* wall clock µs */
+  gboolean thumbnail;  /* also save the cover as a recording thumbnail */
 } CoverJob;
 
+/* @buffer may be NULL with @thumbnail set: "save the last cover as a
+ * thumbnail" (at the end of a stream). */
 CoverJob *cover_job_new (GstBuffer *buffer, GstCaps *caps, GstBuffer *headers);
 void cover_job_free (CoverJob *job);
 
@@ -48,6 +51,8 @@ typedef struct
 {
   void (*published) (GObject *owner, const CoverResult *result);
   void (*failed) (GObject *owner, const GError *error);
+  /* a thumbnail was saved (@path), or could not be (@error) */
+  void (*thumbnail) (GObject *owner, const gchar *path, const GError *error);
 } CoverStreamCallbacks;
 
 /* The pool's view of one tapped stream: at most one keyframe waiting (the
@@ -61,6 +66,12 @@ CoverStream *cover_stream_new (GObject *owner, CoverStoreWriter *writer,
  * that was still waiting for a worker. */
 gboolean cover_stream_submit (CoverStream *stream, CoverJob *job);
 CoverStoreWriter *cover_stream_get_writer (CoverStream *stream);
+/* Recording thumbnails: jobs flagged thumbnail also write their JPEG to
+ * @dir (created if missing) as <UTC capture time>.jpg, atomically (temp
+ * file, rename), then keep at most @max_files (0: no limit) none older than
+ * @max_age_s seconds (0: no limit).  Call before submitting. */
+void cover_stream_set_thumbnails (
+    CoverStream *stream, const gchar *dir, guint max_files, guint max_age_s);
 /* Waits (at most @timeout_us) until the waiting keyframe, if any, is
  * published or failed.  Returns immediately in a worker thread. */
 gboolean cover_stream_drain (CoverStream *stream, gint64 timeout_us);
