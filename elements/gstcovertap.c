@@ -144,6 +144,7 @@ struct _GstCoverTap
   guint64 last_latency;
   guint64 thumbnails_written;
   gint64 last_warning;
+  gint64 last_thumbnail_warning;
 
   /* streaming thread only (and start/stop, when it is not running) */
   CoverStream *stream;
@@ -672,8 +673,18 @@ on_thumbnail (GObject *owner, const gchar *path, const GError *error)
     return;
   }
   GST_WARNING_OBJECT (self, "thumbnail not saved: %s", error->message);
-  GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
-      ("Could not save a recording thumbnail."), ("%s", error->message));
+  /* as for covers: one bus warning per burst of failures */
+  {
+    gint64 now = g_get_monotonic_time ();
+    gint64 last =
+        __atomic_load_n (&self->last_thumbnail_warning, __ATOMIC_RELAXED);
+
+    if (last == 0 || now - last >= WARNING_INTERVAL) {
+      __atomic_store_n (&self->last_thumbnail_warning, now, __ATOMIC_RELAXED);
+      GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+          ("Could not save a recording thumbnail."), ("%s", error->message));
+    }
+  }
 }
 
 static const CoverStreamCallbacks callbacks = {
@@ -710,6 +721,7 @@ gst_cover_tap_start (GstBaseTransform *trans)
   self->keyframes_failed = self->covers_published = 0;
   self->last_latency = 0;
   self->last_warning = 0;
+  self->last_thumbnail_warning = 0;
   self->last_submit = GST_CLOCK_TIME_NONE;
   self->last_thumbnail = GST_CLOCK_TIME_NONE;
   self->thumbnails_written = 0;
