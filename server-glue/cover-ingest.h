@@ -1,0 +1,64 @@
+/* coversnap
+ * Copyright (C) 2026 coversnap authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2 of the License, or (at your option) any later version.
+ */
+
+#ifndef __COVER_INGEST_H__
+#define __COVER_INGEST_H__
+
+#include <glib.h>
+
+#include "cover-config.h"
+
+G_BEGIN_DECLS
+
+#define COVER_INGEST_ERROR (cover_ingest_error_quark ())
+GQuark cover_ingest_error_quark (void);
+
+typedef enum
+{
+  COVER_INGEST_ERROR_INVALID, /* a bad [stream.*] / [ingest] value */
+  COVER_INGEST_ERROR_LISTEN,
+} CoverIngestError;
+
+/* The RTSP push ingest of coversnapd: a gst-rtsp-server accepting
+ * ANNOUNCE/RECORD of H.264 or H.265 at
+ *   rtsp://HOST:PORT/live/<client_id>?token=<device token>
+ * The token is verified as the HTTP side does (cover_token_verify() with the
+ * configuration's applications): bad, expired or unknown → 401, a token for
+ * another client id → 403, a client id already pushing → 453.  Each accepted
+ * push gets a pipeline
+ *   depay ! parse ! covertap client-id=N ... ! fakesink
+ * with the settings of [stream.default] and [stream.<client_id>]; when the
+ * pusher goes (TEARDOWN, EOS, connection lost) the pipeline is shut down and
+ * covertap marks the stream's cover segment ended.
+ *
+ * The server runs on the thread-default main context of the caller of
+ * cover_ingest_start(). */
+typedef struct _CoverIngest CoverIngest;
+
+/* @config is not taken and must outlive the ingest (the service's config).
+ * @file: the same key file, for [ingest] rtsp-port and [stream.*]; NULL for
+ * defaults.  Every [stream.*] group is checked now: an error names the
+ * group and the key. */
+CoverIngest *cover_ingest_new (
+    const CoverConfig *config, GKeyFile *file, GError **error);
+/* Overrides [ingest] rtsp-port (0: any free port). */
+void cover_ingest_set_port (CoverIngest *ingest, guint port);
+gboolean cover_ingest_start (CoverIngest *ingest, GError **error);
+guint16 cover_ingest_get_port (CoverIngest *ingest);
+/* Client ids pushing now. */
+guint cover_ingest_get_n_streams (CoverIngest *ingest);
+/* Closes every pusher's connection and shuts their pipelines down (EOS,
+ * then NULL: segments ended, last thumbnails written), waiting at most
+ * @timeout_ms while iterating the ingest's main context; stops listening. */
+void cover_ingest_stop (CoverIngest *ingest, guint timeout_ms);
+void cover_ingest_free (CoverIngest *ingest);
+
+G_END_DECLS
+
+#endif /* __COVER_INGEST_H__ */
