@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The HTTP benchmark: wrk against the live cover endpoint of coversnap-httpd
+# The HTTP benchmark: wrk against the live cover endpoint of coversnapd --http-only
 # (device token verified on every request) and, in the same run, nginx
 # serving the same JPEG as a static file from tmpfs.  Requests/s, p50/p99
 # latency and the ratio coversnap/nginx at 1 and 64 connections, for each
@@ -14,7 +14,7 @@
 #   COVERSNAP_HTTP_BENCH_JPEG_BYTES   size the cover aims at (default 60000)
 #   COVERSNAP_HTTP_BENCH_JSON         results file
 #                                     (default BUILD_DIR/bench/http-bench.json)
-#   COVERSNAP_HTTP_BENCH_PERF         1: after the runs, profile coversnap-httpd
+#   COVERSNAP_HTTP_BENCH_PERF         1: after the runs, profile coversnapd --http-only
 #                                     (1 thread, 64 connections) with perf
 #                                     and print the top functions
 set -euo pipefail
@@ -63,12 +63,12 @@ if [ ! -f "$builddir/build.ninja" ]; then
     -Ddoc=disabled >/dev/null
 fi
 if ! out=$(meson compile -C "$builddir" bench/http-bench-setup \
-  server-glue/coversnap-httpd 2>&1); then
+  server-glue/coversnapd 2>&1); then
   echo "$out" >&2
   exit 1
 fi
 setup_exe=$builddir/bench/http-bench-setup
-httpd_exe=$builddir/server-glue/coversnap-httpd
+httpd_exe=$builddir/server-glue/coversnapd
 
 # everything lives in one temp dir on tmpfs; every process started here is
 # ended on the way out
@@ -151,7 +151,7 @@ fi
 log "cover: $(cat "$work/setup.out") (jpegenc quality $quality), writer" \
   "pid ${pids[-1]} keeps the heartbeat fresh"
 
-# 3. coversnap-httpd, once per thread count, all on their own ports
+# 3. coversnapd --http-only, once per thread count, all on their own ports
 key=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 cat >"$work/coversnap.conf" <<EOF
 [server]
@@ -181,12 +181,12 @@ declare -A server_url server_pid server_threads
 servers=()
 for t in $thread_counts; do
   name=coversnap-t$t
-  "$httpd_exe" --config "$work/coversnap.conf" --http-threads "$t" \
+  "$httpd_exe" --http-only --config "$work/coversnap.conf" --http-threads "$t" \
     >"$work/$name.out" 2>"$work/$name.out.err" &
   pids+=($!)
   server_pid[$name]=$!
   server_threads[$name]=$t
-  if ! wait_for_line "$work/$name.out" '^listening on' $!; then
+  if ! wait_for_line "$work/$name.out" '^http on' $!; then
     # not fatal: the other thread counts are still measured
     if kill -0 "${server_pid[$name]}" 2>/dev/null; then
       why="not listening after 30 s"
@@ -199,7 +199,7 @@ for t in $thread_counts; do
       >>"$work/failed.jsonl"
     continue
   fi
-  port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/$name.out")
+  port=$(sed -n 's/^http on .*:\([0-9]*\)$/\1/p' "$work/$name.out")
   server_url[$name]="http://127.0.0.1:$port$path"
   servers+=("$name")
 
@@ -367,7 +367,7 @@ for r in runs:
 print()
 print("HTTP benchmark: GET /v2/snapshots/{cid}/cover, live cover of %s bytes"
       " (1280x720 JPEG, quality %s)" % (jpeg_size, quality))
-print("coversnap-httpd verifies the device token (HMAC-MD5, constant-time"
+print("coversnapd --http-only verifies the device token (HMAC-MD5, constant-time"
       " compare, expiry, cid, view bit) on every request; nginx serves the"
       " same bytes as a static file from tmpfs (sendfile), no check at all.")
 print()
@@ -469,7 +469,7 @@ n = len(samples)
 if not n:
     print("perf: no samples")
     sys.exit(0)
-print("perf: %d samples of coversnap-httpd" % n)
+print("perf: %d samples of coversnapd --http-only" % n)
 print("inclusive (function and what it calls):")
 for f, what in [
         ("g_socket_send_with_blocking", "send(): kernel TCP, loopback delivery"),

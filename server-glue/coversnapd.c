@@ -42,6 +42,7 @@ int
 main (int argc, char **argv)
 {
   gchar *config_path = NULL, *listen = NULL, *http_port = NULL;
+  gchar *http_threads = NULL;
   gchar *data_dir = NULL, *store_dir = NULL;
   gint rtsp_port = -1;
   gboolean http_only = FALSE;
@@ -53,6 +54,8 @@ main (int argc, char **argv)
         "Listen address (HTTP and RTSP)", "ADDR" },
     { "http-port", 'p', 0, G_OPTION_ARG_STRING, &http_port,
         "HTTP port (0: any free)", "N" },
+    { "http-threads", 0, 0, G_OPTION_ARG_STRING, &http_threads,
+        "HTTP threads sharing the port", "N" },
     { "rtsp-port", 0, 0, G_OPTION_ARG_INT, &rtsp_port,
         "RTSP ingest port (0: any free)", "N" },
     { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &data_dir,
@@ -70,6 +73,7 @@ main (int argc, char **argv)
   } overrides[] = {
     { "listen-address", &listen },
     { "port", &http_port },
+    { "http-threads", &http_threads },
     { "data-dir", &data_dir },
     { "store-dir", &store_dir },
   };
