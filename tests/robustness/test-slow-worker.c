@@ -250,6 +250,14 @@ stop_while_busy (guint32 client_id, gboolean pending)
   }
   gst_object_unref (src);
   gst_object_unref (pipeline);
+  /* no worker keeps it: gone at once, or after a reference another thread
+   * holds for a moment (a message being posted) is dropped */
+  {
+    gint64 end = g_get_monotonic_time () + WAIT_TIMEOUT_US;
+
+    while (tap != NULL && g_get_monotonic_time () < end)
+      g_usleep (1000);
+  }
   fail_unless (tap == NULL, "covertap was not finalized");
 
   /* longer than a worker takes for a keyframe: a publish left over from
