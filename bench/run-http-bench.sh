@@ -57,10 +57,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
+# the bench needs neither the tests nor the docs; an existing build dir is
+# reconfigured, so that targets added since are known
 if [ ! -f "$builddir/build.ninja" ]; then
-  # the bench needs neither the tests nor the docs
   meson setup "$builddir" "$src" -Dbench=enabled -Dtests=disabled \
     -Ddoc=disabled >/dev/null
+else
+  meson setup --reconfigure "$builddir" "$src" >/dev/null
 fi
 if ! out=$(meson compile -C "$builddir" bench/http-bench-setup \
   server-glue/coversnapd 2>&1); then
