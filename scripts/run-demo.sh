@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The main job (README's first command), until the reference server lands:
-# build the plugin, push a live test stream (moving pattern with a clock,
-# H.264, 2 s GOP) through covertap, and show where its cover is while it
-# streams.  Installs the Debian packages it needs first.
-#   COVERSNAP_DEMO_SECONDS  how long the stream runs (default 12)
-#   COVERSNAP_DEMO_DIR      where the cover store and cover.jpg go
+# The main job (README's first command): install what is missing, build,
+# and run `coversnapd --demo` -- the media server with a simulated camera
+# pushing H.264 over RTSP through its real ingest -- then follow the curl it
+# prints and show the cover it got.
+#
+# From a terminal the server keeps running until Ctrl-C (try the printed
+# curl yourself).  Without a terminal (CI, pipes) the run is bounded: the
+# server is stopped once the cover is shown.
+#   COVERSNAP_DEMO_SECONDS  run the server this long, then it stops by itself
+#   COVERSNAP_BUILDDIR      build directory (default build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,43 +16,102 @@ cd "$(dirname "$0")/.."
 
 builddir=${COVERSNAP_BUILDDIR:-build}
 [ -d "$builddir" ] || meson setup "$builddir" >/dev/null
+echo "coversnap demo: building in $builddir/ ..."
 meson compile -C "$builddir" >/dev/null
 
-seconds=${COVERSNAP_DEMO_SECONDS:-12}
-store=${COVERSNAP_DEMO_DIR:-${XDG_RUNTIME_DIR:-/tmp}/coversnap-demo}
-mkdir -p "$store"
-client_id=42
 export GST_PLUGIN_PATH="$PWD/$builddir/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
-cat="$PWD/$builddir/plugin/coversnap-cat"
+coversnapd="$PWD/$builddir/server-glue/coversnapd"
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/coversnap-demo"
+mkdir -p "$cache"
+out="$cache/coversnapd.out"
+log="$cache/coversnapd.log"
+cover="$cache/cover.jpg"
 
-echo "coversnap demo: streaming ${seconds}s of live H.264 through covertap (client $client_id)"
-gst-launch-1.0 -q \
-  videotestsrc is-live=true pattern=ball num-buffers=$((seconds * 25)) \
-  ! video/x-raw,width=1280,height=720,framerate=25/1,format=I420 \
-  ! clockoverlay time-format="%H:%M:%S" \
-  ! x264enc tune=zerolatency speed-preset=veryfast key-int-max=50 bitrate=2000 \
-  ! h264parse ! covertap client-id=$client_id store-dir="$store" \
-  ! fakesink sync=false &
-pusher=$!
-trap 'kill $pusher 2>/dev/null || true' EXIT
+# interactive: until Ctrl-C; else bounded (and stopped after the cover)
+args=(--demo)
+interactive=0
+if [ -n "${COVERSNAP_DEMO_SECONDS:-}" ]; then
+  args+=(--demo-seconds "$COVERSNAP_DEMO_SECONDS")
+elif [ -t 0 ]; then
+  interactive=1
+else
+  args+=(--demo-seconds 30)
+fi
 
-for _ in $(seq 1 50); do
-  if "$cat" --store-dir "$store" --info $client_id >/dev/null 2>&1; then
-    break
+"$coversnapd" "${args[@]}" >"$out" 2>"$log" &
+pid=$!
+stop_server() {
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
   fi
-  sleep 0.2
+  wait "$pid" 2>/dev/null || true
+}
+trap stop_server EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# the server prints the curl once the cover is live (it gives up by itself
+# after 30 s); this wait is bounded too
+url=""
+for _ in $(seq 1 600); do
+  url=$(sed -n 's/.*curl -o cover\.jpg "\([^"]*\)".*/\1/p' "$out" | head -n 1)
+  [ -n "$url" ] && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
 done
-sleep 2
+if [ -z "$url" ]; then
+  echo "coversnap demo: coversnapd did not print its curl; its output:" >&2
+  cat "$out" "$log" >&2
+  exit 1
+fi
+cat "$out"
+
+echo "== running that curl (saving to $cover) =="
+headers=$(curl -sS -D - -o "$cover" "$url" | tr -d '\r')
+status=$(printf '%s\n' "$headers" | sed -n '1s/^HTTP\/[0-9.]* \([0-9]*\).*/\1/p')
+source=$(printf '%s\n' "$headers" | sed -n 's/^[Xx]-[Cc]over-[Ss]ource: *//p')
+echo "HTTP status:    $status"
+echo "X-Cover-Source: ${source:--}"
+python3 - "$cover" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+size = None
+i = 2
+if data[:2] == b"\xff\xd8":
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            break
+        marker = data[i + 1]
+        seglen = struct.unpack(">H", data[i + 2:i + 4])[0]
+        if marker in (0xC0, 0xC1, 0xC2):
+            h, w = struct.unpack(">HH", data[i + 5:i + 9])
+            size = (w, h)
+            break
+        i += 2 + seglen
+if size:
+    print("cover.jpg:      JPEG, %dx%d, %d bytes" % (size[0], size[1], len(data)))
+else:
+    print("cover.jpg:      not a JPEG (%d bytes): %r" % (len(data), data[:200]))
+    sys.exit(1)
+PY
+if [ "$status" != 200 ]; then
+  exit 1
+fi
+
 echo
-echo "== the live cover, while the stream runs =="
-"$cat" --store-dir "$store" --info $client_id
-"$cat" --store-dir "$store" $client_id > "$store/cover.jpg"
-echo
-echo "cover segment: $store/coversnap.$client_id (shared memory)"
-echo "cover JPEG:    $store/cover.jpg ($(stat -c %s "$store/cover.jpg") bytes)"
-echo "read it again: $cat --store-dir $store $client_id > cover.jpg"
-wait $pusher
+echo "server log: $log"
+if [ "$interactive" = 1 ]; then
+  echo "coversnapd keeps running (pid $pid): try the curl above; Ctrl-C stops it."
+  # Ctrl-C reaches coversnapd too (same process group): a clean stop
+  trap 'stop_server; trap - EXIT; echo; echo "coversnap demo: stopped."; exit 0' INT
+  wait "$pid" || true
+elif [ -n "${COVERSNAP_DEMO_SECONDS:-}" ]; then
+  echo "coversnapd stops by itself after ${COVERSNAP_DEMO_SECONDS} s ..."
+  wait "$pid"
+else
+  echo "stopping coversnapd (no terminal: a bounded run) ..."
+  kill -TERM "$pid"
+  wait "$pid"
+fi
 trap - EXIT
-echo
-echo "== after the stream ended =="
-"$cat" --store-dir "$store" --info $client_id
+echo "coversnap demo: done."

@@ -1,0 +1,234 @@
+/* coversnap
+ * Copyright (C) 2026 coversnap authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2 of the License, or (at your option) any later version.
+ */
+
+/* coversnapd --demo, as the README's first command runs it: no
+ * configuration, HOME and XDG_CACHE_HOME in a temporary directory.  The
+ * curl it prints is followed with libsoup: the cover is a live 1280x720
+ * JPEG of the simulated camera; the upload it prints is accepted; then the
+ * server stops by itself (--demo-seconds) with status 0, having left its
+ * thumbnails in the cache and removed its cover store.  Every wait is
+ * bounded (the server bounds its own run); the server is killed with the
+ * test. */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <libsoup/soup.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "coverjpeg.h"
+
+#define DEMO_SECONDS "20"
+/* bounds: they only stop a broken test */
+#define EXIT_WAIT_S 60
+
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static void
+rm_rf (const gchar *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const gchar *name;
+
+  if (dir) {
+    while ((name = g_dir_read_name (dir))) {
+      g_autofree gchar *child = g_build_filename (path, name, NULL);
+
+      rm_rf (child);
+    }
+  }
+  g_remove (path);
+}
+
+/* Waits for @proc (bounded); its exit status, or -1 when it had to be
+ * killed. */
+static gint
+wait_child (GSubprocess *proc, guint timeout_s)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline) {
+    if (!g_subprocess_get_identifier (proc))
+      return g_subprocess_get_if_exited (proc)
+          ? g_subprocess_get_exit_status (proc)
+          : 128 + g_subprocess_get_term_sig (proc);
+    g_usleep (20 * 1000);
+  }
+  g_subprocess_force_exit (proc);
+  g_subprocess_wait (proc, NULL, NULL);
+  return -1;
+}
+
+/* The quoted URL after @prefix in @line, or NULL. */
+static gchar *
+quoted_after (const gchar *line, const gchar *prefix)
+{
+  const gchar *start = strstr (line, prefix);
+  const gchar *end;
+
+  if (!start)
+    return NULL;
+  start += strlen (prefix);
+  end = strchr (start, '"');
+  return end ? g_strndup (start, end - start) : NULL;
+}
+
+static guint
+count_files (const gchar *path, const gchar *suffix)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const gchar *name;
+  guint n = 0;
+
+  while (dir && (name = g_dir_read_name (dir)))
+    n += g_str_has_suffix (name, suffix);
+  return n;
+}
+
+static void
+test_demo (void)
+{
+  g_autoptr (GError) err = NULL;
+  g_autofree gchar *root = g_dir_make_tmp ("coversnap-demo-XXXXXX", &err);
+  g_autofree gchar *cache = NULL, *data_dir = NULL, *thumbs = NULL;
+  g_autofree gchar *store = NULL, *cover_url = NULL, *upload_url = NULL;
+  g_autofree gchar *http_prefix = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) server = NULL;
+  g_autoptr (GDataInputStream) in = NULL;
+  g_autoptr (SoupSession) session = NULL;
+  g_autoptr (SoupMessage) msg = NULL;
+  g_autoptr (SoupMessage) post = NULL;
+  g_autoptr (SoupMultipart) multipart = NULL;
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GBytes) reply = NULL;
+  g_autofree guint8 *rgb = NULL;
+  const gchar *coversnapd = g_getenv ("COVERSNAPD");
+  const gchar *shm_base = "/dev/shm";
+  const gchar *source, *type;
+  gchar *line;
+  guint width = 0, height = 0;
+  guint16 http_port = 0;
+
+  g_assert_no_error (err);
+  g_assert_nonnull (coversnapd);
+  cache = g_build_filename (root, "cache", NULL);
+  data_dir = g_build_filename (cache, "coversnap-demo", NULL);
+  thumbs = g_build_filename (data_dir, "thumbnails", "42", NULL);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  /* the user's cache, and nothing else, decides where the data goes; the
+   * plugin path and registry come from the test's environment */
+  g_subprocess_launcher_setenv (launcher, "HOME", root, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_CACHE_HOME", cache, TRUE);
+  server = g_subprocess_launcher_spawn (launcher, &err, coversnapd, "--demo",
+      "--demo-seconds", DEMO_SECONDS, NULL);
+  g_assert_no_error (err);
+  if (!g_file_test (shm_base, G_FILE_TEST_IS_DIR) ||
+      g_access (shm_base, W_OK) != 0)
+    shm_base = g_get_user_runtime_dir ();
+  {
+    g_autofree gchar *name = g_strdup_printf (
+        "coversnap-demo-%s", g_subprocess_get_identifier (server));
+
+    store = g_build_filename (shm_base, name, NULL);
+  }
+
+  /* the server prints its ports, then the commands once the cover is live;
+   * it ends by itself (ready timeout, --demo-seconds): EOF bounds this */
+  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server));
+  while (!cover_url || !upload_url) {
+    line = g_data_input_stream_read_line (in, NULL, NULL, &err);
+    g_assert_no_error (err);
+    if (!line)
+      break;
+    g_test_message ("coversnapd: %s", line);
+    if (g_str_has_prefix (line, "http on 127.0.0.1:"))
+      http_port = g_ascii_strtoull (strrchr (line, ':') + 1, NULL, 10);
+    if (!cover_url)
+      cover_url = quoted_after (line, "curl -o cover.jpg \"");
+    if (!upload_url)
+      upload_url = quoted_after (line, "curl -F file=@cover.jpg \"");
+    g_free (line);
+  }
+  g_assert_cmpuint (http_port, >, 0);
+  g_assert_nonnull (cover_url);
+  g_assert_nonnull (upload_url);
+  http_prefix = g_strdup_printf ("http://127.0.0.1:%u/", http_port);
+  g_assert_true (g_str_has_prefix (cover_url, http_prefix));
+  g_assert_true (strstr (cover_url, "/v2/snapshots/42/cover?client_token=42_"));
+  g_assert_true (g_str_has_prefix (upload_url, http_prefix));
+  g_assert_true (
+      strstr (upload_url, "/v2/devices/42/snapshots?client_token=42_"));
+  /* where it said: data under the user's cache, covers in a store of its
+   * own */
+  g_assert_true (g_file_test (data_dir, G_FILE_TEST_IS_DIR));
+  g_assert_true (g_file_test (store, G_FILE_TEST_IS_DIR));
+
+  /* the printed curl, done with libsoup */
+  session = soup_session_new_with_options ("timeout", 10, NULL);
+  soup_session_set_proxy_resolver (session, NULL);
+  msg = soup_message_new ("GET", cover_url);
+  g_assert_nonnull (msg);
+  body = soup_session_send_and_read (session, msg, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  source = soup_message_headers_get_one (
+      soup_message_get_response_headers (msg), "X-Cover-Source");
+  g_assert_cmpstr (source, ==, "live");
+  type = soup_message_headers_get_content_type (
+      soup_message_get_response_headers (msg), NULL);
+  g_assert_cmpstr (type, ==, "image/jpeg");
+  rgb = cover_jpeg_decode_rgb (g_bytes_get_data (body, NULL),
+      g_bytes_get_size (body), &width, &height, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (width, ==, 1280);
+  g_assert_cmpuint (height, ==, 720);
+
+  /* the printed upload, with that cover */
+  multipart = soup_multipart_new ("multipart/form-data");
+  soup_multipart_append_form_file (
+      multipart, "file", "cover.jpg", "image/jpeg", body);
+  post = soup_message_new_from_multipart (upload_url, multipart);
+  g_assert_nonnull (post);
+  reply = soup_session_send_and_read (session, post, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (soup_message_get_status (post), ==, 200);
+
+  /* the rest of its output, until it stops by itself */
+  while ((line = g_data_input_stream_read_line (in, NULL, NULL, &err))) {
+    g_test_message ("coversnapd: %s", line);
+    g_free (line);
+  }
+  g_assert_no_error (err);
+  g_assert_cmpint (wait_child (server, EXIT_WAIT_S), ==, 0);
+
+  /* thumbnails on: the stream's end left at least one; the store is gone */
+  g_assert_cmpuint (count_files (thumbs, ".jpg"), >=, 1);
+  g_assert_false (g_file_test (store, G_FILE_TEST_EXISTS));
+  rm_rf (root);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/e2e/demo", test_demo);
+  return g_test_run ();
+}
