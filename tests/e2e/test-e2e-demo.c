@@ -20,6 +20,8 @@
 #include "config.h"
 #endif
 
+#include "e2e-util.h"
+
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
@@ -32,47 +34,6 @@
 #define DEMO_SECONDS "20"
 /* bounds: they only stop a broken test */
 #define EXIT_WAIT_S 60
-
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static void
-rm_rf (const gchar *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  if (dir) {
-    while ((name = g_dir_read_name (dir))) {
-      g_autofree gchar *child = g_build_filename (path, name, NULL);
-
-      rm_rf (child);
-    }
-  }
-  g_remove (path);
-}
-
-/* Waits for @proc (bounded); its exit status, or -1 when it had to be
- * killed. */
-static gint
-wait_child (GSubprocess *proc, guint timeout_s)
-{
-  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
-
-  while (g_get_monotonic_time () < deadline) {
-    if (!g_subprocess_get_identifier (proc))
-      return g_subprocess_get_if_exited (proc)
-          ? g_subprocess_get_exit_status (proc)
-          : 128 + g_subprocess_get_term_sig (proc);
-    g_usleep (20 * 1000);
-  }
-  g_subprocess_force_exit (proc);
-  g_subprocess_wait (proc, NULL, NULL);
-  return -1;
-}
 
 /* The quoted URL after @prefix in @line, or NULL. */
 static gchar *

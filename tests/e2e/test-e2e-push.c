@@ -17,6 +17,8 @@
 #include "config.h"
 #endif
 
+#include "e2e-util.h"
+
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
@@ -46,14 +48,6 @@ typedef struct
   GPtrArray *pushers; /* GSubprocess, killed in teardown */
 } Fixture;
 
-/* children die with the test, also when an assertion aborts it (they
- * would otherwise keep the test's output pipes open) */
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
 static GSubprocess *
 spawn (GSubprocessFlags flags, GError **error, const gchar *first, ...)
 {
@@ -80,22 +74,6 @@ token_for (guint32 cid, const gchar *key)
   t.cid = cid;
   t.expire = g_get_real_time () / G_USEC_PER_SEC + 3600;
   return cover_token_mint (key, &t);
-}
-
-static void
-rm_rf (const gchar *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  if (dir) {
-    while ((name = g_dir_read_name (dir))) {
-      g_autofree gchar *child = g_build_filename (path, name, NULL);
-
-      rm_rf (child);
-    }
-  }
-  g_remove (path);
 }
 
 /* Reads "http on ADDR:PORT" / "rtsp on ADDR:PORT" from the server. */
@@ -161,26 +139,6 @@ fixture_new (const gchar *stream_settings)
   soup_session_set_proxy_resolver (f->session, NULL);
   f->pushers = g_ptr_array_new_with_free_func (g_object_unref);
   return f;
-}
-
-/* Waits for @proc (bounded); its exit status, or -1 when it had to be
- * killed. */
-static gint
-wait_child (GSubprocess *proc, guint timeout_s)
-{
-  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
-
-  while (g_get_monotonic_time () < deadline) {
-    /* GLib's worker thread reaps the child; then the identifier is NULL */
-    if (!g_subprocess_get_identifier (proc))
-      return g_subprocess_get_if_exited (proc)
-          ? g_subprocess_get_exit_status (proc)
-          : 128 + g_subprocess_get_term_sig (proc);
-    g_usleep (20 * 1000);
-  }
-  g_subprocess_force_exit (proc);
-  g_subprocess_wait (proc, NULL, NULL);
-  return -1;
 }
 
 static void
