@@ -30,6 +30,7 @@
 #include <gst/gst.h>
 #include <gst/rtsp-server/rtsp-server.h>
 #include <gst/sdp/sdp.h>
+#include <errno.h>
 #include <string.h>
 
 #include "cover-ingest.h"
@@ -39,6 +40,9 @@
 #define MOUNT_PATH "/live"
 /* sessions of pushers gone silent are dropped after this (RTSP timeout) */
 #define SESSION_CLEANUP_INTERVAL_S 2
+/* how often pushers are checked for data (live-timeout) */
+#define LIVENESS_CHECK_INTERVAL_MS 500
+#define DEFAULT_RECORD_SEGMENT_S 60
 
 G_DEFINE_QUARK (cover-ingest-error-quark, cover_ingest_error);
 
@@ -60,6 +64,8 @@ typedef struct
   guint thumbnail_interval;
   guint thumbnail_max_files;
   guint thumbnail_max_age;
+  gboolean record;
+  guint record_segment; /* seconds */
   /* which of the above were set (a [stream.N] group overrides only those) */
   guint set;
 } StreamSettings;
@@ -74,7 +80,17 @@ enum
   SET_THUMBNAIL_INTERVAL = 1 << 5,
   SET_THUMBNAIL_MAX_FILES = 1 << 6,
   SET_THUMBNAIL_MAX_AGE = 1 << 7,
+  SET_RECORD = 1 << 8,
+  SET_RECORD_SEGMENT = 1 << 9,
 };
+
+/* When a push last gave data: set by a probe on the depayloader's output
+ * (streaming thread), read by the periodic check (ingest's context).
+ * Shared by the probe, the media's bin and the pusher's Active. */
+typedef struct
+{
+  gint64 last_data; /* monotonic µs; atomic */
+} Liveness;
 
 typedef struct
 {
@@ -83,6 +99,10 @@ typedef struct
   gint64 started;      /* monotonic µs */
   Codec codec;
   gchar *peer;
+  Liveness *liveness; /* a reference, or NULL */
+  GWeakRef client;    /* the pusher's GstRTSPClient */
+  GWeakRef media_ref; /* a->media, safe to take from the check */
+  gchar *stop_reason; /* set when the ingest ended the push itself */
 } Active;
 
 struct _CoverIngest
@@ -99,6 +119,7 @@ struct _CoverIngest
   GMainContext *context;
   guint server_source;
   guint cleanup_source;
+  guint liveness_source;
   gboolean stopped;
 
   GMutex lock;
@@ -189,6 +210,22 @@ load_settings (
       }
       s->thumbnails = b;
       s->set |= SET_THUMBNAILS;
+    } else if (!strcmp (key, "record")) {
+      g_autoptr (GError) err = NULL;
+      gboolean b = g_key_file_get_boolean (file, group, key, &err);
+
+      if (err) {
+        g_set_error (error, COVER_INGEST_ERROR, COVER_INGEST_ERROR_INVALID,
+            "[%s] %s: not true or false", group, key);
+        return FALSE;
+      }
+      s->record = b;
+      s->set |= SET_RECORD;
+    } else if (!strcmp (key, "record-segment")) {
+      if (!parse_uint (file, group, key, 1, 86400, &v, error))
+        return FALSE;
+      s->record_segment = v;
+      s->set |= SET_RECORD_SEGMENT;
     } else if (!strcmp (key, "thumbnail-interval")) {
       if (!parse_uint (file, group, key, 1, 86400, &v, error))
         return FALSE;
@@ -232,6 +269,10 @@ merge_settings (StreamSettings *dst, const StreamSettings *src)
     dst->thumbnail_max_files = src->thumbnail_max_files;
   if (src->set & SET_THUMBNAIL_MAX_AGE)
     dst->thumbnail_max_age = src->thumbnail_max_age;
+  if (src->set & SET_RECORD)
+    dst->record = src->record;
+  if (src->set & SET_RECORD_SEGMENT)
+    dst->record_segment = src->record_segment;
   dst->set |= src->set;
 }
 
@@ -474,6 +515,91 @@ codec_of_request (GstRTSPContext *ctx)
   return CODEC_UNKNOWN;
 }
 
+static Liveness *
+liveness_ref (Liveness *l)
+{
+  return g_atomic_rc_box_acquire (l);
+}
+
+static void
+liveness_unref (gpointer l)
+{
+  g_atomic_rc_box_release (l);
+}
+
+static void
+liveness_touch (Liveness *l)
+{
+  __atomic_store_n (&l->last_data, g_get_monotonic_time (), __ATOMIC_RELAXED);
+}
+
+static GstPadProbeReturn
+data_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Liveness *l = data;
+
+  liveness_touch (l);
+  return GST_PAD_PROBE_OK;
+}
+
+static gint64
+liveness_last_data (Liveness *l)
+{
+  return __atomic_load_n (&l->last_data, __ATOMIC_RELAXED);
+}
+
+/* splitmuxsink::format-location: segments are named by the UTC time they
+ * start, 20261128T222451.123Z.mp4, so that pushes after pushes never
+ * overwrite each other and a plain sort is chronological */
+static gchar *
+segment_location (GstElement *splitmux, guint fragment_id, gpointer data)
+{
+  const gchar *dir = data;
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree gchar *stamp = g_date_time_format (now, "%Y%m%dT%H%M%S");
+  g_autofree gchar *name = g_strdup_printf (
+      "%s.%03dZ.mp4", stamp, g_date_time_get_microsecond (now) / 1000);
+  gchar *path = g_build_filename (dir, name, NULL);
+
+  if (g_file_test (path, G_FILE_TEST_EXISTS)) {
+    g_free (path);
+    g_free (name);
+    name = g_strdup_printf ("%s.%03dZ-%u.mp4", stamp,
+        g_date_time_get_microsecond (now) / 1000, fragment_id);
+    path = g_build_filename (dir, name, NULL);
+  }
+  return path;
+}
+
+/* the recording branch's splitmuxsink: mp4mux, segments of @segment_s
+ * seconds (split at the first key frame after that) into @dir */
+static gboolean
+setup_recording (
+    GstElement *bin, guint32 cid, const gchar *dir, guint segment_s)
+{
+  g_autoptr (GstElement) rec = gst_bin_get_by_name (GST_BIN (bin), "rec");
+  GstElement *mux;
+
+  if (g_mkdir_with_parents (dir, 0700) != 0) {
+    int e = errno;
+
+    g_warning ("stream %u: cannot make the recording dir %s: %s", cid, dir,
+        g_strerror (e));
+    return FALSE;
+  }
+  mux = gst_element_factory_make ("mp4mux", NULL);
+  if (!mux) {
+    g_warning (
+        "stream %u: no mp4mux (gst-plugins-good isom): not recording", cid);
+    return FALSE;
+  }
+  g_object_set (rec, "muxer", mux, "max-size-time",
+      (guint64) segment_s * GST_SECOND, "async-handling", TRUE, NULL);
+  g_signal_connect_data (rec, "format-location", G_CALLBACK (segment_location),
+      g_strdup (dir), (GClosureNotify) (void (*) (void)) g_free, 0);
+  return TRUE;
+}
+
 static GstElement *
 cover_ingest_factory_create_element (
     GstRTSPMediaFactory *factory, const GstRTSPUrl *url)
@@ -483,7 +609,11 @@ cover_ingest_factory_create_element (
   g_autoptr (GError) err = NULL;
   g_autoptr (GstElement) tap = NULL;
   g_autofree gchar *launch = NULL;
+  g_autofree gchar *rec_dir = NULL;
+  g_autoptr (GstElement) depay = NULL;
+  g_autoptr (GstPad) depay_src = NULL;
   StreamSettings s;
+  Liveness *liveness;
   GstElement *bin;
   guint32 cid;
   Codec codec;
@@ -496,10 +626,26 @@ cover_ingest_factory_create_element (
     return NULL;
   }
 
-  launch = g_strdup_printf ("( %s name=depay0 ! %s ! covertap name=tap ! "
-                            "fakesink sync=false async=false )",
-      codec == CODEC_H264 ? "rtph264depay" : "rtph265depay",
-      codec == CODEC_H264 ? "h264parse" : "h265parse");
+  settings_for (ingest, cid, &s);
+  if (s.record) {
+    g_autofree gchar *name = g_strdup_printf ("%u", cid);
+
+    rec_dir =
+        g_build_filename (ingest->config->data_dir, "recordings", name, NULL);
+    /* one parser for both branches: the tee agrees on a stream format
+     * mp4mux and covertap both take (avc/hvc1) */
+    launch = g_strdup_printf ("( %s name=depay0 ! %s ! tee name=t "
+                              "t. ! queue ! covertap name=tap ! "
+                              "fakesink sync=false async=false "
+                              "t. ! queue ! splitmuxsink name=rec )",
+        codec == CODEC_H264 ? "rtph264depay" : "rtph265depay",
+        codec == CODEC_H264 ? "h264parse" : "h265parse");
+  } else {
+    launch = g_strdup_printf ("( %s name=depay0 ! %s ! covertap name=tap ! "
+                              "fakesink sync=false async=false )",
+        codec == CODEC_H264 ? "rtph264depay" : "rtph265depay",
+        codec == CODEC_H264 ? "h264parse" : "h265parse");
+  }
   bin = gst_parse_launch_full (launch, NULL,
       GST_PARSE_FLAG_PLACE_IN_BIN | GST_PARSE_FLAG_FATAL_ERRORS, &err);
   if (!bin) {
@@ -507,8 +653,11 @@ cover_ingest_factory_create_element (
         err ? err->message : "?");
     return NULL;
   }
+  if (s.record && !setup_recording (bin, cid, rec_dir, s.record_segment)) {
+    gst_object_unref (bin);
+    return NULL;
+  }
   tap = gst_bin_get_by_name (GST_BIN (bin), "tap");
-  settings_for (ingest, cid, &s);
   g_object_set (tap, "client-id", (gint64) cid, "store-dir",
       ingest->config->store_dir, NULL);
   if (s.set & SET_QUALITY)
@@ -523,13 +672,29 @@ cover_ingest_factory_create_element (
     g_object_set (tap, "thumbnail-dir", ingest->config->thumbnail_dir, NULL);
     if (s.set & SET_THUMBNAIL_INTERVAL)
       g_object_set (tap, "thumbnail-interval", s.thumbnail_interval, NULL);
+    else if (s.record)
+      /* one thumbnail per segment */
+      g_object_set (tap, "thumbnail-interval", s.record_segment, NULL);
     if (s.set & SET_THUMBNAIL_MAX_FILES)
       g_object_set (tap, "thumbnail-max-files", s.thumbnail_max_files, NULL);
     if (s.set & SET_THUMBNAIL_MAX_AGE)
       g_object_set (tap, "thumbnail-max-age", s.thumbnail_max_age, NULL);
   }
+  /* when data last came: the live-timeout check (see check_liveness) */
+  liveness = g_atomic_rc_box_new0 (Liveness);
+  liveness_touch (liveness);
+  depay = gst_bin_get_by_name (GST_BIN (bin), "depay0");
+  depay_src = gst_element_get_static_pad (depay, "src");
+  gst_pad_add_probe (depay_src,
+      GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, data_probe,
+      liveness_ref (liveness), liveness_unref);
+  g_object_set_data_full (
+      G_OBJECT (bin), "cover-liveness", liveness, liveness_unref);
   /* remembered for the log line of pre-announce */
   g_object_set_data (G_OBJECT (bin), "cover-codec", GINT_TO_POINTER (codec));
+  if (s.record)
+    g_message ("stream %u: recording %u s segments into %s", cid,
+        s.record_segment, rec_dir);
   return bin;
 }
 
@@ -551,6 +716,11 @@ static void
 active_free (Active *a)
 {
   g_free (a->peer);
+  if (a->liveness)
+    liveness_unref (a->liveness);
+  g_weak_ref_clear (&a->client);
+  g_weak_ref_clear (&a->media_ref);
+  g_free (a->stop_reason);
   g_free (a);
 }
 
@@ -566,7 +736,8 @@ forget_media (CoverIngest *ingest, GstRTSPMedia *media, const gchar *why)
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &a)) {
     if (a->media != media)
       continue;
-    g_message ("stream %u: stopped (%s) after %.1f s", a->cid, why,
+    g_message ("stream %u: stopped (%s) after %.1f s", a->cid,
+        a->stop_reason ? a->stop_reason : why,
         (g_get_monotonic_time () - a->started) / (gdouble) G_USEC_PER_SEC);
     g_hash_table_iter_remove (&iter);
     break;
@@ -623,6 +794,17 @@ pre_announce (GstRTSPClient *client, GstRTSPContext *ctx, CoverIngest *ingest)
   a->started = g_get_monotonic_time ();
   a->codec = codec;
   a->peer = g_strdup (peer);
+  if (element) {
+    Liveness *l = g_object_get_data (G_OBJECT (element), "cover-liveness");
+
+    if (l) {
+      a->liveness = liveness_ref (l);
+      /* counted from the ANNOUNCE */
+      liveness_touch (l);
+    }
+  }
+  g_weak_ref_init (&a->client, client);
+  g_weak_ref_init (&a->media_ref, ctx->media);
   g_hash_table_insert (ingest->active, GUINT_TO_POINTER (cid), a);
   g_object_weak_ref (G_OBJECT (ctx->media), media_finalized, ingest);
   g_signal_connect (
@@ -649,6 +831,60 @@ cleanup_sessions (gpointer data)
       gst_rtsp_server_get_session_pool (ingest->server);
 
   gst_rtsp_session_pool_cleanup (pool);
+  return G_SOURCE_CONTINUE;
+}
+
+/* A pusher that stays connected but sends nothing for the live timeout is
+ * ended as if it had gone: its connection is closed, which removes its
+ * session and unprepares its media (EOS first, see eos-shutdown). */
+static gboolean
+check_liveness (gpointer data)
+{
+  CoverIngest *ingest = data;
+  gint64 timeout = ingest->config->live_timeout_us;
+  gint64 now = g_get_monotonic_time ();
+  GPtrArray *clients = g_ptr_array_new_with_free_func (g_object_unref);
+  GPtrArray *medias = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  Active *a;
+  guint i;
+
+  if (timeout <= 0)
+    goto done;
+  g_mutex_lock (&ingest->lock);
+  g_hash_table_iter_init (&iter, ingest->active);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &a)) {
+    GstRTSPClient *client;
+    gint64 idle;
+
+    if (a->stop_reason || !a->liveness)
+      continue;
+    idle = now - liveness_last_data (a->liveness);
+    if (idle < timeout)
+      continue;
+    a->stop_reason = g_strdup_printf (
+        "no data for %g s", timeout / (gdouble) G_USEC_PER_SEC);
+    g_message ("stream %u: no data for %.1f s: ending it", a->cid,
+        idle / (gdouble) G_USEC_PER_SEC);
+    client = g_weak_ref_get (&a->client);
+    if (client) {
+      g_ptr_array_add (clients, client);
+    } else {
+      GstRTSPMedia *media = g_weak_ref_get (&a->media_ref);
+
+      if (media)
+        g_ptr_array_add (medias, media);
+    }
+  }
+  g_mutex_unlock (&ingest->lock);
+
+  for (i = 0; i < clients->len; i++)
+    gst_rtsp_client_close (g_ptr_array_index (clients, i));
+  for (i = 0; i < medias->len; i++)
+    gst_rtsp_media_unprepare (g_ptr_array_index (medias, i));
+done:
+  g_ptr_array_unref (clients);
+  g_ptr_array_unref (medias);
   return G_SOURCE_CONTINUE;
 }
 
@@ -751,6 +987,7 @@ cover_ingest_new (const CoverConfig *config, GKeyFile *file, GError **error)
   ingest->active = g_hash_table_new_full (
       g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) active_free);
   g_mutex_init (&ingest->lock);
+  ingest->defaults.record_segment = DEFAULT_RECORD_SEGMENT_S;
 
   if (!file)
     return ingest;
@@ -871,6 +1108,11 @@ cover_ingest_start (CoverIngest *ingest, GError **error)
   g_source_set_callback (source, cleanup_sessions, ingest, NULL);
   ingest->cleanup_source = g_source_attach (source, ingest->context);
   g_source_unref (source);
+
+  source = g_timeout_source_new (LIVENESS_CHECK_INTERVAL_MS);
+  g_source_set_callback (source, check_liveness, ingest, NULL);
+  ingest->liveness_source = g_source_attach (source, ingest->context);
+  g_source_unref (source);
   return TRUE;
 }
 
@@ -955,6 +1197,7 @@ cover_ingest_stop (CoverIngest *ingest, guint timeout_ms)
     g_warning ("rtsp: %u stream(s) still running at shutdown",
         cover_ingest_get_n_streams (ingest));
   remove_source (ingest->context, &ingest->cleanup_source);
+  remove_source (ingest->context, &ingest->liveness_source);
 }
 
 void

@@ -33,9 +33,15 @@ typedef enum
  * another client id → 403, a client id already pushing → 453.  Each accepted
  * push gets a pipeline
  *   depay ! parse ! covertap client-id=N ... ! fakesink
- * with the settings of [stream.default] and [stream.<client_id>]; when the
- * pusher goes (TEARDOWN, EOS, connection lost) the pipeline is shut down and
- * covertap marks the stream's cover segment ended.
+ * with the settings of [stream.default] and [stream.<client_id>]; with
+ * record=true the parser's output is also teed into
+ *   splitmuxsink (mp4mux, max-size-time = record-segment seconds)
+ * writing <data-dir>/recordings/<client_id>/<UTC start time>.mp4, e.g.
+ * 20261128T222451.123Z.mp4, and covertap's thumbnail-interval defaults to
+ * the segment length.  When the pusher goes (TEARDOWN, EOS, connection
+ * lost, or no data for the service's live-timeout) the pipeline is shut
+ * down (EOS first: the last MP4 segment is finished) and covertap marks the
+ * stream's cover segment ended.
  *
  * The server runs on the thread-default main context of the caller of
  * cover_ingest_start(). */
