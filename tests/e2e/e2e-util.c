@@ -8,7 +8,9 @@
  */
 
 /* What the end-to-end tests share: child processes that die with the test,
- * bounded waits for them, and removing what they left. */
+ * bounded waits for them, and removing what they left; coversnapd started
+ * over a temporary configuration, gst-launch-1.0 pushers, GET cover and the
+ * colour of a cover. */
 
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -18,7 +20,11 @@
 
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/prctl.h>
+
+#include "coverjpeg.h"
+#include "cover-token.h"
 
 /* children die with the test, also when an assertion aborts it (they
  * would otherwise keep the test's output pipes open) */
@@ -62,4 +68,251 @@ wait_child (GSubprocess *proc, guint timeout_s)
   g_subprocess_force_exit (proc);
   g_subprocess_wait (proc, NULL, NULL);
   return -1;
+}
+
+GSubprocess *
+e2e_spawn (GSubprocessFlags flags, const gchar *stderr_path, GError **error,
+    const gchar *first, ...)
+{
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  const gchar *arg;
+  va_list ap;
+
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  if (stderr_path)
+    g_subprocess_launcher_set_stderr_file_path (launcher, stderr_path);
+  va_start (ap, first);
+  for (arg = first; arg; arg = va_arg (ap, const gchar *))
+    g_ptr_array_add (argv, (gpointer) arg);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  return g_subprocess_launcher_spawnv (
+      launcher, (const gchar *const *) argv->pdata, error);
+}
+
+/* a token for @cid signed with @key, valid for an hour */
+gchar *
+e2e_token_for (guint32 cid, const gchar *key)
+{
+  CoverToken t = { 0 };
+
+  t.cid = cid;
+  t.expire = g_get_real_time () / G_USEC_PER_SEC + 3600;
+  return cover_token_mint (key, &t);
+}
+
+/* Reads "http on ADDR:PORT" / "rtsp on ADDR:PORT" from the server. */
+guint16
+e2e_read_port (GDataInputStream *in, const gchar *what)
+{
+  g_autofree gchar *line = NULL;
+  g_autoptr (GError) err = NULL;
+  const gchar *colon;
+
+  line = g_data_input_stream_read_line (in, NULL, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_nonnull (line);
+  g_assert_true (g_str_has_prefix (line, what));
+  colon = strrchr (line, ':');
+  g_assert_nonnull (colon);
+  return (guint16) g_ascii_strtoull (colon + 1, NULL, 10);
+}
+
+/* Starts coversnapd with @live_timeout (seconds), min-interval=0 for every
+ * stream and @stream_settings (config text, or NULL) appended; with
+ * @capture_stderr its log goes to @log_path and into the test log when it
+ * is freed. */
+E2eServer *
+e2e_server_new (
+    guint live_timeout, const gchar *stream_settings, gboolean capture_stderr)
+{
+  E2eServer *s = g_new0 (E2eServer, 1);
+  g_autoptr (GError) err = NULL;
+  g_autofree gchar *config = NULL, *config_path = NULL;
+  g_autoptr (GDataInputStream) in = NULL;
+  const gchar *coversnapd = g_getenv ("COVERSNAPD");
+
+  g_assert_nonnull (coversnapd);
+  s->root = g_dir_make_tmp ("coversnap-e2e-XXXXXX", &err);
+  g_assert_no_error (err);
+  s->store_dir = g_build_filename (s->root, "store", NULL);
+  s->data_dir = g_build_filename (s->root, "data", NULL);
+  if (capture_stderr)
+    s->log_path = g_build_filename (s->root, "coversnapd.log", NULL);
+  g_assert_cmpint (g_mkdir (s->store_dir, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir (s->data_dir, 0700), ==, 0);
+  config = g_strdup_printf ("[server]\n"
+                            "listen-address=127.0.0.1\n"
+                            "port=0\n"
+                            "data-dir=%s\n"
+                            "store-dir=%s\n"
+                            "live-timeout=%u\n"
+                            "[app.e2e]\n"
+                            "key=" E2E_KEY "\n"
+                            "cids=42,43\n"
+                            "[ingest]\n"
+                            "rtsp-port=0\n"
+                            "[stream.default]\n"
+                            "min-interval=0\n"
+                            "%s",
+      s->data_dir, s->store_dir, live_timeout,
+      stream_settings ? stream_settings : "");
+  config_path = g_build_filename (s->root, "coversnapd.ini", NULL);
+  g_assert_true (g_file_set_contents (config_path, config, -1, NULL));
+
+  s->server = e2e_spawn (G_SUBPROCESS_FLAGS_STDOUT_PIPE, s->log_path, &err,
+      coversnapd, "--config", config_path, NULL);
+  g_assert_no_error (err);
+  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (s->server));
+  s->http_port = e2e_read_port (in, "http on ");
+  s->rtsp_port = e2e_read_port (in, "rtsp on ");
+  g_assert_cmpuint (s->http_port, >, 0);
+  g_assert_cmpuint (s->rtsp_port, >, 0);
+  s->session = soup_session_new_with_options ("timeout", 10, NULL);
+  soup_session_set_proxy_resolver (s->session, NULL);
+  s->pushers = g_ptr_array_new_with_free_func (g_object_unref);
+  return s;
+}
+
+void
+e2e_server_free (E2eServer *s)
+{
+  g_autofree gchar *log = NULL;
+  guint i;
+
+  for (i = 0; i < s->pushers->len; i++) {
+    GSubprocess *p = g_ptr_array_index (s->pushers, i);
+
+    /* SIGKILL: also ends a stopped (SIGSTOP) pusher */
+    if (g_subprocess_get_identifier (p)) {
+      g_subprocess_force_exit (p);
+      g_subprocess_wait (p, NULL, NULL);
+    }
+  }
+  g_ptr_array_unref (s->pushers);
+  if (g_subprocess_get_identifier (s->server)) {
+    /* a clean shutdown is part of the contract */
+    g_subprocess_send_signal (s->server, SIGTERM);
+    g_assert_cmpint (wait_child (s->server, E2E_WAIT_S), ==, 0);
+  }
+  /* what coversnapd said, for the test log */
+  if (s->log_path && g_file_get_contents (s->log_path, &log, NULL, NULL))
+    g_test_message ("coversnapd:\n%s", log);
+  g_object_unref (s->server);
+  g_object_unref (s->session);
+  rm_rf (s->root);
+  g_free (s->root);
+  g_free (s->store_dir);
+  g_free (s->data_dir);
+  g_free (s->log_path);
+  g_free (s);
+}
+
+/* the RTSP URL a device pushes @cid to, with @token */
+gchar *
+e2e_location_for (E2eServer *s, guint32 cid, const gchar *token)
+{
+  return g_strdup_printf (
+      "rtsp://127.0.0.1:%u/live/%u?token=%s", s->rtsp_port, cid, token);
+}
+
+/* gst-launch-1.0 pushing a solid colour, 320x240 H.264 (or H.265) with a
+ * 1 s GOP, to /live/@cid with @token; killed when @s is freed */
+GSubprocess *
+e2e_push (E2eServer *s, guint32 cid, const gchar *token, const gchar *pattern,
+    gboolean h265)
+{
+  g_autoptr (GError) err = NULL;
+  g_autofree gchar *url = e2e_location_for (s, cid, token);
+  g_autofree gchar *location = g_strdup_printf ("location=%s", url);
+  g_autofree gchar *pat = g_strdup_printf ("pattern=%s", pattern);
+  GSubprocess *p;
+
+  p = e2e_spawn (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, NULL, &err,
+      "gst-launch-1.0", "-q", "videotestsrc", pat, "is-live=true", "!",
+      "video/x-raw,format=I420,width=320,height=240,framerate=25/1", "!",
+      h265 ? "x265enc" : "x264enc", "tune=zerolatency", "key-int-max=25", "!",
+      "rtspclientsink", location, NULL);
+  g_assert_no_error (err);
+  g_ptr_array_add (s->pushers, p);
+  return p;
+}
+
+/* GET /v2/snapshots/@cid/cover with a token of E2E_KEY */
+E2eResp *
+e2e_get_cover (E2eServer *s, guint32 cid)
+{
+  g_autofree gchar *token = e2e_token_for (cid, E2E_KEY);
+  g_autofree gchar *uri =
+      g_strdup_printf ("http://127.0.0.1:%u/v2/snapshots/%u/cover"
+                       "?client_token=%s",
+          s->http_port, cid, token);
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", uri);
+  g_autoptr (GError) err = NULL;
+  E2eResp *r = g_new0 (E2eResp, 1);
+  const gchar *src;
+
+  r->body = soup_session_send_and_read (s->session, msg, NULL, &err);
+  g_assert_no_error (err);
+  r->status = soup_message_get_status (msg);
+  src = soup_message_headers_get_one (
+      soup_message_get_response_headers (msg), "X-Cover-Source");
+  r->source = g_strdup (src);
+  return r;
+}
+
+void
+e2e_resp_free (E2eResp *r)
+{
+  g_free (r->source);
+  g_bytes_unref (r->body);
+  g_free (r);
+}
+
+/* the mean colour of @jpeg, which must be @width x @height */
+void
+e2e_mean_rgb (GBytes *jpeg, guint width, guint height, gdouble rgb[3])
+{
+  g_autoptr (GError) err = NULL;
+  g_autofree guint8 *px = NULL;
+  guint w, h;
+  gsize i, n;
+
+  px = cover_jpeg_decode_rgb (
+      g_bytes_get_data (jpeg, NULL), g_bytes_get_size (jpeg), &w, &h, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (w, ==, width);
+  g_assert_cmpuint (h, ==, height);
+  n = (gsize) w * h;
+  rgb[0] = rgb[1] = rgb[2] = 0;
+  for (i = 0; i < n; i++) {
+    rgb[0] += px[3 * i];
+    rgb[1] += px[3 * i + 1];
+    rgb[2] += px[3 * i + 2];
+  }
+  for (i = 0; i < 3; i++)
+    rgb[i] /= n;
+}
+
+void
+e2e_assert_red (GBytes *jpeg, guint width, guint height)
+{
+  gdouble rgb[3];
+
+  e2e_mean_rgb (jpeg, width, height, rgb);
+  g_assert_cmpfloat (rgb[0], >, 200);
+  g_assert_cmpfloat (rgb[1], <, 50);
+  g_assert_cmpfloat (rgb[2], <, 50);
+}
+
+void
+e2e_assert_blue (GBytes *jpeg, guint width, guint height)
+{
+  gdouble rgb[3];
+
+  e2e_mean_rgb (jpeg, width, height, rgb);
+  g_assert_cmpfloat (rgb[0], <, 50);
+  g_assert_cmpfloat (rgb[1], <, 50);
+  g_assert_cmpfloat (rgb[2], >, 200);
 }

@@ -11,8 +11,37 @@
 #define __E2E_UTIL_H__
 
 #include <gio/gio.h>
+#include <libsoup/soup.h>
 
 G_BEGIN_DECLS
+
+/* the application key of the server's [app.e2e] (client ids 42 and 43) */
+#define E2E_KEY "e2e-app-key"
+/* bounds: they only stop a broken test */
+#define E2E_WAIT_S 20
+
+/* coversnapd on 127.0.0.1, HTTP and RTSP on free ports, over temporary
+ * directories; the pushers it was given are killed when it is freed */
+typedef struct
+{
+  gchar *root;
+  gchar *store_dir;
+  gchar *data_dir;
+  gchar *log_path; /* coversnapd's stderr (its log), or NULL */
+  GSubprocess *server;
+  guint16 http_port;
+  guint16 rtsp_port;
+  SoupSession *session;
+  GPtrArray *pushers; /* GSubprocess, killed in teardown */
+} E2eServer;
+
+/* GET cover: the status, X-Cover-Source and body */
+typedef struct
+{
+  guint status;
+  gchar *source;
+  GBytes *body;
+} E2eResp;
 
 /* a GSpawnChildSetupFunc: the child gets SIGKILL when the test dies */
 void die_with_parent (gpointer data);
@@ -20,6 +49,26 @@ void rm_rf (const gchar *path);
 /* Waits for @proc (bounded); its exit status, or -1 when it had to be
  * killed. */
 gint wait_child (GSubprocess *proc, guint timeout_s);
+
+GSubprocess *e2e_spawn (GSubprocessFlags flags, const gchar *stderr_path,
+    GError **error, const gchar *first, ...) G_GNUC_NULL_TERMINATED;
+gchar *e2e_token_for (guint32 cid, const gchar *key);
+guint16 e2e_read_port (GDataInputStream *in, const gchar *what);
+
+E2eServer *e2e_server_new (
+    guint live_timeout, const gchar *stream_settings, gboolean capture_stderr);
+void e2e_server_free (E2eServer *s);
+
+gchar *e2e_location_for (E2eServer *s, guint32 cid, const gchar *token);
+GSubprocess *e2e_push (E2eServer *s, guint32 cid, const gchar *token,
+    const gchar *pattern, gboolean h265);
+
+E2eResp *e2e_get_cover (E2eServer *s, guint32 cid);
+void e2e_resp_free (E2eResp *r);
+
+void e2e_mean_rgb (GBytes *jpeg, guint width, guint height, gdouble rgb[3]);
+void e2e_assert_red (GBytes *jpeg, guint width, guint height);
+void e2e_assert_blue (GBytes *jpeg, guint width, guint height);
 
 G_END_DECLS
 

@@ -22,20 +22,12 @@
 #include "e2e-util.h"
 
 #include <gio/gio.h>
-#include <glib/gstdio.h>
 #include <gst/gst.h>
-#include <libsoup/soup.h>
 #include <signal.h>
 #include <string.h>
 
-#include "coverjpeg.h"
-#include "cover-token.h"
-
-#define KEY "e2e-app-key"
 #define CID 42
 #define OTHER_CID 43
-/* bounds: they only stop a broken test */
-#define WAIT_S 20
 /* the server's live-timeout (config) and the bound on noticing a dead
  * pusher */
 #define LIVE_TIMEOUT_S 2
@@ -45,266 +37,51 @@
 #define FD_MARGIN 4
 #define THREAD_MARGIN 4
 
-typedef struct
-{
-  gchar *root;
-  gchar *store_dir;
-  gchar *data_dir;
-  GSubprocess *server;
-  guint16 http_port;
-  guint16 rtsp_port;
-  SoupSession *session;
-  GPtrArray *pushers; /* GSubprocess, killed in teardown */
-} Fixture;
-
-static GSubprocess *
-spawn (GSubprocessFlags flags, GError **error, const gchar *first, ...)
-{
-  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  const gchar *arg;
-  va_list ap;
-
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  va_start (ap, first);
-  for (arg = first; arg; arg = va_arg (ap, const gchar *))
-    g_ptr_array_add (argv, (gpointer) arg);
-  va_end (ap);
-  g_ptr_array_add (argv, NULL);
-  return g_subprocess_launcher_spawnv (
-      launcher, (const gchar *const *) argv->pdata, error);
-}
-
-static gchar *
-token_for (guint32 cid)
-{
-  CoverToken t = { 0 };
-
-  t.cid = cid;
-  t.expire = g_get_real_time () / G_USEC_PER_SEC + 3600;
-  return cover_token_mint (KEY, &t);
-}
-
-/* Reads "http on ADDR:PORT" / "rtsp on ADDR:PORT" from the server. */
-static guint16
-read_port (GDataInputStream *in, const gchar *what)
-{
-  g_autofree gchar *line = NULL;
-  g_autoptr (GError) err = NULL;
-  const gchar *colon;
-
-  line = g_data_input_stream_read_line (in, NULL, NULL, &err);
-  g_assert_no_error (err);
-  g_assert_nonnull (line);
-  g_assert_true (g_str_has_prefix (line, what));
-  colon = strrchr (line, ':');
-  g_assert_nonnull (colon);
-  return (guint16) g_ascii_strtoull (colon + 1, NULL, 10);
-}
-
-static Fixture *
-fixture_new (const gchar *stream_settings)
-{
-  Fixture *f = g_new0 (Fixture, 1);
-  g_autoptr (GError) err = NULL;
-  g_autofree gchar *config = NULL, *config_path = NULL;
-  g_autoptr (GDataInputStream) in = NULL;
-  const gchar *coversnapd = g_getenv ("COVERSNAPD");
-
-  g_assert_nonnull (coversnapd);
-  f->root = g_dir_make_tmp ("coversnap-e2e-cycles-XXXXXX", &err);
-  g_assert_no_error (err);
-  f->store_dir = g_build_filename (f->root, "store", NULL);
-  f->data_dir = g_build_filename (f->root, "data", NULL);
-  g_assert_cmpint (g_mkdir (f->store_dir, 0700), ==, 0);
-  g_assert_cmpint (g_mkdir (f->data_dir, 0700), ==, 0);
-  config = g_strdup_printf ("[server]\n"
-                            "listen-address=127.0.0.1\n"
-                            "port=0\n"
-                            "data-dir=%s\n"
-                            "store-dir=%s\n"
-                            "live-timeout=%u\n"
-                            "[app.e2e]\n"
-                            "key=" KEY "\n"
-                            "cids=42,43\n"
-                            "[ingest]\n"
-                            "rtsp-port=0\n"
-                            "[stream.default]\n"
-                            "min-interval=0\n"
-                            "%s",
-      f->data_dir, f->store_dir, LIVE_TIMEOUT_S,
-      stream_settings ? stream_settings : "");
-  config_path = g_build_filename (f->root, "coversnapd.ini", NULL);
-  g_assert_true (g_file_set_contents (config_path, config, -1, NULL));
-
-  f->server = spawn (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err, coversnapd,
-      "--config", config_path, NULL);
-  g_assert_no_error (err);
-  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (f->server));
-  f->http_port = read_port (in, "http on ");
-  f->rtsp_port = read_port (in, "rtsp on ");
-  g_assert_cmpuint (f->http_port, >, 0);
-  g_assert_cmpuint (f->rtsp_port, >, 0);
-  f->session = soup_session_new_with_options ("timeout", 10, NULL);
-  soup_session_set_proxy_resolver (f->session, NULL);
-  f->pushers = g_ptr_array_new_with_free_func (g_object_unref);
-  return f;
-}
-
-static void
-fixture_free (Fixture *f)
-{
-  guint i;
-
-  for (i = 0; i < f->pushers->len; i++) {
-    GSubprocess *p = g_ptr_array_index (f->pushers, i);
-
-    if (g_subprocess_get_identifier (p)) {
-      g_subprocess_force_exit (p);
-      g_subprocess_wait (p, NULL, NULL);
-    }
-  }
-  g_ptr_array_unref (f->pushers);
-  if (g_subprocess_get_identifier (f->server)) {
-    /* a clean shutdown is part of the contract */
-    g_subprocess_send_signal (f->server, SIGTERM);
-    g_assert_cmpint (wait_child (f->server, WAIT_S), ==, 0);
-  }
-  g_object_unref (f->server);
-  g_object_unref (f->session);
-  rm_rf (f->root);
-  g_free (f->root);
-  g_free (f->store_dir);
-  g_free (f->data_dir);
-  g_free (f);
-}
-
-static gchar *
-location_for (Fixture *f, guint32 cid)
-{
-  g_autofree gchar *token = token_for (cid);
-
-  return g_strdup_printf (
-      "rtsp://127.0.0.1:%u/live/%u?token=%s", f->rtsp_port, cid, token);
-}
-
 /* gst-launch-1.0 pushing a solid colour, 320x240, to /live/@cid */
 static GSubprocess *
-push (Fixture *f, guint32 cid, const gchar *pattern, gboolean h265)
+push (E2eServer *f, guint32 cid, const gchar *pattern, gboolean h265)
 {
-  g_autoptr (GError) err = NULL;
-  g_autofree gchar *url = location_for (f, cid);
-  g_autofree gchar *location = g_strdup_printf ("location=%s", url);
-  g_autofree gchar *pat = g_strdup_printf ("pattern=%s", pattern);
-  GSubprocess *p;
+  g_autofree gchar *token = e2e_token_for (cid, E2E_KEY);
 
-  p = spawn (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &err, "gst-launch-1.0", "-q",
-      "videotestsrc", pat, "is-live=true", "!",
-      "video/x-raw,format=I420,width=320,height=240,framerate=25/1", "!",
-      h265 ? "x265enc" : "x264enc", "tune=zerolatency", "key-int-max=25", "!",
-      "rtspclientsink", location, NULL);
-  g_assert_no_error (err);
-  g_ptr_array_add (f->pushers, p);
-  return p;
-}
-
-typedef struct
-{
-  guint status;
-  gchar *source;
-  GBytes *body;
-} Resp;
-
-static void
-resp_free (Resp *r)
-{
-  g_free (r->source);
-  g_bytes_unref (r->body);
-  g_free (r);
-}
-
-static Resp *
-get_cover (Fixture *f, guint32 cid)
-{
-  g_autofree gchar *token = token_for (cid);
-  g_autofree gchar *uri =
-      g_strdup_printf ("http://127.0.0.1:%u/v2/snapshots/%u/cover"
-                       "?client_token=%s",
-          f->http_port, cid, token);
-  g_autoptr (SoupMessage) msg = soup_message_new ("GET", uri);
-  g_autoptr (GError) err = NULL;
-  Resp *r = g_new0 (Resp, 1);
-  const gchar *src;
-
-  r->body = soup_session_send_and_read (f->session, msg, NULL, &err);
-  g_assert_no_error (err);
-  r->status = soup_message_get_status (msg);
-  src = soup_message_headers_get_one (
-      soup_message_get_response_headers (msg), "X-Cover-Source");
-  r->source = g_strdup (src);
-  return r;
+  return e2e_push (f, cid, token, pattern, h265);
 }
 
 static gboolean
-is_live (Resp *r)
+is_live (E2eResp *r)
 {
   return r->status == 200 && g_strcmp0 (r->source, "live") == 0;
 }
 
 /* Polls until the cover is live (@live) or not live (!@live), for at most
  * @bound_s; the last response, or NULL when the bound was reached. */
-static Resp *
-poll_cover (Fixture *f, guint32 cid, gboolean live, guint bound_s)
+static E2eResp *
+poll_cover (E2eServer *f, guint32 cid, gboolean live, guint bound_s)
 {
   gint64 deadline = g_get_monotonic_time () + bound_s * G_USEC_PER_SEC;
 
   for (;;) {
-    Resp *r = get_cover (f, cid);
+    E2eResp *r = e2e_get_cover (f, cid);
 
     if (is_live (r) == live)
       return r;
     if (g_get_monotonic_time () > deadline) {
       g_printerr ("cover of %u: %u %s, waited for %s\n", cid, r->status,
           r->source ? r->source : "-", live ? "live" : "not live");
-      resp_free (r);
+      e2e_resp_free (r);
       return NULL;
     }
-    resp_free (r);
+    e2e_resp_free (r);
     g_usleep (100 * 1000);
   }
 }
 
-static Resp *
-wait_cover (Fixture *f, guint32 cid, gboolean live)
+static E2eResp *
+wait_cover (E2eServer *f, guint32 cid, gboolean live)
 {
-  Resp *r = poll_cover (f, cid, live, WAIT_S);
+  E2eResp *r = poll_cover (f, cid, live, E2E_WAIT_S);
 
   g_assert_nonnull (r);
   return r;
-}
-
-static void
-mean_rgb (GBytes *jpeg, guint width, guint height, gdouble rgb[3])
-{
-  g_autoptr (GError) err = NULL;
-  g_autofree guint8 *px = NULL;
-  guint w, h;
-  gsize i, n;
-
-  px = cover_jpeg_decode_rgb (
-      g_bytes_get_data (jpeg, NULL), g_bytes_get_size (jpeg), &w, &h, &err);
-  g_assert_no_error (err);
-  g_assert_cmpuint (w, ==, width);
-  g_assert_cmpuint (h, ==, height);
-  n = (gsize) w * h;
-  rgb[0] = rgb[1] = rgb[2] = 0;
-  for (i = 0; i < n; i++) {
-    rgb[0] += px[3 * i];
-    rgb[1] += px[3 * i + 1];
-    rgb[2] += px[3 * i + 2];
-  }
-  for (i = 0; i < 3; i++)
-    rgb[i] /= n;
 }
 
 static gboolean
@@ -312,30 +89,8 @@ is_blue (GBytes *jpeg, guint width, guint height)
 {
   gdouble rgb[3];
 
-  mean_rgb (jpeg, width, height, rgb);
+  e2e_mean_rgb (jpeg, width, height, rgb);
   return rgb[0] < 50 && rgb[1] < 50 && rgb[2] > 200;
-}
-
-static void
-assert_red (GBytes *jpeg, guint width, guint height)
-{
-  gdouble rgb[3];
-
-  mean_rgb (jpeg, width, height, rgb);
-  g_assert_cmpfloat (rgb[0], >, 200);
-  g_assert_cmpfloat (rgb[1], <, 50);
-  g_assert_cmpfloat (rgb[2], <, 50);
-}
-
-static void
-assert_blue (GBytes *jpeg, guint width, guint height)
-{
-  gdouble rgb[3];
-
-  mean_rgb (jpeg, width, height, rgb);
-  g_assert_cmpfloat (rgb[0], <, 50);
-  g_assert_cmpfloat (rgb[1], <, 50);
-  g_assert_cmpfloat (rgb[2], >, 200);
 }
 
 /* entries of a directory of /proc/<pid>, or of any directory */
@@ -352,7 +107,7 @@ count_dir (const gchar *path)
 }
 
 static guint
-server_fds (Fixture *f)
+server_fds (E2eServer *f)
 {
   g_autofree gchar *path =
       g_strdup_printf ("/proc/%s/fd", g_subprocess_get_identifier (f->server));
@@ -361,7 +116,7 @@ server_fds (Fixture *f)
 }
 
 static guint
-server_threads (Fixture *f)
+server_threads (E2eServer *f)
 {
   g_autofree gchar *path = g_strdup_printf (
       "/proc/%s/status", g_subprocess_get_identifier (f->server));
@@ -379,7 +134,7 @@ server_threads (Fixture *f)
  * @fds and @threads. */
 static gboolean
 wait_server_counts (
-    Fixture *f, guint max_fds, guint max_threads, guint *fds, guint *threads)
+    E2eServer *f, guint max_fds, guint max_threads, guint *fds, guint *threads)
 {
   gint64 deadline = g_get_monotonic_time () + DEAD_WAIT_S * G_USEC_PER_SEC;
 
@@ -397,7 +152,7 @@ wait_server_counts (
 /* store entries of @cid: the segment "coversnap.<cid>" and temporaries
  * ".coversnap.<cid>..." */
 static void
-count_segments (Fixture *f, guint32 cid, guint *segments, guint *temporaries)
+count_segments (E2eServer *f, guint32 cid, guint *segments, guint *temporaries)
 {
   g_autoptr (GDir) dir = g_dir_open (f->store_dir, 0, NULL);
   g_autofree gchar *name_ = g_strdup_printf ("coversnap.%u", cid);
@@ -417,18 +172,18 @@ count_segments (Fixture *f, guint32 cid, guint *segments, guint *temporaries)
  * server still holds the previous one of @cid (after a SIGKILL) is tried
  * again, counted in @retries; bounded.  The live cover in @resp. */
 static GSubprocess *
-push_until_live (
-    Fixture *f, guint32 cid, const gchar *pattern, guint *retries, Resp **resp)
+push_until_live (E2eServer *f, guint32 cid, const gchar *pattern,
+    guint *retries, E2eResp **resp)
 {
-  gint64 deadline = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC;
+  gint64 deadline = g_get_monotonic_time () + E2E_WAIT_S * G_USEC_PER_SEC;
   GSubprocess *p = push (f, cid, pattern, FALSE);
-  Resp *r = NULL;
+  E2eResp *r = NULL;
 
   while (!r) {
     g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-    r = get_cover (f, cid);
+    r = e2e_get_cover (f, cid);
     if (!is_live (r)) {
-      g_clear_pointer (&r, resp_free);
+      g_clear_pointer (&r, e2e_resp_free);
       if (!g_subprocess_get_identifier (p)) {
         (*retries)++;
         p = push (f, cid, pattern, FALSE);
@@ -443,22 +198,22 @@ push_until_live (
 /* One push/stop cycle: push until live, about a second of stream, then
  * SIGINT or SIGKILL. */
 static void
-push_cycle (Fixture *f, guint32 cid, gboolean kill9, guint *retries)
+push_cycle (E2eServer *f, guint32 cid, gboolean kill9, guint *retries)
 {
-  Resp *r;
+  E2eResp *r;
   GSubprocess *p = push_until_live (f, cid, "red", retries, &r);
 
-  assert_red (r->body, 320, 240);
-  resp_free (r);
+  e2e_assert_red (r->body, 320, 240);
+  e2e_resp_free (r);
   g_usleep (G_USEC_PER_SEC);
   g_subprocess_send_signal (p, kill9 ? SIGKILL : SIGINT);
-  g_assert_cmpint (wait_child (p, WAIT_S), >=, 0);
+  g_assert_cmpint (wait_child (p, E2E_WAIT_S), >=, 0);
 }
 
 /* Waits (bounded) until the server's fd and thread counts have not changed
  * for a second. */
 static void
-settle_counts (Fixture *f, guint *fds, guint *threads)
+settle_counts (E2eServer *f, guint *fds, guint *threads)
 {
   gint64 deadline = g_get_monotonic_time () + DEAD_WAIT_S * G_USEC_PER_SEC;
   guint stable = 0;
@@ -483,29 +238,29 @@ settle_counts (Fixture *f, guint *fds, guint *threads)
 static void
 test_kill9_pusher (void)
 {
-  Fixture *f = fixture_new (NULL);
+  E2eServer *f = e2e_server_new (LIVE_TIMEOUT_S, NULL, FALSE);
   GSubprocess *p;
   guint retries = 0;
-  Resp *r;
+  E2eResp *r;
 
   p = push (f, CID, "red", FALSE);
   r = wait_cover (f, CID, TRUE);
-  assert_red (r->body, 320, 240);
-  resp_free (r);
+  e2e_assert_red (r->body, 320, 240);
+  e2e_resp_free (r);
 
   g_subprocess_send_signal (p, SIGKILL);
-  g_assert_cmpint (wait_child (p, WAIT_S), ==, 128 + SIGKILL);
+  g_assert_cmpint (wait_child (p, E2E_WAIT_S), ==, 128 + SIGKILL);
   r = poll_cover (f, CID, FALSE, DEAD_WAIT_S);
   g_assert_nonnull (r);
   g_assert_cmpuint (r->status, ==, 404);
-  resp_free (r);
+  e2e_resp_free (r);
 
   /* the server lets the client id go: a new push of it is accepted */
   push_until_live (f, CID, "blue", &retries, &r);
   g_test_message ("new push live after %u refused", retries);
-  assert_blue (r->body, 320, 240);
-  resp_free (r);
-  fixture_free (f);
+  e2e_assert_blue (r->body, 320, 240);
+  e2e_resp_free (r);
+  e2e_server_free (f);
 }
 
 /* Many push/stop cycles of one client id leak nothing: afterwards the server
@@ -514,19 +269,19 @@ test_kill9_pusher (void)
 static void
 test_cycles_leak_nothing (void)
 {
-  Fixture *f = fixture_new (NULL);
+  E2eServer *f = e2e_server_new (LIVE_TIMEOUT_S, NULL, FALSE);
   guint fds0 = 0, threads0 = 0, fds, threads, segments, temporaries,
         retries = 0;
   guint i;
   gboolean settled;
-  Resp *r;
+  E2eResp *r;
 
   g_test_message ("server at start: %u fds, %u threads", server_fds (f),
       server_threads (f));
   for (i = 0; i < N_CYCLES; i++) {
     push_cycle (f, CID, i % 2 == 1, &retries);
     if (i == 0) {
-      resp_free (wait_cover (f, CID, FALSE));
+      e2e_resp_free (wait_cover (f, CID, FALSE));
       /* the first stream's pipeline is torn down; let the counts settle */
       settle_counts (f, &fds0, &threads0);
       g_test_message (
@@ -535,7 +290,7 @@ test_cycles_leak_nothing (void)
   }
   r = wait_cover (f, CID, FALSE);
   g_assert_cmpuint (r->status, ==, 404);
-  resp_free (r);
+  e2e_resp_free (r);
 
   settled = wait_server_counts (
       f, fds0 + FD_MARGIN, threads0 + THREAD_MARGIN, &fds, &threads);
@@ -548,7 +303,7 @@ test_cycles_leak_nothing (void)
   g_assert_cmpuint (threads, <=, threads0 + THREAD_MARGIN);
   g_assert_cmpuint (segments, ==, 1);
   g_assert_cmpuint (temporaries, ==, 0);
-  fixture_free (f);
+  e2e_server_free (f);
 }
 
 /* An H.264 and an H.265 pusher at once, each with its own settings: both are
@@ -556,27 +311,29 @@ test_cycles_leak_nothing (void)
 static void
 test_h264_h265_together (void)
 {
-  Fixture *f = fixture_new ("[stream.42]\nmax-width=160\n"
-                            "[stream.43]\nquality=50\n");
-  Resp *r42, *r43;
+  E2eServer *f = e2e_server_new (LIVE_TIMEOUT_S,
+      "[stream.42]\nmax-width=160\n"
+      "[stream.43]\nquality=50\n",
+      FALSE);
+  E2eResp *r42, *r43;
 
   push (f, CID, "red", FALSE);
   push (f, OTHER_CID, "blue", TRUE);
-  resp_free (wait_cover (f, CID, TRUE));
-  resp_free (wait_cover (f, OTHER_CID, TRUE));
+  e2e_resp_free (wait_cover (f, CID, TRUE));
+  e2e_resp_free (wait_cover (f, OTHER_CID, TRUE));
 
   /* both still live, now that both were */
-  r42 = get_cover (f, CID);
-  r43 = get_cover (f, OTHER_CID);
+  r42 = e2e_get_cover (f, CID);
+  r43 = e2e_get_cover (f, OTHER_CID);
   g_assert_cmpuint (r42->status, ==, 200);
   g_assert_cmpstr (r42->source, ==, "live");
   g_assert_cmpuint (r43->status, ==, 200);
   g_assert_cmpstr (r43->source, ==, "live");
-  assert_red (r42->body, 160, 120);
-  assert_blue (r43->body, 320, 240);
-  resp_free (r42);
-  resp_free (r43);
-  fixture_free (f);
+  e2e_assert_red (r42->body, 160, 120);
+  e2e_assert_blue (r43->body, 320, 240);
+  e2e_resp_free (r42);
+  e2e_resp_free (r43);
+  e2e_server_free (f);
 }
 
 static void
@@ -602,15 +359,16 @@ assert_no_bus_error (GstElement *pipeline)
 static void
 test_colour_switch (void)
 {
-  Fixture *f = fixture_new (NULL);
+  E2eServer *f = e2e_server_new (LIVE_TIMEOUT_S, NULL, FALSE);
   g_autoptr (GError) err = NULL;
-  g_autofree gchar *url = location_for (f, CID);
+  g_autofree gchar *token = e2e_token_for (CID, E2E_KEY);
+  g_autofree gchar *url = e2e_location_for (f, CID, token);
   g_autofree gchar *launch = NULL;
   GstElement *pipeline, *src;
   gint64 deadline;
   gboolean blue = FALSE;
   guint polls = 0;
-  Resp *r;
+  E2eResp *r;
 
   launch = g_strdup_printf ("videotestsrc name=src pattern=solid-color "
                             "foreground-color=0xffff0000 is-live=true ! "
@@ -626,23 +384,23 @@ test_colour_switch (void)
   g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PLAYING), !=,
       GST_STATE_CHANGE_FAILURE);
 
-  deadline = g_get_monotonic_time () + WAIT_S * G_USEC_PER_SEC;
+  deadline = g_get_monotonic_time () + E2E_WAIT_S * G_USEC_PER_SEC;
   while (!(r = poll_cover (f, CID, TRUE, 1))) {
     assert_no_bus_error (pipeline);
     g_assert_cmpint (g_get_monotonic_time (), <, deadline);
   }
-  assert_red (r->body, 320, 240);
-  resp_free (r);
+  e2e_assert_red (r->body, 320, 240);
+  e2e_resp_free (r);
 
   g_object_set (src, "foreground-color", 0xff0000ff, NULL);
   /* two GOPs (2 s) and a margin */
   deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
   while (!blue && g_get_monotonic_time () < deadline) {
-    r = get_cover (f, CID);
+    r = e2e_get_cover (f, CID);
     g_assert_cmpuint (r->status, ==, 200);
     g_assert_cmpstr (r->source, ==, "live");
     blue = is_blue (r->body, 320, 240);
-    resp_free (r);
+    e2e_resp_free (r);
     polls++;
     if (!blue)
       g_usleep (50 * 1000);
@@ -654,7 +412,7 @@ test_colour_switch (void)
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (src);
   gst_object_unref (pipeline);
-  fixture_free (f);
+  e2e_server_free (f);
 }
 
 int

@@ -27,7 +27,6 @@
 #include <libsoup/soup.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 #include "coverjpeg.h"
 
