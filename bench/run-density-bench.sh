@@ -101,34 +101,9 @@ clip_kbps=$(($(stat -c %s "$clip") * 8 / 1000 / seconds))
 
 # everything lives in one temp dir on tmpfs; every process started here is
 # ended on the way out
-work=$(mktemp -d /dev/shm/coversnap-density-bench.XXXXXX)
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# waits (bounded: 30 s) for a line matching $2 in file $1, from process $3
-wait_for_line() {
-  for _ in $(seq 300); do
-    if grep -q "$2" "$1" 2>/dev/null; then
-      return 0
-    fi
-    if ! kill -0 "$3" 2>/dev/null; then
-      break
-    fi
-    sleep 0.1
-  done
-  return 1
-}
+# shellcheck source=bench/lib.sh
+. "$src/bench/lib.sh"
+bench_workdir coversnap-density-bench
 
 # 3. coversnapd: free ports, temp dirs, an app key owning the pushers' cids;
 # covertap's defaults (min-interval 1 s: every keyframe becomes a cover)

@@ -75,34 +75,9 @@ httpd_exe=$builddir/server-glue/coversnapd
 
 # everything lives in one temp dir on tmpfs; every process started here is
 # ended on the way out
-work=$(mktemp -d /dev/shm/coversnap-http-bench.XXXXXX)
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# waits (bounded: 30 s) for a line matching $2 in file $1, from process $3
-wait_for_line() {
-  for _ in $(seq 300); do
-    if grep -q "$2" "$1" 2>/dev/null; then
-      return 0
-    fi
-    if ! kill -0 "$3" 2>/dev/null; then
-      break
-    fi
-    sleep 0.1
-  done
-  return 1
-}
+# shellcheck source=bench/lib.sh
+. "$src/bench/lib.sh"
+bench_workdir coversnap-http-bench
 
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
