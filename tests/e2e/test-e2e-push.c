@@ -182,6 +182,53 @@ test_h265_thumbnails (void)
   e2e_server_free (f);
 }
 
+/* The fallback chain past a push: live while the device pushes (an upload
+ * does not beat it), then, with no thumbnails, the uploaded cover, byte for
+ * byte. */
+static void
+test_upload_after_push (void)
+{
+  E2eServer *f = e2e_server_new (3, NULL, FALSE);
+  g_autofree gchar *token = e2e_token_for (CID, E2E_KEY);
+  g_autofree gchar *uri = g_strdup_printf (
+      "http://127.0.0.1:%u/v2/devices/%u/snapshots?client_token=%s",
+      f->http_port, CID, token);
+  g_autoptr (SoupMultipart) mp = NULL;
+  g_autoptr (SoupMessage) msg = NULL;
+  g_autoptr (GBytes) uploaded = NULL;
+  g_autoptr (GBytes) answer = NULL;
+  g_autoptr (GError) err = NULL;
+  GSubprocess *p;
+  E2eResp *r;
+
+  p = e2e_push (f, CID, token, "red", FALSE);
+  r = wait_cover (f, CID, "live");
+  g_assert_cmpuint (r->status, ==, 200);
+  /* the device uploads the picture it has: the live cover's bytes */
+  uploaded = g_bytes_ref (r->body);
+  e2e_resp_free (r);
+
+  mp = soup_multipart_new (SOUP_FORM_MIME_TYPE_MULTIPART);
+  soup_multipart_append_form_file (
+      mp, "file", "cover.jpg", "image/jpeg", uploaded);
+  msg = soup_message_new_from_multipart (uri, mp);
+  answer = soup_session_send_and_read (f->session, msg, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+
+  r = e2e_get_cover (f, CID);
+  g_assert_cmpstr (r->source, ==, "live");
+  e2e_resp_free (r);
+
+  g_subprocess_send_signal (p, SIGINT);
+  wait_child (p, E2E_WAIT_S);
+  r = wait_cover (f, CID, "upload");
+  g_assert_cmpuint (r->status, ==, 200);
+  g_assert_true (g_bytes_equal (r->body, uploaded));
+  e2e_resp_free (r);
+  e2e_server_free (f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -191,5 +238,6 @@ main (int argc, char **argv)
   g_test_add_func ("/e2e/refused-tokens", test_refused_tokens);
   g_test_add_func ("/e2e/second-pusher-refused", test_second_pusher_refused);
   g_test_add_func ("/e2e/h265-thumbnails", test_h265_thumbnails);
+  g_test_add_func ("/e2e/upload-after-push", test_upload_after_push);
   return g_test_run ();
 }
