@@ -158,94 +158,113 @@ parse_uint (GKeyFile *file, const gchar *group, const gchar *key, guint64 min,
   return TRUE;
 }
 
-static gboolean
-load_settings (
-    GKeyFile *file, const gchar *group, StreamSettings *s, GError **error)
+typedef enum
 {
-  g_auto (GStrv) keys = g_key_file_get_keys (file, group, NULL, NULL);
-  guint i;
+  KEY_UINT,    /* guint, min..max */
+  KEY_BOOLEAN, /* gboolean */
+  KEY_SECONDS, /* guint64 nanoseconds, from 0..max seconds */
+} KeyKind;
 
-  for (i = 0; keys && keys[i]; i++) {
-    const gchar *key = keys[i];
-    guint64 v;
+/* The [stream.*] keys: one row each, for loading and for overlaying. */
+static const struct
+{
+  const gchar *name;
+  KeyKind kind;
+  guint64 min;
+  guint64 max;
+  gsize offset;
+  guint flag;
+} stream_keys[] = {
+  { "quality", KEY_UINT, 1, 100, G_STRUCT_OFFSET (StreamSettings, quality),
+      SET_QUALITY },
+  { "min-interval", KEY_SECONDS, 0, 86400,
+      G_STRUCT_OFFSET (StreamSettings, min_interval_ns), SET_MIN_INTERVAL },
+  { "max-width", KEY_UINT, 0, G_MAXUINT16,
+      G_STRUCT_OFFSET (StreamSettings, max_width), SET_MAX_WIDTH },
+  { "max-height", KEY_UINT, 0, G_MAXUINT16,
+      G_STRUCT_OFFSET (StreamSettings, max_height), SET_MAX_HEIGHT },
+  { "thumbnails", KEY_BOOLEAN, 0, 1,
+      G_STRUCT_OFFSET (StreamSettings, thumbnails), SET_THUMBNAILS },
+  { "thumbnail-interval", KEY_UINT, 1, 86400,
+      G_STRUCT_OFFSET (StreamSettings, thumbnail_interval),
+      SET_THUMBNAIL_INTERVAL },
+  { "thumbnail-max-files", KEY_UINT, 0, G_MAXINT,
+      G_STRUCT_OFFSET (StreamSettings, thumbnail_max_files),
+      SET_THUMBNAIL_MAX_FILES },
+  { "thumbnail-max-age", KEY_UINT, 0, G_MAXINT,
+      G_STRUCT_OFFSET (StreamSettings, thumbnail_max_age),
+      SET_THUMBNAIL_MAX_AGE },
+  { "record", KEY_BOOLEAN, 0, 1, G_STRUCT_OFFSET (StreamSettings, record),
+      SET_RECORD },
+  { "record-segment", KEY_UINT, 1, 86400,
+      G_STRUCT_OFFSET (StreamSettings, record_segment), SET_RECORD_SEGMENT },
+};
 
-    if (!strcmp (key, "quality")) {
-      if (!parse_uint (file, group, key, 1, 100, &v, error))
+static gboolean
+load_key (GKeyFile *file, const gchar *group, guint row, StreamSettings *s,
+    GError **error)
+{
+  const gchar *key = stream_keys[row].name;
+  gpointer field = G_STRUCT_MEMBER_P (s, stream_keys[row].offset);
+  g_autoptr (GError) err = NULL;
+  guint64 v;
+
+  switch (stream_keys[row].kind) {
+    case KEY_UINT:
+      if (!parse_uint (file, group, key, stream_keys[row].min,
+              stream_keys[row].max, &v, error))
         return FALSE;
-      s->quality = v;
-      s->set |= SET_QUALITY;
-    } else if (!strcmp (key, "min-interval")) {
+      *(guint *) field = v;
+      break;
+    case KEY_BOOLEAN:
+      *(gboolean *) field = g_key_file_get_boolean (file, group, key, &err);
+      if (err) {
+        g_set_error (error, COVER_INGEST_ERROR, COVER_INGEST_ERROR_INVALID,
+            "[%s] %s: not true or false", group, key);
+        return FALSE;
+      }
+      break;
+    case KEY_SECONDS: {
       g_autofree gchar *text = g_key_file_get_value (file, group, key, NULL);
       gchar *end = NULL;
       gdouble secs;
 
       g_strstrip (text);
       secs = g_ascii_strtod (text, &end);
-      if (!*text || *end || !(secs >= 0 && secs <= 86400)) {
+      if (!*text || *end || !(secs >= 0 && secs <= stream_keys[row].max)) {
         g_set_error (error, COVER_INGEST_ERROR, COVER_INGEST_ERROR_INVALID,
-            "[%s] %s: \"%s\" is not a number of seconds (0 <= s <= 86400)",
-            group, key, text);
+            "[%s] %s: \"%s\" is not a number of seconds (0 <= s <= "
+            "%" G_GUINT64_FORMAT ")",
+            group, key, text, stream_keys[row].max);
         return FALSE;
       }
-      s->min_interval_ns = (guint64) (secs * GST_SECOND);
-      s->set |= SET_MIN_INTERVAL;
-    } else if (!strcmp (key, "max-width")) {
-      if (!parse_uint (file, group, key, 0, G_MAXUINT16, &v, error))
-        return FALSE;
-      s->max_width = v;
-      s->set |= SET_MAX_WIDTH;
-    } else if (!strcmp (key, "max-height")) {
-      if (!parse_uint (file, group, key, 0, G_MAXUINT16, &v, error))
-        return FALSE;
-      s->max_height = v;
-      s->set |= SET_MAX_HEIGHT;
-    } else if (!strcmp (key, "thumbnails")) {
-      g_autoptr (GError) err = NULL;
-      gboolean b = g_key_file_get_boolean (file, group, key, &err);
+      *(guint64 *) field = (guint64) (secs * GST_SECOND);
+      break;
+    }
+  }
+  s->set |= stream_keys[row].flag;
+  return TRUE;
+}
 
-      if (err) {
-        g_set_error (error, COVER_INGEST_ERROR, COVER_INGEST_ERROR_INVALID,
-            "[%s] %s: not true or false", group, key);
-        return FALSE;
-      }
-      s->thumbnails = b;
-      s->set |= SET_THUMBNAILS;
-    } else if (!strcmp (key, "record")) {
-      g_autoptr (GError) err = NULL;
-      gboolean b = g_key_file_get_boolean (file, group, key, &err);
+static gboolean
+load_settings (
+    GKeyFile *file, const gchar *group, StreamSettings *s, GError **error)
+{
+  g_auto (GStrv) keys = g_key_file_get_keys (file, group, NULL, NULL);
+  guint i, row;
 
-      if (err) {
-        g_set_error (error, COVER_INGEST_ERROR, COVER_INGEST_ERROR_INVALID,
-            "[%s] %s: not true or false", group, key);
-        return FALSE;
-      }
-      s->record = b;
-      s->set |= SET_RECORD;
-    } else if (!strcmp (key, "record-segment")) {
-      if (!parse_uint (file, group, key, 1, 86400, &v, error))
-        return FALSE;
-      s->record_segment = v;
-      s->set |= SET_RECORD_SEGMENT;
-    } else if (!strcmp (key, "thumbnail-interval")) {
-      if (!parse_uint (file, group, key, 1, 86400, &v, error))
-        return FALSE;
-      s->thumbnail_interval = v;
-      s->set |= SET_THUMBNAIL_INTERVAL;
-    } else if (!strcmp (key, "thumbnail-max-files")) {
-      if (!parse_uint (file, group, key, 0, G_MAXINT, &v, error))
-        return FALSE;
-      s->thumbnail_max_files = v;
-      s->set |= SET_THUMBNAIL_MAX_FILES;
-    } else if (!strcmp (key, "thumbnail-max-age")) {
-      if (!parse_uint (file, group, key, 0, G_MAXINT, &v, error))
-        return FALSE;
-      s->thumbnail_max_age = v;
-      s->set |= SET_THUMBNAIL_MAX_AGE;
-    } else {
+  for (i = 0; keys && keys[i]; i++) {
+    for (row = 0; row < G_N_ELEMENTS (stream_keys); row++) {
+      if (g_str_equal (keys[i], stream_keys[row].name))
+        break;
+    }
+    if (row == G_N_ELEMENTS (stream_keys)) {
       g_set_error (error, COVER_INGEST_ERROR, COVER_INGEST_ERROR_INVALID,
-          "[%s] %s: unknown key", group, key);
+          "[%s] %s: unknown key", group, keys[i]);
       return FALSE;
     }
+    if (!load_key (file, group, row, s, error))
+      return FALSE;
   }
   return TRUE;
 }
@@ -253,26 +272,17 @@ load_settings (
 static void
 merge_settings (StreamSettings *dst, const StreamSettings *src)
 {
-  if (src->set & SET_QUALITY)
-    dst->quality = src->quality;
-  if (src->set & SET_MIN_INTERVAL)
-    dst->min_interval_ns = src->min_interval_ns;
-  if (src->set & SET_MAX_WIDTH)
-    dst->max_width = src->max_width;
-  if (src->set & SET_MAX_HEIGHT)
-    dst->max_height = src->max_height;
-  if (src->set & SET_THUMBNAILS)
-    dst->thumbnails = src->thumbnails;
-  if (src->set & SET_THUMBNAIL_INTERVAL)
-    dst->thumbnail_interval = src->thumbnail_interval;
-  if (src->set & SET_THUMBNAIL_MAX_FILES)
-    dst->thumbnail_max_files = src->thumbnail_max_files;
-  if (src->set & SET_THUMBNAIL_MAX_AGE)
-    dst->thumbnail_max_age = src->thumbnail_max_age;
-  if (src->set & SET_RECORD)
-    dst->record = src->record;
-  if (src->set & SET_RECORD_SEGMENT)
-    dst->record_segment = src->record_segment;
+  guint row;
+
+  for (row = 0; row < G_N_ELEMENTS (stream_keys); row++) {
+    gsize size = stream_keys[row].kind == KEY_SECONDS ? sizeof (guint64)
+        : stream_keys[row].kind == KEY_BOOLEAN        ? sizeof (gboolean)
+                                                      : sizeof (guint);
+
+    if (src->set & stream_keys[row].flag)
+      memcpy (G_STRUCT_MEMBER_P (dst, stream_keys[row].offset),
+          G_STRUCT_MEMBER_P ((gpointer) src, stream_keys[row].offset), size);
+  }
   dst->set |= src->set;
 }
 
