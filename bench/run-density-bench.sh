@@ -60,13 +60,13 @@ else
   meson setup --reconfigure "$builddir" "$src" >/dev/null
 fi
 if ! out=$(meson compile -C "$builddir" bench/density-pusher \
-  server-glue/coversnapd server-glue/coversnap-token gstcoversnap 2>&1); then
+  tools/coversnapd tools/coversnap-token gstcoversnap 2>&1); then
   echo "$out" >&2
   exit 1
 fi
 pusher_exe=$builddir/bench/density-pusher
-httpd_exe=$builddir/server-glue/coversnapd
-token_exe=$builddir/server-glue/coversnap-token
+httpd_exe=$builddir/tools/coversnapd
+token_exe=$builddir/tools/coversnap-token
 export GST_PLUGIN_PATH="$builddir/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 export GST_REGISTRY="$builddir/bench/registry-density.bin"
 

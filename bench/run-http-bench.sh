@@ -66,12 +66,12 @@ else
   meson setup --reconfigure "$builddir" "$src" >/dev/null
 fi
 if ! out=$(meson compile -C "$builddir" bench/http-bench-setup \
-  server-glue/coversnapd 2>&1); then
+  tools/coversnapd 2>&1); then
   echo "$out" >&2
   exit 1
 fi
 setup_exe=$builddir/bench/http-bench-setup
-httpd_exe=$builddir/server-glue/coversnapd
+httpd_exe=$builddir/tools/coversnapd
 
 # everything lives in one temp dir on tmpfs; every process started here is
 # ended on the way out

@@ -20,7 +20,7 @@ echo "coversnap demo: building in $builddir/ ..."
 meson compile -C "$builddir" >/dev/null
 
 export GST_PLUGIN_PATH="$PWD/$builddir/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
-coversnapd="$PWD/$builddir/server-glue/coversnapd"
+coversnapd="$PWD/$builddir/tools/coversnapd"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/coversnap-demo"
 mkdir -p "$cache"
 out="$cache/coversnapd.out"

@@ -457,18 +457,20 @@ def check_store(c, root, page_path, page):
 
 def check_misc(c, root, docs_dir, pages):
     all_docs = "\n".join(pages.values())
-    for sub in ("plugin", "elements"):
-        d = os.path.join(root, sub)
-        for f in sorted(os.listdir(d)):
-            if not f.endswith(".c"):
-                continue
-            for var in re.findall(r'g_getenv\s*\(\s*"(\w+)"',
-                                  read(os.path.join(d, f))):
-                c.check(has_code(all_docs, var),
-                        "environment variable %s (%s/%s) is documented "
-                        "nowhere in gst-docs" % (var, sub, f))
+    for sub in ("plugin", "elements", "tools", "server-glue"):
+        for dirpath, _, files in sorted(os.walk(os.path.join(root, sub))):
+            for f in sorted(files):
+                if not f.endswith(".c"):
+                    continue
+                for var in re.findall(r'g_getenv\s*\(\s*"(\w+)"',
+                                      read(os.path.join(dirpath, f))):
+                    c.check(has_code(all_docs, var),
+                            "environment variable %s (%s) is documented "
+                            "nowhere in gst-docs" %
+                            (var, os.path.relpath(os.path.join(dirpath, f),
+                                                  root)))
 
-    cat_src = os.path.join(root, "plugin", "coversnap-cat.c")
+    cat_src = os.path.join(root, "tools", "coversnap-cat.c")
     cat_page = pages.get("coversnap-cat.md", "")
     c.check(cat_page, "gst-docs/coversnap-cat.md is missing")
     for long_name, short in re.findall(r'\{\s*"([\w-]+)"\s*,\s*\'(\w)\'',
@@ -488,6 +490,16 @@ def check_misc(c, root, docs_dir, pages):
             "the cache (%s)" % REGENERATE)
 
 
+def read_tree(root, sub):
+    """The text of every .c file below root/sub, concatenated."""
+    texts = []
+    for dirpath, _, files in sorted(os.walk(os.path.join(root, sub))):
+        for f in sorted(files):
+            if f.endswith(".c"):
+                texts.append(read(os.path.join(dirpath, f)))
+    return "\n".join(texts)
+
+
 def check_config(c, root, pages):
     """Every key cover_config_set() accepts, and the [app.NAME] keys, have a
     row in configuration.md; every status the HTTP API answers is in
@@ -495,10 +507,9 @@ def check_config(c, root, pages):
     page = pages.get("configuration.md")
     if not c.check(page is not None, "gst-docs/configuration.md is missing"):
         return
-    code = strip_c_comments(read(os.path.join(root, "server-glue",
-                                              "cover-config.c")))
+    code = strip_c_comments(read_tree(root, "server-glue/config"))
     keys = re.findall(r'g_str_equal \(key, "([a-z-]+)"\)', code)
-    c.check(len(keys) >= 10, "found only %d [server] keys in cover-config.c"
+    c.check(len(keys) >= 10, "found only %d [server] keys in server-glue/config"
             % len(keys))
     for key in keys + ["key", "cids"]:
         c.check("| `%s` |" % key in page,
@@ -506,8 +517,7 @@ def check_config(c, root, pages):
     api = pages.get("http-api.md")
     if not c.check(api is not None, "gst-docs/http-api.md is missing"):
         return
-    service = strip_c_comments(read(os.path.join(root, "server-glue",
-                                                 "cover-service.c")))
+    service = strip_c_comments(read_tree(root, "server-glue/http"))
     for status in sorted(set(re.findall(r"SOUP_STATUS_([A-Z_]+)", service))):
         codes = {"OK": 200, "NOT_MODIFIED": 304, "BAD_REQUEST": 400,
                  "UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404,
