@@ -434,3 +434,40 @@ cover_jpeg_decode_rgb (
   *height = h;
   return rgb;
 }
+
+GBytes *
+cover_image_resize (CoverEncoder *enc, const guint8 *rgb, guint width,
+    guint height, guint quality, guint max_width, guint max_height,
+    guint *out_width, guint *out_height, GError **error)
+{
+  gsize size = (gsize) width * height * 3;
+  const guint8 *jpeg;
+  gsize jpeg_size;
+  GstVideoInfo info;
+  GstVideoFrame frame;
+  GstBuffer *buf;
+  gboolean ok;
+
+  g_return_val_if_fail (enc != NULL, NULL);
+  g_return_val_if_fail (rgb != NULL, NULL);
+  g_return_val_if_fail (width > 0 && height > 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, width, height);
+  /* our rows are packed; GStreamer's RGB wants 4-byte aligned rows */
+  info.stride[0] = width * 3;
+  info.size = size;
+  buf = gst_buffer_new_wrapped_full (
+      GST_MEMORY_FLAG_READONLY, (gpointer) rgb, size, 0, size, NULL, NULL);
+  ok = gst_video_frame_map (&frame, &info, buf, GST_MAP_READ);
+  if (!ok) {
+    g_set_error (error, COVER_JPEG_ERROR, COVER_JPEG_ERROR_FORMAT,
+        "Could not map a %ux%u RGB picture", width, height);
+  } else {
+    ok = cover_encoder_encode (enc, &frame, quality, max_width, max_height,
+        &jpeg, &jpeg_size, out_width, out_height, error);
+    gst_video_frame_unmap (&frame);
+  }
+  gst_buffer_unref (buf);
+  return ok ? g_bytes_new (jpeg, jpeg_size) : NULL;
+}

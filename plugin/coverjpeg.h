@@ -40,6 +40,16 @@ gboolean cover_encoder_encode (CoverEncoder *enc, GstVideoFrame *frame,
     guint quality, guint max_width, guint max_height, const guint8 **jpeg,
     gsize *jpeg_size, guint *width, guint *height, GError **error);
 
+/* Resizing, a service of the core for whoever holds a decoded picture (the
+ * HTTP side's ?width=&height=): scales packed RGB @rgb (@width x @height,
+ * rows of @width * 3 bytes) to fit @max_width x @max_height (0: no limit;
+ * never enlarged) and encodes it with @quality.  Returns the JPEG
+ * (transfer full) and its size, or NULL with @error set.  The caller has
+ * called gst_init(). */
+GBytes *cover_image_resize (CoverEncoder *enc, const guint8 *rgb, guint width,
+    guint height, guint quality, guint max_width, guint max_height,
+    guint *out_width, guint *out_height, GError **error);
+
 void cover_fit_size (guint width, guint height, gint par_n, gint par_d,
     guint max_width, guint max_height, guint *out_width, guint *out_height);
 

@@ -536,24 +536,79 @@ cover_token_mint (const gchar *key, const CoverToken *token)
       "%u_%u_%u_%s", token->cid, token->control, token->expire, hex);
 }
 
+CoverTokenStatus
+cover_token_authorize (CoverAppTable *apps, const gchar *text, guint32 cid,
+    const gchar *peer_address, gint64 now, guint32 required_control,
+    CoverToken *token)
+{
+  CoverTokenStatus status;
+  CoverToken t;
+
+  g_return_val_if_fail (apps != NULL, COVER_TOKEN_MISSING);
+
+  status = cover_token_verify (apps, text, now, &t);
+  if (token)
+    *token = t;
+  if (status != COVER_TOKEN_OK)
+    return status;
+  if (t.cid != cid)
+    return COVER_TOKEN_WRONG_DEVICE;
+  if ((t.control & required_control) != required_control)
+    return COVER_TOKEN_NO_PERMISSION;
+  if (t.has_ip) {
+    guint32 ip;
+
+    if (!cover_token_ip_from_string (peer_address, &ip) || ip != t.ip)
+      return COVER_TOKEN_WRONG_ADDRESS;
+  }
+  return COVER_TOKEN_OK;
+}
+
+gboolean
+cover_token_status_is_forbidden (CoverTokenStatus status)
+{
+  return status == COVER_TOKEN_WRONG_DEVICE ||
+      status == COVER_TOKEN_NO_PERMISSION ||
+      status == COVER_TOKEN_WRONG_ADDRESS;
+}
+
+/* One row per status: the metric label and the client's sentence. */
+static const struct
+{
+  const gchar *label;
+  const gchar *sentence;
+} statuses[] = {
+  [COVER_TOKEN_OK] = { "ok", "The device token was accepted." },
+  [COVER_TOKEN_MISSING] = { "missing",
+      "No device token: pass client_token or X-Client-Token." },
+  [COVER_TOKEN_MALFORMED] = { "malformed", "The device token is malformed." },
+  [COVER_TOKEN_UNKNOWN_APP] = { "unknown_app",
+      "The device token belongs to no application of this server." },
+  [COVER_TOKEN_BAD_DIGEST] = { "bad_digest",
+      "The device token's digest does not match." },
+  [COVER_TOKEN_EXPIRED] = { "expired", "The device token has expired." },
+  [COVER_TOKEN_WRONG_DEVICE] = { "wrong_device",
+      "The device token is for another device." },
+  [COVER_TOKEN_NO_PERMISSION] = { "no_permission",
+      "The device token does not allow this." },
+  [COVER_TOKEN_WRONG_ADDRESS] = { "wrong_address",
+      "The device token is bound to another IP address." },
+};
+
 const gchar *
 cover_token_status_to_string (CoverTokenStatus status)
 {
-  switch (status) {
-    case COVER_TOKEN_OK:
-      return "ok";
-    case COVER_TOKEN_MISSING:
-      return "missing";
-    case COVER_TOKEN_MALFORMED:
-      return "malformed";
-    case COVER_TOKEN_UNKNOWN_APP:
-      return "unknown_app";
-    case COVER_TOKEN_BAD_DIGEST:
-      return "bad_digest";
-    case COVER_TOKEN_EXPIRED:
-      return "expired";
-  }
-  return "invalid";
+  if ((guint) status >= G_N_ELEMENTS (statuses))
+    return "invalid";
+  return statuses[status].label;
+}
+
+const gchar *
+cover_token_status_describe (CoverTokenStatus status)
+{
+  if ((guint) status >= G_N_ELEMENTS (statuses))
+    return "The device token was refused.";
+  return statuses[status].sentence;
 }
 
 gboolean

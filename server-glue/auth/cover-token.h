@@ -41,6 +41,10 @@ typedef enum
   COVER_TOKEN_UNKNOWN_APP, /* no application owns the token's cid */
   COVER_TOKEN_BAD_DIGEST,  /* digest does not match */
   COVER_TOKEN_EXPIRED,     /* past its expire time */
+  /* the token is genuine but does not let its holder do this (403) */
+  COVER_TOKEN_WRONG_DEVICE,  /* its cid is not the device asked for */
+  COVER_TOKEN_NO_PERMISSION, /* a required control bit is missing */
+  COVER_TOKEN_WRONG_ADDRESS, /* bound to another IPv4 address than the peer's */
 } CoverTokenStatus;
 
 /* An application: its HMAC key (the key text's bytes) and the cid ranges it
@@ -67,10 +71,25 @@ gboolean cover_token_parse (const gchar *text, CoverToken *token);
  * expire against @now (Unix seconds; expired when now > expire). */
 CoverTokenStatus cover_token_verify (
     CoverAppTable *apps, const gchar *text, gint64 now, CoverToken *token);
+/* The one authorization policy of every protocol (HTTP, RTSP, ...):
+ * verify @text (as cover_token_verify()), then check that the token is for
+ * device @cid, that it has every bit of @required_control, and, when it
+ * carries an address (control bit 2), that @peer_address (text, IPv4 or
+ * IPv4-mapped IPv6; NULL when unknown) is that address.  Fills @token
+ * (may be NULL) whenever the text parsed.  Thread-safe. */
+CoverTokenStatus cover_token_authorize (CoverAppTable *apps, const gchar *text,
+    guint32 cid, const gchar *peer_address, gint64 now,
+    guint32 required_control, CoverToken *token);
+/* TRUE for the statuses of a genuine token that may not do this (403), FALSE
+ * for a missing or untrusted token (401) and for COVER_TOKEN_OK. */
+gboolean cover_token_status_is_forbidden (CoverTokenStatus status);
+/* A sentence for the client ("The device token has expired."). */
+const gchar *cover_token_status_describe (CoverTokenStatus status);
 /* Mints the text form for @token with @key (digest computed, the token's
  * own digest field ignored); for tests, tools and app servers. */
 gchar *cover_token_mint (const gchar *key, const CoverToken *token);
-/* "ok", "missing", "malformed", "unknown_app", "bad_digest", "expired" */
+/* The metrics label: "ok", "missing", "malformed", "unknown_app",
+ * "bad_digest", "expired", "wrong_device", "no_permission", "wrong_address" */
 const gchar *cover_token_status_to_string (CoverTokenStatus status);
 /* Parses dotted IPv4 into the token's ip number; FALSE for anything else
  * (IPv6 other than ::ffff:a.b.c.d is not an IPv4 address). */

@@ -1,0 +1,75 @@
+/* coversnap
+ * Copyright (C) 2026 coversnap authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2 of the License, or (at your option) any later version.
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "coverid.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+gboolean
+cover_client_id_parse (const gchar *text, gssize len, guint32 *id)
+{
+  guint64 v = 0;
+  gsize i, n;
+
+  g_return_val_if_fail (id != NULL, FALSE);
+
+  if (text == NULL)
+    return FALSE;
+  n = len < 0 ? strnlen (text, COVER_CLIENT_ID_MAX_LEN + 1) : (gsize) len;
+  if (n == 0 || n > COVER_CLIENT_ID_MAX_LEN || (text[0] == '0' && n > 1))
+    return FALSE;
+  for (i = 0; i < n; i++) {
+    if (!g_ascii_isdigit (text[i]))
+      return FALSE;
+    v = v * 10 + g_ascii_digit_value (text[i]);
+  }
+  if (v > G_MAXUINT32)
+    return FALSE;
+  *id = (guint32) v;
+  return TRUE;
+}
+
+void
+cover_random_fill (gpointer buf, gsize size)
+{
+  guint8 *p = buf;
+
+  while (size > 0) {
+    ssize_t n = getrandom (p, size, 0);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      g_error ("getrandom failed: %s", g_strerror (errno));
+    p += n;
+    size -= n;
+  }
+}
+
+gchar *
+cover_random_hex (gsize n_bytes)
+{
+  g_autofree guint8 *bytes = g_malloc (n_bytes);
+  gchar *hex = g_malloc (2 * n_bytes + 1);
+  gsize i;
+
+  cover_random_fill (bytes, n_bytes);
+  for (i = 0; i < n_bytes; i++) {
+    hex[2 * i] = "0123456789abcdef"[bytes[i] >> 4];
+    hex[2 * i + 1] = "0123456789abcdef"[bytes[i] & 0xf];
+  }
+  hex[2 * n_bytes] = '\0';
+  return hex;
+}
