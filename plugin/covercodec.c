@@ -58,26 +58,30 @@ cover_codec_from_encoding_name (const gchar *name)
   return COVER_CODEC_NONE;
 }
 
-const gchar *
-cover_codec_to_string (CoverCodec codec)
+static gint
+find_codec (CoverCodec codec)
 {
   guint i;
 
   for (i = 0; i < G_N_ELEMENTS (codecs); i++) {
     if (codecs[i].codec == codec)
-      return codecs[i].text;
+      return i;
   }
-  return "none";
+  return -1;
+}
+
+const gchar *
+cover_codec_to_string (CoverCodec codec)
+{
+  gint i = find_codec (codec);
+
+  return i < 0 ? "none" : codecs[i].text;
 }
 
 const gchar *
 cover_codec_to_media_type (CoverCodec codec)
 {
-  guint i;
+  gint i = find_codec (codec);
 
-  for (i = 0; i < G_N_ELEMENTS (codecs); i++) {
-    if (codecs[i].codec == codec)
-      return codecs[i].media_type;
-  }
-  return NULL;
+  return i < 0 ? NULL : codecs[i].media_type;
 }
