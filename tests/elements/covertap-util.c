@@ -9,81 +9,9 @@
 
 #include "covertap-util.h"
 
-#include <glib/gstdio.h>
 #include <gst/app/gstappsrc.h>
-#include <errno.h>
 #include <math.h>
 #include <string.h>
-
-#define TMP_ROOT_ENV "COVERTAP_TEST_TMP_ROOT"
-
-gchar *
-ct_make_tmpdir (void)
-{
-  const gchar *root = g_getenv (TMP_ROOT_ENV);
-  gchar *dir;
-
-  fail_unless (root != NULL, "ct_tmp_root_init() was not called");
-  dir = g_build_filename (root, "store-XXXXXX", NULL);
-  fail_unless (g_mkdtemp (dir) != NULL, "cannot make a directory in %s: %s",
-      root, g_strerror (errno));
-  return dir;
-}
-
-static void
-remove_tree (const gchar *path)
-{
-  GDir *d;
-  const gchar *name;
-
-  if (!g_file_test (path, G_FILE_TEST_IS_DIR) ||
-      g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
-    g_unlink (path);
-    return;
-  }
-  d = g_dir_open (path, 0, NULL);
-  if (d) {
-    while ((name = g_dir_read_name (d))) {
-      gchar *child = g_build_filename (path, name, NULL);
-
-      remove_tree (child);
-      g_free (child);
-    }
-    g_dir_close (d);
-  }
-  g_rmdir (path);
-}
-
-void
-ct_remove_tmpdir (gchar *dir)
-{
-  if (!dir)
-    return;
-  remove_tree (dir);
-  g_free (dir);
-}
-
-void
-ct_tmp_root_init (void)
-{
-  GError *err = NULL;
-  gchar *root = g_dir_make_tmp ("coversnap-elements-XXXXXX", &err);
-
-  if (!root)
-    g_error ("cannot make a temporary directory: %s", err->message);
-  /* the forked tests inherit it */
-  g_setenv (TMP_ROOT_ENV, root, TRUE);
-  g_free (root);
-}
-
-void
-ct_tmp_root_remove (void)
-{
-  const gchar *root = g_getenv (TMP_ROOT_ENV);
-
-  if (root)
-    remove_tree (root);
-}
 
 void
 ct_bus_log_init (CtBusLog *log)
@@ -153,19 +81,6 @@ ct_play_to_end (GstElement *pipeline, CtBusLog *log)
   gst_object_unref (bus);
 }
 
-static gchar *
-error_text (GstMessage *msg)
-{
-  GError *err = NULL;
-  gchar *dbg = NULL, *text;
-
-  gst_message_parse_error (msg, &err, &dbg);
-  text = g_strdup_printf ("%s (%s)", err->message, dbg ? dbg : "");
-  g_error_free (err);
-  g_free (dbg);
-  return text;
-}
-
 void
 ct_run_launch (const gchar *description, CtBusLog *log)
 {
@@ -179,7 +94,7 @@ ct_run_launch (const gchar *description, CtBusLog *log)
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (pipeline);
   if (log->error) {
-    gchar *text = error_text (log->error);
+    gchar *text = cs_test_message_text (log->error);
 
     fail ("pipeline '%s' failed: %s", description, text);
     g_free (text);
@@ -241,21 +156,9 @@ ct_cover_mean (const CtCover *cover, gdouble fx0, gdouble fy0, gdouble fx1,
 {
   guint x0 = fx0 * cover->width, x1 = fx1 * cover->width;
   guint y0 = fy0 * cover->height, y1 = fy1 * cover->height;
-  gdouble sum[3] = { 0, 0, 0 };
-  guint x, y, c, n = 0;
 
   fail_unless (x1 > x0 && y1 > y0 && x1 <= cover->width && y1 <= cover->height);
-  for (y = y0; y < y1; y++) {
-    const guint8 *row = cover->rgb + (gsize) y * cover->width * 3;
-
-    for (x = x0; x < x1; x++) {
-      for (c = 0; c < 3; c++)
-        sum[c] += row[x * 3 + c];
-      n++;
-    }
-  }
-  for (c = 0; c < 3; c++)
-    mean[c] = sum[c] / n;
+  cs_test_rgb_mean (cover->rgb, cover->width, x0, y0, x1, y1, mean);
 }
 
 void
@@ -275,19 +178,31 @@ ct_assert_region_colour (const CtCover *cover, gdouble fx0, gdouble fy0,
         what, mean[0], mean[1], mean[2], rgb[0], rgb[1], rgb[2], tol);
 }
 
+typedef struct
+{
+  GstElement *tap;
+  guint64 published, failed, p;
+} WaitCover;
+
+static gboolean
+cover_came (gpointer data)
+{
+  WaitCover *w = data;
+  guint64 f = 0;
+
+  g_object_get (
+      w->tap, "covers-published", &w->p, "keyframes-failed", &f, NULL);
+  return w->p >= w->published || f > w->failed;
+}
+
 guint64
 ct_wait_cover (
     GstElement *tap, guint64 published, guint64 failed, gint64 timeout_us)
 {
-  gint64 deadline = g_get_monotonic_time () + timeout_us;
-  guint64 p = 0, f = 0;
+  WaitCover w = { tap, published, failed, 0 };
 
-  for (;;) {
-    g_object_get (tap, "covers-published", &p, "keyframes-failed", &f, NULL);
-    if (p >= published || f > failed || g_get_monotonic_time () >= deadline)
-      return p;
-    g_usleep (5000);
-  }
+  cs_test_poll (cover_came, &w, timeout_us, 5000);
+  return w.p;
 }
 
 void

@@ -18,6 +18,10 @@
 
 #include "coverjpeg.h"
 #include "coverstore.h"
+#include "cs-test-gst.h"
+#include "cs-test-image.h"
+#include "cs-test-proc.h"
+#include "cs-test-util.h"
 
 G_BEGIN_DECLS
 
@@ -35,11 +39,11 @@ G_BEGIN_DECLS
 
 /* Temporary directories live under one root per test program, made before
  * the suite runs and removed after it: a failing test exits at once (in its
- * forked process) and cannot clean up after itself. */
-gchar *ct_make_tmpdir (void);
-void ct_remove_tmpdir (gchar *dir);
-void ct_tmp_root_init (void);
-void ct_tmp_root_remove (void);
+ * forked process) and cannot clean up after itself (tests/common). */
+#define ct_make_tmpdir() cs_test_make_tmpdir ("store-XXXXXX")
+#define ct_remove_tmpdir cs_test_tmpdir_free
+#define ct_tmp_root_init() cs_test_tmp_root_new ("coversnap-elements-XXXXXX")
+#define ct_tmp_root_remove cs_test_tmp_root_remove
 
 /* GST_CHECK_MAIN with a temporary root around the suite. */
 #define CT_CHECK_MAIN(name)                                                    \
