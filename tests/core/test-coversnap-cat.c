@@ -22,6 +22,9 @@
 #include <glib/gstdio.h>
 
 #include "coverstore.h"
+#include "cs-test-image.h"
+#include "cs-test-proc.h"
+#include "cs-test-util.h"
 
 typedef struct
 {
@@ -37,53 +40,27 @@ cat_result_clear (CatResult *res)
   g_clear_pointer (&res->err, g_free);
 }
 
-static const gchar *
-cat_path (void)
-{
-  const gchar *path = g_getenv ("COVERSNAP_CAT");
-
-  if (!path)
-    g_error ("COVERSNAP_CAT is not set: run this test with meson test");
-  return path;
-}
-
-static gchar *
-bytes_to_string (GBytes *bytes)
-{
-  gsize size = 0;
-  const gchar *data = bytes ? g_bytes_get_data (bytes, &size) : NULL;
-
-  /* an empty pipe gives no data pointer at all */
-  return data ? g_strndup (data, size) : g_strdup ("");
-}
-
 /* Runs coversnap-cat with @args (NULL-terminated). */
 static void
 run_cat (CatResult *res, const gchar *first, ...)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GSubprocess) proc = NULL;
-  g_autoptr (GBytes) err_bytes = NULL;
-  GError *error = NULL;
+  g_auto (CsTestRun) run = { 0 };
   const gchar *arg;
   va_list va;
 
-  g_ptr_array_add (argv, (gpointer) cat_path ());
+  g_ptr_array_add (argv, (gpointer) cs_test_program ("COVERSNAP_CAT"));
   va_start (va, first);
   for (arg = first; arg; arg = va_arg (va, const gchar *))
     g_ptr_array_add (argv, (gpointer) arg);
   va_end (va);
   g_ptr_array_add (argv, NULL);
 
-  proc = g_subprocess_newv ((const gchar *const *) argv->pdata,
-      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_communicate (
-      proc, NULL, NULL, &res->out, &err_bytes, &error));
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_if_exited (proc));
-  res->status = g_subprocess_get_exit_status (proc);
-  res->err = bytes_to_string (err_bytes);
+  cs_test_run (&run, (const gchar *const *) argv->pdata, NULL, NULL);
+  g_assert_cmpint (run.status, >=, 0);
+  res->status = run.status;
+  res->out = g_steal_pointer (&run.out);
+  res->err = g_steal_pointer (&run.err);
   {
     g_autofree gchar *cmd = g_strjoinv ("' '", (gchar **) argv->pdata + 1);
 
@@ -138,38 +115,21 @@ test_usage (void)
 static GBytes *
 make_jpeg (guint w, guint h)
 {
-  tjhandle tj = tjInitCompress ();
-  guint8 *rgb = g_malloc ((gsize) w * h * 3);
-  unsigned char *jpeg = NULL;
-  unsigned long len = 0;
-  GBytes *bytes;
+  g_autofree guint8 *rgb = g_malloc ((gsize) w * h * 3);
   gsize i;
 
   for (i = 0; i < (gsize) w * h * 3; i++)
     rgb[i] = (i * 7) ^ (i / 3 / w);
-  g_assert_cmpint (
-      tjCompress2 (tj, rgb, w, 0, h, TJPF_RGB, &jpeg, &len, TJSAMP_420, 90, 0),
-      ==, 0);
-  bytes = g_bytes_new (jpeg, len);
-  tjFree (jpeg);
-  tjDestroy (tj);
-  g_free (rgb);
-  return bytes;
+  return cs_test_jpeg_encode (rgb, w, h, TJSAMP_420, 90);
 }
 
 /* "key: value" from --info output */
 static gchar *
 info_value (GBytes *out, const gchar *key)
 {
-  g_autofree gchar *text = bytes_to_string (out);
-  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
-  g_autofree gchar *prefix = g_strconcat (key, ": ", NULL);
-  guint i;
+  g_autofree gchar *text = cs_test_bytes_to_string (out);
 
-  for (i = 0; lines[i]; i++)
-    if (g_str_has_prefix (lines[i], prefix))
-      return g_strdup (lines[i] + strlen (prefix));
-  return NULL;
+  return cs_test_info_value (text, key);
 }
 
 static void

@@ -28,6 +28,7 @@
 #include <glib/gstdio.h>
 
 #include "coverstore.h"
+#include "cs-test-util.h"
 
 #define LIVE_TIMEOUT (5 * G_USEC_PER_SEC)
 
@@ -39,37 +40,13 @@ typedef struct
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  GError *err = NULL;
-
-  f->dir = g_dir_make_tmp ("coversnap-store-XXXXXX", &err);
-  g_assert_no_error (err);
-}
-
-static void
-remove_tree (const gchar *dir)
-{
-  GDir *d = g_dir_open (dir, 0, NULL);
-  const gchar *name;
-
-  if (!d)
-    return;
-  while ((name = g_dir_read_name (d))) {
-    g_autofree gchar *path = g_build_filename (dir, name, NULL);
-
-    if (g_file_test (path, G_FILE_TEST_IS_DIR) &&
-        !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-      remove_tree (path);
-    else
-      g_unlink (path);
-  }
-  g_dir_close (d);
-  g_rmdir (dir);
+  f->dir = cs_test_make_tmpdir ("coversnap-store-XXXXXX");
 }
 
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  remove_tree (f->dir);
+  cs_test_rm_rf (f->dir);
   g_assert_false (g_file_test (f->dir, G_FILE_TEST_EXISTS));
   g_free (f->dir);
 }

@@ -7,10 +7,10 @@
  * version 2 of the License, or (at your option) any later version.
  */
 
-/* What the end-to-end tests share: child processes that die with the test,
- * bounded waits for them, and removing what they left; coversnapd started
- * over a temporary configuration, gst-launch-1.0 pushers, GET cover and the
- * colour of a cover. */
+/* What the end-to-end tests share: coversnapd started over a temporary
+ * configuration, gst-launch-1.0 pushers, GET cover and the colour of a
+ * cover.  Child processes, bounded waits, temporary dirs, tokens and
+ * decoding come from tests/common. */
 
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -21,85 +21,33 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 
-#include "coverjpeg.h"
-#include "cover-token.h"
-
-/* children die with the test, also when an assertion aborts it (they
- * would otherwise keep the test's output pipes open) */
-void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-void
-rm_rf (const gchar *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  if (dir) {
-    while ((name = g_dir_read_name (dir))) {
-      g_autofree gchar *child = g_build_filename (path, name, NULL);
-
-      rm_rf (child);
-    }
-  }
-  g_remove (path);
-}
-
-/* Waits for @proc (bounded); its exit status, or -1 when it had to be
- * killed. */
-gint
-wait_child (GSubprocess *proc, guint timeout_s)
-{
-  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
-
-  while (g_get_monotonic_time () < deadline) {
-    /* GLib's worker thread reaps the child; then the identifier is NULL */
-    if (!g_subprocess_get_identifier (proc))
-      return g_subprocess_get_if_exited (proc)
-          ? g_subprocess_get_exit_status (proc)
-          : 128 + g_subprocess_get_term_sig (proc);
-    g_usleep (20 * 1000);
-  }
-  g_subprocess_force_exit (proc);
-  g_subprocess_wait (proc, NULL, NULL);
-  return -1;
-}
+#include "cs-test-http.h"
+#include "cs-test-image.h"
+#include "cs-test-token.h"
 
 GSubprocess *
 e2e_spawn (GSubprocessFlags flags, const gchar *stderr_path, GError **error,
     const gchar *first, ...)
 {
-  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   const gchar *arg;
   va_list ap;
 
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  if (stderr_path)
-    g_subprocess_launcher_set_stderr_file_path (launcher, stderr_path);
   va_start (ap, first);
   for (arg = first; arg; arg = va_arg (ap, const gchar *))
     g_ptr_array_add (argv, (gpointer) arg);
   va_end (ap);
   g_ptr_array_add (argv, NULL);
-  return g_subprocess_launcher_spawnv (
-      launcher, (const gchar *const *) argv->pdata, error);
+  return cs_test_spawnv (flags, NULL, NULL, stderr_path,
+      (const gchar *const *) argv->pdata, error);
 }
 
 /* a token for @cid signed with @key, valid for an hour */
 gchar *
 e2e_token_for (guint32 cid, const gchar *key)
 {
-  CoverToken t = { 0 };
-
-  t.cid = cid;
-  t.expire = g_get_real_time () / G_USEC_PER_SEC + 3600;
-  return cover_token_mint (key, &t);
+  return cs_test_token_valid (key, cid);
 }
 
 /* Reads "http on ADDR:PORT" / "rtsp on ADDR:PORT" from the server. */
@@ -131,11 +79,9 @@ e2e_server_new (
   g_autoptr (GError) err = NULL;
   g_autofree gchar *config = NULL, *config_path = NULL;
   g_autoptr (GDataInputStream) in = NULL;
-  const gchar *coversnapd = g_getenv ("COVERSNAPD");
+  const gchar *coversnapd = cs_test_program ("COVERSNAPD");
 
-  g_assert_nonnull (coversnapd);
-  s->root = g_dir_make_tmp ("coversnap-e2e-XXXXXX", &err);
-  g_assert_no_error (err);
+  s->root = cs_test_make_tmpdir ("coversnap-e2e-XXXXXX");
   s->store_dir = g_build_filename (s->root, "store", NULL);
   s->data_dir = g_build_filename (s->root, "data", NULL);
   if (capture_stderr)
@@ -169,8 +115,7 @@ e2e_server_new (
   s->rtsp_port = e2e_read_port (in, "rtsp on ");
   g_assert_cmpuint (s->http_port, >, 0);
   g_assert_cmpuint (s->rtsp_port, >, 0);
-  s->session = soup_session_new_with_options ("timeout", 10, NULL);
-  soup_session_set_proxy_resolver (s->session, NULL);
+  s->session = cs_test_session_new (10);
   s->pushers = g_ptr_array_new_with_free_func (g_object_unref);
   return s;
 }
@@ -181,27 +126,21 @@ e2e_server_free (E2eServer *s)
   g_autofree gchar *log = NULL;
   guint i;
 
-  for (i = 0; i < s->pushers->len; i++) {
-    GSubprocess *p = g_ptr_array_index (s->pushers, i);
-
-    /* SIGKILL: also ends a stopped (SIGSTOP) pusher */
-    if (g_subprocess_get_identifier (p)) {
-      g_subprocess_force_exit (p);
-      g_subprocess_wait (p, NULL, NULL);
-    }
-  }
+  /* SIGKILL: also ends a stopped (SIGSTOP) pusher */
+  for (i = 0; i < s->pushers->len; i++)
+    cs_test_kill_child (g_ptr_array_index (s->pushers, i));
   g_ptr_array_unref (s->pushers);
   if (g_subprocess_get_identifier (s->server)) {
     /* a clean shutdown is part of the contract */
     g_subprocess_send_signal (s->server, SIGTERM);
-    g_assert_cmpint (wait_child (s->server, E2E_WAIT_S), ==, 0);
+    g_assert_cmpint (cs_test_wait_child (s->server, E2E_WAIT_S), ==, 0);
   }
   /* what coversnapd said, for the test log */
   if (s->log_path && g_file_get_contents (s->log_path, &log, NULL, NULL))
     g_test_message ("coversnapd:\n%s", log);
   g_object_unref (s->server);
   g_object_unref (s->session);
-  rm_rf (s->root);
+  cs_test_rm_rf (s->root);
   g_free (s->root);
   g_free (s->store_dir);
   g_free (s->data_dir);
@@ -274,25 +213,11 @@ e2e_resp_free (E2eResp *r)
 void
 e2e_mean_rgb (GBytes *jpeg, guint width, guint height, gdouble rgb[3])
 {
-  g_autoptr (GError) err = NULL;
-  g_autofree guint8 *px = NULL;
   guint w, h;
-  gsize i, n;
 
-  px = cover_jpeg_decode_rgb (
-      g_bytes_get_data (jpeg, NULL), g_bytes_get_size (jpeg), &w, &h, &err);
-  g_assert_no_error (err);
+  cs_test_image_mean (jpeg, &w, &h, rgb);
   g_assert_cmpuint (w, ==, width);
   g_assert_cmpuint (h, ==, height);
-  n = (gsize) w * h;
-  rgb[0] = rgb[1] = rgb[2] = 0;
-  for (i = 0; i < n; i++) {
-    rgb[0] += px[3 * i];
-    rgb[1] += px[3 * i + 1];
-    rgb[2] += px[3 * i + 2];
-  }
-  for (i = 0; i < 3; i++)
-    rgb[i] /= n;
 }
 
 void

@@ -13,6 +13,10 @@
 #include <gio/gio.h>
 #include <libsoup/soup.h>
 
+#include "cs-test-gst.h"
+#include "cs-test-proc.h"
+#include "cs-test-util.h"
+
 G_BEGIN_DECLS
 
 /* the application key of the server's [app.e2e] (client ids 42 and 43) */
@@ -43,13 +47,8 @@ typedef struct
   GBytes *body;
 } E2eResp;
 
-/* a GSpawnChildSetupFunc: the child gets SIGKILL when the test dies */
-void die_with_parent (gpointer data);
-void rm_rf (const gchar *path);
-/* Waits for @proc (bounded); its exit status, or -1 when it had to be
- * killed. */
-gint wait_child (GSubprocess *proc, guint timeout_s);
-
+/* cs_test_spawnv() of the NULL-terminated arguments: the child dies with
+ * the test */
 GSubprocess *e2e_spawn (GSubprocessFlags flags, const gchar *stderr_path,
     GError **error, const gchar *first, ...) G_GNUC_NULL_TERMINATED;
 gchar *e2e_token_for (guint32 cid, const gchar *key);

@@ -93,26 +93,13 @@ is_blue (GBytes *jpeg, guint width, guint height)
   return rgb[0] < 50 && rgb[1] < 50 && rgb[2] > 200;
 }
 
-/* entries of a directory of /proc/<pid>, or of any directory */
-static guint
-count_dir (const gchar *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir))
-    n++;
-  return n;
-}
-
 static guint
 server_fds (E2eServer *f)
 {
   g_autofree gchar *path =
       g_strdup_printf ("/proc/%s/fd", g_subprocess_get_identifier (f->server));
 
-  return count_dir (path);
+  return cs_test_count_dir (path, NULL);
 }
 
 static guint
@@ -207,7 +194,7 @@ push_cycle (E2eServer *f, guint32 cid, gboolean kill9, guint *retries)
   e2e_resp_free (r);
   g_usleep (G_USEC_PER_SEC);
   g_subprocess_send_signal (p, kill9 ? SIGKILL : SIGINT);
-  g_assert_cmpint (wait_child (p, E2E_WAIT_S), >=, 0);
+  g_assert_cmpint (cs_test_wait_child (p, E2E_WAIT_S), >=, 0);
 }
 
 /* Waits (bounded) until the server's fd and thread counts have not changed
@@ -249,7 +236,7 @@ test_kill9_pusher (void)
   e2e_resp_free (r);
 
   g_subprocess_send_signal (p, SIGKILL);
-  g_assert_cmpint (wait_child (p, E2E_WAIT_S), ==, 128 + SIGKILL);
+  g_assert_cmpint (cs_test_wait_child (p, E2E_WAIT_S), ==, 128 + SIGKILL);
   r = poll_cover (f, CID, FALSE, DEAD_WAIT_S);
   g_assert_nonnull (r);
   g_assert_cmpuint (r->status, ==, 404);
@@ -336,23 +323,6 @@ test_h264_h265_together (void)
   e2e_server_free (f);
 }
 
-static void
-assert_no_bus_error (GstElement *pipeline)
-{
-  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
-  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-
-  if (msg) {
-    g_autoptr (GError) err = NULL;
-    g_autofree gchar *dbg = NULL;
-
-    gst_message_parse_error (msg, &err, &dbg);
-    g_printerr ("pusher: %s (%s)\n", err->message, dbg ? dbg : "");
-    gst_message_unref (msg);
-    g_assert_not_reached ();
-  }
-}
-
 /* One pusher switching from red to blue mid-stream (GOP of 25 frames at
  * 25 fps): the cover turns blue, polled with a bound of two GOPs and a
  * margin. */
@@ -386,7 +356,7 @@ test_colour_switch (void)
 
   deadline = g_get_monotonic_time () + E2E_WAIT_S * G_USEC_PER_SEC;
   while (!(r = poll_cover (f, CID, TRUE, 1))) {
-    assert_no_bus_error (pipeline);
+    cs_test_assert_no_bus_error (pipeline);
     g_assert_cmpint (g_get_monotonic_time (), <, deadline);
   }
   e2e_assert_red (r->body, 320, 240);
@@ -406,7 +376,7 @@ test_colour_switch (void)
       g_usleep (50 * 1000);
   }
   g_test_message ("%s after %u polls", blue ? "blue" : "still not blue", polls);
-  assert_no_bus_error (pipeline);
+  cs_test_assert_no_bus_error (pipeline);
   g_assert_true (blue);
 
   gst_element_set_state (pipeline, GST_STATE_NULL);

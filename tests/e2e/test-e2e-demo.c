@@ -48,18 +48,6 @@ quoted_after (const gchar *line, const gchar *prefix)
   return end ? g_strndup (start, end - start) : NULL;
 }
 
-static guint
-count_files (const gchar *path, const gchar *suffix)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-  guint n = 0;
-
-  while (dir && (name = g_dir_read_name (dir)))
-    n += g_str_has_suffix (name, suffix);
-  return n;
-}
-
 static void
 test_demo (void)
 {
@@ -92,7 +80,8 @@ test_demo (void)
   thumbs = g_build_filename (data_dir, "thumbnails", "42", NULL);
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (
+      launcher, cs_test_die_with_parent, NULL, NULL);
   /* the user's cache, and nothing else, decides where the data goes; the
    * plugin path and registry come from the test's environment */
   g_subprocess_launcher_setenv (launcher, "HOME", root, TRUE);
@@ -177,12 +166,12 @@ test_demo (void)
     g_free (line);
   }
   g_assert_no_error (err);
-  g_assert_cmpint (wait_child (server, EXIT_WAIT_S), ==, 0);
+  g_assert_cmpint (cs_test_wait_child (server, EXIT_WAIT_S), ==, 0);
 
   /* thumbnails on: the stream's end left at least one; the store is gone */
-  g_assert_cmpuint (count_files (thumbs, ".jpg"), >=, 1);
+  g_assert_cmpuint (cs_test_count_dir (thumbs, ".jpg"), >=, 1);
   g_assert_false (g_file_test (store, G_FILE_TEST_EXISTS));
-  rm_rf (root);
+  cs_test_rm_rf (root);
 }
 
 int

@@ -82,7 +82,7 @@ test_live_red_then_gone (void)
 
   /* SIGINT: gst-launch stops its pipeline, rtspclientsink tears down */
   g_subprocess_send_signal (p, SIGINT);
-  wait_child (p, E2E_WAIT_S);
+  cs_test_wait_child (p, E2E_WAIT_S);
   r = wait_cover (f, CID, NULL);
   g_assert_cmpuint (r->status, ==, 404);
   e2e_resp_free (r);
@@ -103,7 +103,7 @@ test_red_then_blue (void)
   e2e_assert_red (r->body, 320, 240);
   e2e_resp_free (r);
   g_subprocess_send_signal (p, SIGINT);
-  wait_child (p, E2E_WAIT_S);
+  cs_test_wait_child (p, E2E_WAIT_S);
   e2e_resp_free (wait_cover (f, CID, NULL));
 
   e2e_push (f, CID, token, "blue", FALSE);
@@ -124,14 +124,16 @@ test_refused_tokens (void)
 
   /* bad digest: 401 */
   g_assert_cmpint (
-      wait_child (e2e_push (f, CID, bad, "red", FALSE), E2E_WAIT_S), >, 0);
+      cs_test_wait_child (e2e_push (f, CID, bad, "red", FALSE), E2E_WAIT_S), >,
+      0);
   /* a valid token for another client id: 403 */
   g_assert_cmpint (
-      wait_child (e2e_push (f, CID, other, "red", FALSE), E2E_WAIT_S), >, 0);
+      cs_test_wait_child (e2e_push (f, CID, other, "red", FALSE), E2E_WAIT_S),
+      >, 0);
   /* garbage */
-  g_assert_cmpint (
-      wait_child (e2e_push (f, CID, "nonsense", "red", FALSE), E2E_WAIT_S), >,
-      0);
+  g_assert_cmpint (cs_test_wait_child (
+                       e2e_push (f, CID, "nonsense", "red", FALSE), E2E_WAIT_S),
+      >, 0);
   g_assert_false (segment_exists (f, CID));
   r = e2e_get_cover (f, CID);
   g_assert_cmpuint (r->status, ==, 404);
@@ -150,7 +152,8 @@ test_second_pusher_refused (void)
   e2e_push (f, CID, token, "red", FALSE);
   e2e_resp_free (wait_cover (f, CID, "live"));
   g_assert_cmpint (
-      wait_child (e2e_push (f, CID, token, "blue", FALSE), E2E_WAIT_S), >, 0);
+      cs_test_wait_child (e2e_push (f, CID, token, "blue", FALSE), E2E_WAIT_S),
+      >, 0);
   r = e2e_get_cover (f, CID);
   g_assert_cmpstr (r->source, ==, "live");
   e2e_assert_red (r->body, 320, 240);
@@ -173,7 +176,7 @@ test_h265_thumbnails (void)
   e2e_assert_red (r->body, 320, 240);
   e2e_resp_free (r);
   g_subprocess_send_signal (p, SIGINT);
-  wait_child (p, E2E_WAIT_S);
+  cs_test_wait_child (p, E2E_WAIT_S);
   r = wait_cover (f, OTHER_CID, NULL);
   g_assert_cmpuint (r->status, ==, 200);
   g_assert_cmpstr (r->source, ==, "record");
@@ -221,7 +224,7 @@ test_upload_after_push (void)
   e2e_resp_free (r);
 
   g_subprocess_send_signal (p, SIGINT);
-  wait_child (p, E2E_WAIT_S);
+  cs_test_wait_child (p, E2E_WAIT_S);
   r = wait_cover (f, CID, "upload");
   g_assert_cmpuint (r->status, ==, 200);
   g_assert_true (g_bytes_equal (r->body, uploaded));

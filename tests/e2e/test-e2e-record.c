@@ -100,28 +100,6 @@ wait_log (E2eServer *f, const gchar *text, guint timeout_s)
   }
 }
 
-static gint
-compare_names (gconstpointer a, gconstpointer b)
-{
-  return g_strcmp0 (*(const gchar *const *) a, *(const gchar *const *) b);
-}
-
-/* the files of @dir ending with @suffix, sorted */
-static GPtrArray *
-list_files (const gchar *dir, const gchar *suffix)
-{
-  GPtrArray *files = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  const gchar *name;
-
-  while (d && (name = g_dir_read_name (d))) {
-    if (g_str_has_suffix (name, suffix))
-      g_ptr_array_add (files, g_build_filename (dir, name, NULL));
-  }
-  g_ptr_array_sort (files, compare_names);
-  return files;
-}
-
 static GstPadProbeReturn
 count_buffers (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
@@ -194,11 +172,11 @@ test_record_segments (void)
   /* SIGINT: gst-launch stops its pipeline, rtspclientsink tears down; the
    * media gets EOS, which finishes the last segment */
   g_subprocess_send_signal (p, SIGINT);
-  wait_child (p, E2E_WAIT_S);
+  cs_test_wait_child (p, E2E_WAIT_S);
   wait_log (f, "stream 42: stopped", E2E_WAIT_S);
 
   rec_dir = g_build_filename (f->data_dir, "recordings", "42", NULL);
-  segments = list_files (rec_dir, ".mp4");
+  segments = cs_test_list_dir (rec_dir, ".mp4", TRUE);
   for (i = 0; i < segments->len; i++)
     g_test_message ("segment %s", (gchar *) g_ptr_array_index (segments, i));
   g_assert_cmpuint (segments->len, >=, 2);
@@ -211,7 +189,7 @@ test_record_segments (void)
   }
 
   thumb_dir = g_build_filename (f->data_dir, "thumbnails", "42", NULL);
-  thumbs = list_files (thumb_dir, ".jpg");
+  thumbs = cs_test_list_dir (thumb_dir, ".jpg", TRUE);
   g_test_message ("%u thumbnails", thumbs->len);
   /* one per segment (interval = segment length) and one at the end */
   g_assert_cmpuint (thumbs->len, >=, 2);

@@ -15,8 +15,6 @@
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,47 +38,25 @@ child_environ (void)
   return env;
 }
 
-static const gchar *
-cat_path (void)
-{
-  const gchar *path = g_getenv ("COVERSNAP_CAT");
-
-  fail_unless (path != NULL && g_file_test (path, G_FILE_TEST_IS_EXECUTABLE),
-      "COVERSNAP_CAT does not name the coversnap-cat binary");
-  return path;
-}
-
 /* Runs coversnap-cat [--info] --store-dir DIR ID and collects its output. */
 static void
 run_cat (const gchar *dir, const gchar *id, gboolean info, CatResult *res)
 {
   const gchar *argv[6];
-  GSubprocess *proc;
-  GError *err = NULL;
-  GBytes *err_bytes = NULL;
+  CsTestRun run;
   guint n = 0;
 
-  argv[n++] = cat_path ();
+  argv[n++] = cs_test_program ("COVERSNAP_CAT");
   if (info)
     argv[n++] = "--info";
   argv[n++] = "--store-dir";
   argv[n++] = dir;
   argv[n++] = id;
   argv[n] = NULL;
-  proc = g_subprocess_newv (argv,
-      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &err);
-  fail_unless (
-      proc != NULL, "cannot run coversnap-cat: %s", err ? err->message : "?");
-  fail_unless (
-      g_subprocess_communicate (proc, NULL, NULL, &res->out, &err_bytes, &err),
-      "coversnap-cat: %s", err ? err->message : "?");
-  res->status = g_subprocess_get_if_exited (proc)
-      ? g_subprocess_get_exit_status (proc)
-      : -1;
-  res->err = g_strndup (
-      g_bytes_get_data (err_bytes, NULL), g_bytes_get_size (err_bytes));
-  g_bytes_unref (err_bytes);
-  g_object_unref (proc);
+  cs_test_run (&run, argv, NULL, NULL);
+  res->status = run.status;
+  res->out = run.out;
+  res->err = run.err;
 }
 
 static void
@@ -94,21 +70,9 @@ cat_result_clear (CatResult *res)
 static gchar *
 info_value (const CatResult *res, const gchar *key)
 {
-  gchar *text = g_strndup (
-      g_bytes_get_data (res->out, NULL), g_bytes_get_size (res->out));
-  gchar **lines = g_strsplit (text, "\n", -1);
-  gchar *value = NULL;
-  guint i;
+  g_autofree gchar *text = cs_test_bytes_to_string (res->out);
 
-  for (i = 0; lines[i] && !value; i++) {
-    gsize klen = strlen (key);
-
-    if (strncmp (lines[i], key, klen) == 0 && lines[i][klen] == ':')
-      value = g_strstrip (g_strdup (lines[i] + klen + 1));
-  }
-  g_strfreev (lines);
-  g_free (text);
-  return value;
+  return cs_test_info_value (text, key);
 }
 
 static guint64
@@ -221,30 +185,20 @@ read_log (const gchar *path)
   return text;
 }
 
-/* A test that fails exits at once: its gst-launch-1.0 must not outlive it. */
-static void
-die_with_parent (gpointer user_data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
+/* A test that fails exits at once: its gst-launch-1.0 must not outlive it
+ * (cs_test_spawnv). */
 static void
 spawn_launch (const gchar *const *argv, const gchar *log_path, Child *child)
 {
-  GSubprocessLauncher *launcher =
-      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
   gchar **env = child_environ ();
   GError *err = NULL;
   GSubprocess *proc;
 
-  g_subprocess_launcher_set_environ (launcher, env);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  g_subprocess_launcher_set_stdout_file_path (launcher, log_path);
-  proc = g_subprocess_launcher_spawnv (launcher, argv, &err);
+  proc = cs_test_spawnv (G_SUBPROCESS_FLAGS_STDERR_MERGE,
+      (const gchar *const *) env, log_path, NULL, argv, &err);
   fail_unless (
       proc != NULL, "cannot run %s: %s", argv[0], err ? err->message : "?");
   g_strfreev (env);
-  g_object_unref (launcher);
   child->proc = proc;
   child->exited = FALSE;
   g_subprocess_wait_async (proc, NULL, on_waited, child);

@@ -268,35 +268,12 @@ wait_accounted (Fixture *f, guint64 n)
       n);
 }
 
-static gint
-compare_strings (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(const gchar **) a, *(const gchar **) b);
-}
-
-/* Every name in @dir, sorted (empty when @dir does not exist). */
-static GPtrArray *
-list_dir (const gchar *dir)
-{
-  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
-  GDir *d = g_dir_open (dir, 0, NULL);
-  const gchar *name;
-
-  if (d) {
-    while ((name = g_dir_read_name (d)))
-      g_ptr_array_add (names, g_strdup (name));
-    g_dir_close (d);
-  }
-  g_ptr_array_sort (names, compare_strings);
-  return names;
-}
-
 /* The thumbnails in @dir: all names but dot files and foreign ones, sorted.
  * Fails on a leftover temporary (dot) file. */
 static GPtrArray *
 list_thumbnails (const gchar *dir)
 {
-  GPtrArray *all = list_dir (dir);
+  GPtrArray *all = cs_test_list_dir (dir, NULL, FALSE);
   GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
   guint i;
 
@@ -450,7 +427,7 @@ GST_START_TEST (test_first_keyframe_thumbnail)
   assert_cover_colour (&cover, 0, "cover of the first keyframe");
 
   /* <thumbnail-dir>/<client-id>/ and nothing else */
-  root = list_dir (f.thumbs);
+  root = cs_test_list_dir (f.thumbs, NULL, FALSE);
   fail_unless_equals_int (root->len, 1);
   fail_unless_equals_string (g_ptr_array_index (root, 0), CLIENT_ID_STR);
   names = list_thumbnails (f.client_dir);
@@ -971,7 +948,7 @@ GST_START_TEST (test_atomic_writes)
   fail_unless (p.reads > 0, "the reader never read a thumbnail");
 
   /* no temporary file left, only thumbnails, the newest four */
-  all = list_dir (f.client_dir);
+  all = cs_test_list_dir (f.client_dir, NULL, FALSE);
   for (i = 0; i < all->len; i++)
     fail_unless (
         g_regex_match_simple (NAME_REGEX, g_ptr_array_index (all, i), 0, 0),
@@ -1071,13 +1048,13 @@ GST_START_TEST (test_no_thumbnail_dir)
   fail_unless_equals_uint64 (get_u64 (f.tap, "thumbnails-written"), 0);
 
   /* the segment, and nothing else anywhere under the test's root */
-  root = list_dir (f.root);
+  root = cs_test_list_dir (f.root, NULL, FALSE);
   fail_unless_equals_int (root->len, 2);
   fail_unless_equals_string (g_ptr_array_index (root, 0), "cwd");
   fail_unless_equals_string (g_ptr_array_index (root, 1), "store");
-  cwd_names = list_dir (cwd);
+  cwd_names = cs_test_list_dir (cwd, NULL, FALSE);
   fail_unless_equals_int (cwd_names->len, 0);
-  store = list_dir (f.store);
+  store = cs_test_list_dir (f.store, NULL, FALSE);
   segment = cover_store_path (f.store, CLIENT_ID);
   fail_unless_equals_int (store->len, 1);
   fail_unless (g_str_has_suffix (segment, g_ptr_array_index (store, 0)));

@@ -21,6 +21,8 @@
 #include <string.h>
 
 #include "cover-token.h"
+#include "cs-test-proc.h"
+#include "cs-test-util.h"
 
 #define KEY "cli-test-key"
 #define OTHER_KEY "some other key"
@@ -43,53 +45,27 @@ run_clear (Run *r)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear);
 
-static const gchar *
-tool_path (void)
-{
-  const gchar *path = g_getenv ("COVERSNAP_TOKEN");
-
-  if (!path)
-    g_error ("COVERSNAP_TOKEN is not set (run the test through meson)");
-  return path;
-}
-
 /* @stdout_path: where stdout goes instead of a pipe (NULL: captured);
  * @stdin_text: fed on stdin (NULL: nothing). */
 static void
 run_full (Run *r, const gchar *stdout_path, const gchar *stdin_text,
     const gchar *const *args)
 {
-  g_autoptr (GSubprocessLauncher) launcher = NULL;
-  g_autoptr (GSubprocess) proc = NULL;
+  g_auto (CsTestRun) run = { 0 };
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GError) err = NULL;
-  GSubprocessFlags flags = G_SUBPROCESS_FLAGS_STDERR_PIPE;
   guint i;
 
   memset (r, 0, sizeof (*r));
-  g_ptr_array_add (argv, (gpointer) tool_path ());
+  g_ptr_array_add (argv, (gpointer) cs_test_program ("COVERSNAP_TOKEN"));
   for (i = 0; args[i]; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
 
-  if (!stdout_path)
-    flags |= G_SUBPROCESS_FLAGS_STDOUT_PIPE;
-  if (stdin_text)
-    flags |= G_SUBPROCESS_FLAGS_STDIN_PIPE;
-  launcher = g_subprocess_launcher_new (flags);
-  if (stdout_path)
-    g_subprocess_launcher_set_stdout_file_path (launcher, stdout_path);
-  proc = g_subprocess_launcher_spawnv (
-      launcher, (const gchar *const *) argv->pdata, &err);
-  g_assert_no_error (err);
-  g_subprocess_communicate_utf8 (
-      proc, stdin_text, NULL, &r->out, &r->err, &err);
-  g_assert_no_error (err);
-  r->status = g_subprocess_get_if_exited (proc)
-      ? g_subprocess_get_exit_status (proc)
-      : -1;
-  if (!r->out)
-    r->out = g_strdup ("");
+  cs_test_run (
+      &run, (const gchar *const *) argv->pdata, stdin_text, stdout_path);
+  r->status = run.status;
+  r->out = cs_test_bytes_to_string (run.out);
+  r->err = g_steal_pointer (&run.err);
 }
 
 static void

@@ -170,7 +170,7 @@ client_thread (gpointer data)
 {
   Client *c = data;
   Shared *sh = c->sh;
-  g_autoptr (SoupSession) session = ht_session_new ();
+  g_autoptr (SoupSession) session = cs_test_session_new (HT_TIMEOUT_S);
   gint64 end = g_get_monotonic_time () + CLIENT_SECONDS * G_USEC_PER_SEC;
   guint n;
 
@@ -215,7 +215,7 @@ resize_thread (gpointer data)
 {
   Client *c = data;
   Shared *sh = c->sh;
-  g_autoptr (SoupSession) session = ht_session_new ();
+  g_autoptr (SoupSession) session = cs_test_session_new (HT_TIMEOUT_S);
   gint64 end = g_get_monotonic_time () + CLIENT_SECONDS * G_USEC_PER_SEC;
   guint n;
 

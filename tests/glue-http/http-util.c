@@ -17,13 +17,9 @@
 #include <stdlib.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
-#include <png.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <turbojpeg.h>
 
 static guint warnings_seen;
-static gchar *tmp_root;
 
 /* The service says why a source or a store failed with a g_warning()
  * starting "coversnap: ": some tests make them fail on purpose.  Those are
@@ -52,11 +48,8 @@ ht_init (int *argc, char ***argv)
 
   /* a failing test aborts before it cleans up: under meson, everything
    * goes below one directory of the build tree, emptied at the start */
-  if (g_getenv ("COVERSNAP_HTTP_TMPDIR")) {
-    tmp_root = g_strdup (g_getenv ("COVERSNAP_HTTP_TMPDIR"));
-    ht_rm_rf (tmp_root);
-    g_assert_cmpint (g_mkdir_with_parents (tmp_root, 0750), ==, 0);
-  }
+  if (g_getenv ("COVERSNAP_HTTP_TMPDIR"))
+    cs_test_tmp_root_set (g_getenv ("COVERSNAP_HTTP_TMPDIR"));
 }
 
 int
@@ -64,9 +57,7 @@ ht_run (void)
 {
   int ret = g_test_run ();
 
-  if (tmp_root)
-    ht_rm_rf (tmp_root);
-  g_clear_pointer (&tmp_root, g_free);
+  cs_test_tmp_root_remove ();
   return ret;
 }
 
@@ -76,67 +67,19 @@ ht_warnings_seen (void)
   return g_atomic_int_get (&warnings_seen);
 }
 
-gchar *
-ht_make_tmpdir (const gchar *tmpl)
-{
-  g_autoptr (GError) err = NULL;
-  gchar *dir;
-
-  if (tmp_root) {
-    dir = g_build_filename (tmp_root, tmpl, NULL);
-    g_assert_nonnull (g_mkdtemp_full (dir, 0750));
-    return dir;
-  }
-  dir = g_dir_make_tmp (tmpl, &err);
-  g_assert_no_error (err);
-  return dir;
-}
-
-void
-ht_rm_rf (const gchar *path)
-{
-  struct stat st;
-
-  if (lstat (path, &st) < 0)
-    return;
-  if (S_ISDIR (st.st_mode)) {
-    GDir *d = g_dir_open (path, 0, NULL);
-    const gchar *name;
-
-    while (d && (name = g_dir_read_name (d))) {
-      g_autofree gchar *child = g_build_filename (path, name, NULL);
-
-      ht_rm_rf (child);
-    }
-    if (d)
-      g_dir_close (d);
-    g_rmdir (path);
-  } else {
-    g_unlink (path);
-  }
-}
-
 /* Service */
-
-SoupSession *
-ht_session_new (void)
-{
-  /* straight to 127.0.0.1, whatever proxy the environment names */
-  return soup_session_new_with_options (
-      "timeout", HT_TIMEOUT_S, "proxy-resolver", NULL, NULL);
-}
 
 HtSvc *
 ht_svc_dirs_new (void)
 {
   HtSvc *svc = g_new0 (HtSvc, 1);
 
-  svc->root = ht_make_tmpdir ("coversnap-http-XXXXXX");
+  svc->root = cs_test_make_tmpdir ("coversnap-http-XXXXXX");
   svc->data_dir = g_build_filename (svc->root, "data", NULL);
   svc->store_dir = g_build_filename (svc->root, "store", NULL);
   g_assert_cmpint (g_mkdir (svc->data_dir, 0750), ==, 0);
   g_assert_cmpint (g_mkdir (svc->store_dir, 0750), ==, 0);
-  svc->session = ht_session_new ();
+  svc->session = cs_test_session_new (HT_TIMEOUT_S);
   return svc;
 }
 
@@ -217,7 +160,7 @@ ht_svc_free (HtSvc *svc)
     return;
   g_clear_object (&svc->session);
   g_clear_pointer (&svc->service, cover_service_free);
-  ht_rm_rf (svc->root);
+  cs_test_rm_rf (svc->root);
   g_free (svc->root);
   g_free (svc->data_dir);
   g_free (svc->store_dir);
@@ -241,14 +184,7 @@ gchar *
 ht_token_full (guint32 cid, guint32 control, gint64 expire, gboolean has_ip,
     guint32 ip, const gchar *key)
 {
-  CoverToken t = { 0 };
-
-  t.cid = cid;
-  t.control = control | (has_ip ? COVER_TOKEN_CONTROL_VERIFY_IP : 0);
-  t.expire = expire;
-  t.has_ip = has_ip;
-  t.ip = ip;
-  return cover_token_mint (key, &t);
+  return cs_test_token_mint (key, cid, control, expire, has_ip, ip);
 }
 
 gchar *
@@ -258,37 +194,11 @@ ht_token (guint32 cid)
       FALSE, 0, ht_key_for (cid));
 }
 
-static void
-put_le32 (guint8 *p, guint32 v)
-{
-  p[0] = v & 0xff;
-  p[1] = (v >> 8) & 0xff;
-  p[2] = (v >> 16) & 0xff;
-  p[3] = (v >> 24) & 0xff;
-}
-
 gchar *
 ht_token_independent (guint32 cid, guint32 control, guint32 expire,
     gboolean has_ip, guint32 ip, const gchar *key)
 {
-  g_autoptr (GHmac) hmac =
-      g_hmac_new (G_CHECKSUM_MD5, (const guchar *) key, strlen (key));
-  guint8 plain[16];
-  gsize n = 12;
-
-  put_le32 (plain, cid);
-  put_le32 (plain + 4, control);
-  put_le32 (plain + 8, expire);
-  if (has_ip) {
-    put_le32 (plain + 12, ip);
-    n = 16;
-  }
-  g_hmac_update (hmac, plain, n);
-  if (has_ip)
-    return g_strdup_printf (
-        "%u_%u_%u_%u_%s", cid, control, expire, ip, g_hmac_get_string (hmac));
-  return g_strdup_printf (
-      "%u_%u_%u_%s", cid, control, expire, g_hmac_get_string (hmac));
+  return cs_test_token_spec (key, cid, control, expire, has_ip, ip);
 }
 
 gchar *
@@ -389,13 +299,9 @@ ht_upload (HtSvc *svc, guint32 cid, GBytes *file)
   g_autofree gchar *token = ht_token (cid);
   g_autofree gchar *path = ht_upload_path (cid, token);
   g_autofree gchar *uri = g_strconcat (svc->base, path, NULL);
-  SoupMultipart *mp = soup_multipart_new ("multipart/form-data");
-  g_autoptr (SoupMessage) msg = NULL;
+  g_autoptr (SoupMessage) msg = cs_test_upload_message (
+      uri, "file", "cover.jpg", "application/octet-stream", file);
 
-  soup_multipart_append_form_file (
-      mp, "file", "cover.jpg", "application/octet-stream", file);
-  msg = soup_message_new_from_multipart (uri, mp);
-  soup_multipart_free (mp);
   return ht_send (svc, msg);
 }
 
@@ -636,31 +542,6 @@ ht_peak_rss (void)
 /* Images */
 
 GBytes *
-ht_jpeg (guint w, guint h, guint8 r, guint8 g, guint8 b)
-{
-  tjhandle tj = tjInitCompress ();
-  g_autofree guint8 *rgb = g_malloc ((gsize) w * h * 3);
-  unsigned char *jpeg = NULL;
-  unsigned long len = 0;
-  GBytes *bytes;
-  gsize i;
-
-  for (i = 0; i < (gsize) w * h; i++) {
-    rgb[3 * i] = r;
-    rgb[3 * i + 1] = g;
-    rgb[3 * i + 2] = b;
-  }
-  g_assert_nonnull (tj);
-  g_assert_cmpint (
-      tjCompress2 (tj, rgb, w, 0, h, TJPF_RGB, &jpeg, &len, TJSAMP_420, 90, 0),
-      ==, 0);
-  bytes = g_bytes_new (jpeg, len);
-  tjFree (jpeg);
-  tjDestroy (tj);
-  return bytes;
-}
-
-GBytes *
 ht_jpeg_of_size (gsize size)
 {
   g_autoptr (GBytes) base = ht_jpeg (64, 48, 200, 40, 90);
@@ -690,53 +571,6 @@ ht_jpeg_of_size (gsize size)
   g_byte_array_append (out, b + 2, blen - 2);
   g_assert_cmpuint (out->len, ==, size);
   return g_byte_array_free_to_bytes (out);
-}
-
-GBytes *
-ht_png (guint w, guint h, guint8 r, guint8 g, guint8 b)
-{
-  png_image image = { 0 };
-  g_autofree guint8 *rgb = g_malloc ((gsize) w * h * 3);
-  png_alloc_size_t len = 0;
-  guint8 *out;
-  gsize i;
-
-  for (i = 0; i < (gsize) w * h; i++) {
-    rgb[3 * i] = r;
-    rgb[3 * i + 1] = g;
-    rgb[3 * i + 2] = b;
-  }
-  image.version = PNG_IMAGE_VERSION;
-  image.width = w;
-  image.height = h;
-  image.format = PNG_FORMAT_RGB;
-  g_assert_true (
-      png_image_write_to_memory (&image, NULL, &len, 0, rgb, 0, NULL));
-  out = g_malloc (len);
-  g_assert_true (
-      png_image_write_to_memory (&image, out, &len, 0, rgb, 0, NULL));
-  return g_bytes_new_take (out, len);
-}
-
-void
-ht_mean_rgb (GBytes *image, guint *w, guint *h, gdouble rgb[3])
-{
-  g_autoptr (GError) err = NULL;
-  g_autofree guint8 *px = cover_image_decode_rgb (
-      g_bytes_get_data (image, NULL), g_bytes_get_size (image), w, h, &err);
-  gdouble sum[3] = { 0, 0, 0 };
-  gsize i, n;
-
-  g_assert_no_error (err);
-  g_assert_nonnull (px);
-  n = (gsize) *w * *h;
-  for (i = 0; i < n; i++) {
-    sum[0] += px[3 * i];
-    sum[1] += px[3 * i + 1];
-    sum[2] += px[3 * i + 2];
-  }
-  for (i = 0; i < 3; i++)
-    rgb[i] = sum[i] / n;
 }
 
 void

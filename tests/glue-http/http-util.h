@@ -22,6 +22,11 @@
 #include "cover-image.h"
 #include "cover-service.h"
 #include "cover-token.h"
+#include "cs-test-gst.h"
+#include "cs-test-http.h"
+#include "cs-test-image.h"
+#include "cs-test-token.h"
+#include "cs-test-util.h"
 
 G_BEGIN_DECLS
 
@@ -68,8 +73,8 @@ int ht_run (void);
 /* coversnap warnings logged so far */
 guint ht_warnings_seen (void);
 
-gchar *ht_make_tmpdir (const gchar *tmpl);
-void ht_rm_rf (const gchar *path);
+/* below the temporary root of ht_init() (tests/common) */
+#define ht_rm_rf cs_test_rm_rf
 
 /* A service listening on 127.0.0.1, port 0, over fresh temporary
  * directories, with the two applications above; then [server] key/value
@@ -81,9 +86,8 @@ CoverConfig *ht_config_new (HtSvc *svc, const gchar *first_key, ...);
 HtSvc *ht_svc_dirs_new (void);
 void ht_svc_free (HtSvc *svc);
 
-SoupSession *ht_session_new (void);
-
-/* Tokens: minted with the library and valid for an hour, unless said. */
+/* Tokens (tests/common/cs-test-token.h with the order of arguments the
+ * tests use): minted with the library and valid for an hour, unless said. */
 gchar *ht_token_full (guint32 cid, guint32 control, gint64 expire,
     gboolean has_ip, guint32 ip, const gchar *key);
 /* the key of the app owning @cid (A or B above) */
@@ -145,13 +149,13 @@ HtResp *ht_raw_stream (guint16 port, const gchar *head, gsize chunk_size,
 /* the peak resident memory of this process (VmHWM), bytes */
 gsize ht_peak_rss (void);
 
-/* Images: real files made with TurboJPEG and libpng */
-GBytes *ht_jpeg (guint w, guint h, guint8 r, guint8 g, guint8 b);
+/* Images: real files made with TurboJPEG and libpng (tests/common) */
+#define ht_jpeg cs_test_jpeg_solid
 /* a JPEG of exactly @size bytes: COM segments after SOI */
 GBytes *ht_jpeg_of_size (gsize size);
-GBytes *ht_png (guint w, guint h, guint8 r, guint8 g, guint8 b);
+#define ht_png cs_test_png_solid
 /* mean colour of a JPEG or PNG */
-void ht_mean_rgb (GBytes *image, guint *w, guint *h, gdouble rgb[3]);
+#define ht_mean_rgb cs_test_image_mean
 void ht_image_size (GBytes *image, guint *w, guint *h);
 
 /* Prometheus text: the value of the sample "name{labels}" (exactly as the

@@ -266,30 +266,6 @@ test_not_found (void)
 
 /* POST upload: 200 400 401 403 405 406 413 */
 
-static GBytes *
-multipart (const gchar *boundary, const gchar *name, const gchar *filename,
-    const gchar *part_type, GBytes *data, gboolean close)
-{
-  GByteArray *b = g_byte_array_new ();
-  g_autofree gchar *head = NULL;
-
-  head = g_strdup_printf ("--%s\r\nContent-Disposition: form-data; "
-                          "name=\"%s\"%s%s%s\r\n%s%s%s\r\n",
-      boundary, name, filename ? "; filename=\"" : "", filename ? filename : "",
-      filename ? "\"" : "", part_type ? "Content-Type: " : "",
-      part_type ? part_type : "", part_type ? "\r\n" : "");
-  g_byte_array_append (b, (const guint8 *) head, strlen (head));
-  if (data)
-    g_byte_array_append (
-        b, g_bytes_get_data (data, NULL), g_bytes_get_size (data));
-  if (close) {
-    g_autofree gchar *tail = g_strdup_printf ("\r\n--%s--\r\n", boundary);
-
-    g_byte_array_append (b, (const guint8 *) tail, strlen (tail));
-  }
-  return g_byte_array_free_to_bytes (b);
-}
-
 #define MP_TYPE "multipart/form-data; boundary=" SEED_BOUNDARY
 
 static void
@@ -319,7 +295,8 @@ test_upload_status_codes (void)
         g_strdup_printf ("/v2/devices/abc/snapshots?client_token=%s", token);
     g_autoptr (SoupMessage) msg = ht_message (svc, "POST", path);
 
-    body = multipart (SEED_BOUNDARY, "file", "a.jpg", "image/jpeg", jpeg, TRUE);
+    body = cs_test_multipart_body (
+        SEED_BOUNDARY, "file", "a.jpg", "image/jpeg", jpeg, TRUE);
     soup_message_set_request_body_from_bytes (msg, MP_TYPE, body);
     resp = ht_send (svc, msg);
     g_free (ht_assert_error (resp, 400, "bad_client_id"));
@@ -329,7 +306,8 @@ test_upload_status_codes (void)
   resp = ht_upload_body (svc, cid, "image/jpeg", jpeg, FALSE);
   g_free (ht_assert_error (resp, 400, "bad_request"));
   ht_resp_free (resp);
-  body = multipart (SEED_BOUNDARY, "file", "a.jpg", "image/jpeg", jpeg, TRUE);
+  body = cs_test_multipart_body (
+      SEED_BOUNDARY, "file", "a.jpg", "image/jpeg", jpeg, TRUE);
   resp = ht_upload_body (svc, cid, "multipart/form-data", body, FALSE);
   g_free (ht_assert_error (resp, 400, "bad_request"));
   ht_resp_free (resp);
@@ -339,12 +317,14 @@ test_upload_status_codes (void)
   g_free (ht_assert_error (resp, 400, "bad_request"));
   ht_resp_free (resp);
   g_clear_pointer (&body, g_bytes_unref);
-  body = multipart (SEED_BOUNDARY, "image", "a.jpg", "image/jpeg", jpeg, TRUE);
+  body = cs_test_multipart_body (
+      SEED_BOUNDARY, "image", "a.jpg", "image/jpeg", jpeg, TRUE);
   resp = ht_upload_body (svc, cid, MP_TYPE, body, FALSE);
   g_free (ht_assert_error (resp, 400, "bad_request"));
   ht_resp_free (resp);
   g_clear_pointer (&body, g_bytes_unref);
-  body = multipart (SEED_BOUNDARY, "file", "a.jpg", "image/jpeg", NULL, TRUE);
+  body = cs_test_multipart_body (
+      SEED_BOUNDARY, "file", "a.jpg", "image/jpeg", NULL, TRUE);
   resp = ht_upload_body (svc, cid, MP_TYPE, body, FALSE);
   g_free (ht_assert_error (resp, 400, "bad_request"));
   ht_resp_free (resp);
@@ -367,7 +347,8 @@ test_upload_status_codes (void)
     g_autofree gchar *path = ht_upload_path (cid, NULL);
     g_autoptr (SoupMessage) msg = ht_message (svc, "POST", path);
 
-    body = multipart (SEED_BOUNDARY, "file", "a.jpg", "image/jpeg", jpeg, TRUE);
+    body = cs_test_multipart_body (
+        SEED_BOUNDARY, "file", "a.jpg", "image/jpeg", jpeg, TRUE);
     soup_message_set_request_body_from_bytes (msg, MP_TYPE, body);
     resp = ht_send (svc, msg);
     g_free (ht_assert_error (resp, 401, "invalid_token"));

@@ -29,46 +29,6 @@
 #define PATTERN_G 0x80
 #define PATTERN_B 0xc0
 
-/* mean colour, decoded with the core's own JPEG decoder */
-static void
-assert_colour (GBytes *jpeg, gdouble r, gdouble g, gdouble b, gdouble tol)
-{
-  g_autoptr (GError) err = NULL;
-  g_autofree guint8 *px = NULL;
-  gdouble sum[3] = { 0, 0, 0 };
-  guint w, h;
-  gsize i, n;
-
-  px = cover_jpeg_decode_rgb (
-      g_bytes_get_data (jpeg, NULL), g_bytes_get_size (jpeg), &w, &h, &err);
-  g_assert_no_error (err);
-  n = (gsize) w * h;
-  for (i = 0; i < n; i++) {
-    sum[0] += px[3 * i];
-    sum[1] += px[3 * i + 1];
-    sum[2] += px[3 * i + 2];
-  }
-  g_assert_cmpfloat_with_epsilon (sum[0] / n, r, tol);
-  g_assert_cmpfloat_with_epsilon (sum[1] / n, g, tol);
-  g_assert_cmpfloat_with_epsilon (sum[2] / n, b, tol);
-}
-
-static void
-assert_no_bus_error (GstElement *pipeline)
-{
-  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
-  GstMessage *m;
-
-  while ((m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR))) {
-    g_autoptr (GError) err = NULL;
-
-    gst_message_parse_error (m, &err, NULL);
-    g_printerr ("pipeline error: %s\n", err->message);
-    gst_message_unref (m);
-    g_assert_not_reached ();
-  }
-}
-
 /* Polls the cover until it comes from @source (bounded). */
 static HtResp *
 wait_for_source (HtSvc *svc, guint32 cid, const gchar *source)
@@ -138,7 +98,8 @@ test_fallback_chain (void)
   ht_image_size (resp->body, &w, &h);
   g_assert_cmpuint (w, ==, 640);
   g_assert_cmpuint (h, ==, 360);
-  assert_colour (resp->body, PATTERN_R, PATTERN_G, PATTERN_B, 16);
+  cs_test_assert_image_colour (
+      resp->body, 0, 0, PATTERN_R, PATTERN_G, PATTERN_B, 16);
   live_etag = g_strdup (ht_header (resp, "ETag"));
   ht_resp_free (resp);
 
@@ -157,7 +118,8 @@ test_fallback_chain (void)
   ht_image_size (resp->body, &w, &h);
   g_assert_cmpuint (w, ==, 160);
   g_assert_cmpuint (h, ==, 90);
-  assert_colour (resp->body, PATTERN_R, PATTERN_G, PATTERN_B, 16);
+  cs_test_assert_image_colour (
+      resp->body, 0, 0, PATTERN_R, PATTERN_G, PATTERN_B, 16);
   ht_resp_free (resp);
 
   metrics = ht_metrics (svc);
@@ -169,7 +131,7 @@ test_fallback_chain (void)
       >=, 2);
 
   /* the stream stops: its segment is marked ended, the thumbnail is next */
-  assert_no_bus_error (pipeline);
+  cs_test_assert_no_bus_error (pipeline);
   g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_NULL), ==,
       GST_STATE_CHANGE_SUCCESS);
   gst_object_unref (pipeline);

@@ -105,13 +105,10 @@ test_query_and_header (void)
   {
     g_autofree gchar *path = ht_upload_path (HT_SEED_CID, NULL);
     g_autofree gchar *uri = g_strconcat (svc->base, path, NULL);
-    SoupMultipart *mp = soup_multipart_new ("multipart/form-data");
     g_autoptr (GBytes) png = ht_png (32, 32, 1, 2, 3);
     g_autoptr (SoupMessage) msg = NULL;
 
-    soup_multipart_append_form_file (mp, "file", "x.png", "image/png", png);
-    msg = soup_message_new_from_multipart (uri, mp);
-    soup_multipart_free (mp);
+    msg = cs_test_upload_message (uri, "file", "x.png", "image/png", png);
     soup_message_headers_append (
         soup_message_get_request_headers (msg), "X-Client-Token", token);
     resp = ht_send (svc, msg);
@@ -248,12 +245,9 @@ test_401_reasons (void)
     g_autoptr (GBytes) jpeg = ht_jpeg (16, 16, 0, 0, 0);
     g_autofree gchar *path = ht_upload_path (cid, expired);
     g_autofree gchar *uri = g_strconcat (svc->base, path, NULL);
-    SoupMultipart *mp = soup_multipart_new ("multipart/form-data");
     g_autoptr (SoupMessage) msg = NULL;
 
-    soup_multipart_append_form_file (mp, "file", "a.jpg", "image/jpeg", jpeg);
-    msg = soup_message_new_from_multipart (uri, mp);
-    soup_multipart_free (mp);
+    msg = cs_test_upload_message (uri, "file", "a.jpg", "image/jpeg", jpeg);
     resp = ht_send (svc, msg);
     g_free (ht_assert_error (resp, 401, "invalid_token"));
     ht_resp_free (resp);
@@ -313,12 +307,9 @@ test_403_other_device (void)
   path = ht_upload_path (HT_SEED_CID, t416);
   {
     g_autofree gchar *uri = g_strconcat (svc->base, path, NULL);
-    SoupMultipart *mp = soup_multipart_new ("multipart/form-data");
     g_autoptr (SoupMessage) msg = NULL;
 
-    soup_multipart_append_form_file (mp, "file", "a.jpg", "image/jpeg", jpeg);
-    msg = soup_message_new_from_multipart (uri, mp);
-    soup_multipart_free (mp);
+    msg = cs_test_upload_message (uri, "file", "a.jpg", "image/jpeg", jpeg);
     resp = ht_send (svc, msg);
     g_free (ht_assert_error (resp, 403, "forbidden"));
     ht_resp_free (resp);
@@ -367,12 +358,9 @@ test_view_permission (void)
   {
     g_autofree gchar *path = ht_upload_path (HT_SEED_CID, plain);
     g_autofree gchar *uri = g_strconcat (svc->base, path, NULL);
-    SoupMultipart *mp = soup_multipart_new ("multipart/form-data");
     g_autoptr (SoupMessage) msg = NULL;
 
-    soup_multipart_append_form_file (mp, "file", "a.jpg", "image/jpeg", jpeg);
-    msg = soup_message_new_from_multipart (uri, mp);
-    soup_multipart_free (mp);
+    msg = cs_test_upload_message (uri, "file", "a.jpg", "image/jpeg", jpeg);
     resp = ht_send (svc, msg);
     ht_assert_status (resp, 200);
     ht_resp_free (resp);
@@ -425,12 +413,9 @@ test_ip_bound (void)
   {
     g_autofree gchar *path = ht_upload_path (HT_SEED_CID, there);
     g_autofree gchar *uri = g_strconcat (svc->base, path, NULL);
-    SoupMultipart *mp = soup_multipart_new ("multipart/form-data");
     g_autoptr (SoupMessage) msg = NULL;
 
-    soup_multipart_append_form_file (mp, "file", "a.jpg", "image/jpeg", jpeg);
-    msg = soup_message_new_from_multipart (uri, mp);
-    soup_multipart_free (mp);
+    msg = cs_test_upload_message (uri, "file", "a.jpg", "image/jpeg", jpeg);
     resp = ht_send (svc, msg);
     g_free (ht_assert_error (resp, 403, "forbidden"));
     ht_resp_free (resp);
@@ -438,12 +423,9 @@ test_ip_bound (void)
   {
     g_autofree gchar *path = ht_upload_path (HT_SEED_CID, here);
     g_autofree gchar *uri = g_strconcat (svc->base, path, NULL);
-    SoupMultipart *mp = soup_multipart_new ("multipart/form-data");
     g_autoptr (SoupMessage) msg = NULL;
 
-    soup_multipart_append_form_file (mp, "file", "a.jpg", "image/jpeg", jpeg);
-    msg = soup_message_new_from_multipart (uri, mp);
-    soup_multipart_free (mp);
+    msg = cs_test_upload_message (uri, "file", "a.jpg", "image/jpeg", jpeg);
     resp = ht_send (svc, msg);
     ht_assert_status (resp, 200);
     ht_resp_free (resp);

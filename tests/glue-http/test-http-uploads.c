@@ -32,22 +32,8 @@
 static GBytes *
 multipart (const gchar *name, GBytes *data, gboolean close)
 {
-  GByteArray *b = g_byte_array_new ();
-  g_autofree gchar *head =
-      g_strdup_printf ("--%s\r\nContent-Disposition: form-data; name=\"%s\"; "
-                       "filename=\"cover\"\r\nContent-Type: image/jpeg\r\n\r\n",
-          BOUNDARY, name);
-
-  g_byte_array_append (b, (const guint8 *) head, strlen (head));
-  if (data)
-    g_byte_array_append (
-        b, g_bytes_get_data (data, NULL), g_bytes_get_size (data));
-  if (close) {
-    const gchar *tail = "\r\n--" BOUNDARY "--\r\n";
-
-    g_byte_array_append (b, (const guint8 *) tail, strlen (tail));
-  }
-  return g_byte_array_free_to_bytes (b);
+  return cs_test_multipart_body (
+      BOUNDARY, name, "cover", "image/jpeg", data, close);
 }
 
 typedef struct

@@ -31,24 +31,12 @@
 #include <turbojpeg.h>
 
 #include "cover-image.h"
+#include "cs-test-image.h"
+#include "cs-test-util.h"
 
 #define MAX_DIMENSION 16384
 
 /* ---- making images ---- */
-
-static guint8 *
-make_rgb (guint w, guint h, guint8 r, guint8 g, guint8 b)
-{
-  guint8 *rgb = g_malloc (w * h * 3);
-  guint i;
-
-  for (i = 0; i < w * h; i++) {
-    rgb[3 * i] = r;
-    rgb[3 * i + 1] = g;
-    rgb[3 * i + 2] = b;
-  }
-  return rgb;
-}
 
 /* A pattern in which every pixel differs from its neighbours. */
 static guint8 *
@@ -65,49 +53,11 @@ make_pattern (guint w, guint h, guint channels)
 }
 
 static GBytes *
-encode_jpeg (const guint8 *rgb, guint w, guint h, int subsamp)
-{
-  tjhandle tj = tjInitCompress ();
-  unsigned char *jpeg = NULL;
-  unsigned long len = 0;
-  GBytes *bytes;
-
-  g_assert_nonnull (tj);
-  g_assert_cmpint (
-      tjCompress2 (tj, rgb, w, 0, h, TJPF_RGB, &jpeg, &len, subsamp, 95, 0), ==,
-      0);
-  bytes = g_bytes_new (jpeg, len);
-  tjFree (jpeg);
-  tjDestroy (tj);
-  return bytes;
-}
-
-static GBytes *
 make_jpeg (guint w, guint h, guint8 r, guint8 g, guint8 b)
 {
-  g_autofree guint8 *rgb = make_rgb (w, h, r, g, b);
+  g_autofree guint8 *rgb = cs_test_rgb_solid (w, h, r, g, b);
 
-  return encode_jpeg (rgb, w, h, TJSAMP_444);
-}
-
-static GBytes *
-encode_png (const guint8 *pixels, guint w, guint h, png_uint_32 format)
-{
-  png_image image;
-  png_alloc_size_t size = 0;
-  guint8 *buf;
-
-  memset (&image, 0, sizeof (image));
-  image.version = PNG_IMAGE_VERSION;
-  image.width = w;
-  image.height = h;
-  image.format = format;
-  g_assert_true (
-      png_image_write_to_memory (&image, NULL, &size, 0, pixels, 0, NULL));
-  buf = g_malloc (size);
-  g_assert_true (
-      png_image_write_to_memory (&image, buf, &size, 0, pixels, 0, NULL));
-  return g_bytes_new_take (buf, size);
+  return cs_test_jpeg_encode (rgb, w, h, TJSAMP_444, 95);
 }
 
 static GBytes *
@@ -115,7 +65,7 @@ make_png (guint w, guint h)
 {
   g_autofree guint8 *px = make_pattern (w, h, 3);
 
-  return encode_png (px, w, h, PNG_FORMAT_RGB);
+  return cs_test_png_encode (px, w, h, PNG_FORMAT_RGB);
 }
 
 /* Offset of the first JPEG segment with @marker (walks the segments, so a
@@ -315,15 +265,15 @@ test_sniff_valid (void)
   const guint8 *d;
 
   assert_sniff_ok (jpeg, COVER_IMAGE_TYPE_JPEG, 64, 48);
-  jpeg420 = encode_jpeg (rgb, 1, 1, TJSAMP_420);
+  jpeg420 = cs_test_jpeg_encode (rgb, 1, 1, TJSAMP_420, 95);
   assert_sniff_ok (jpeg420, COVER_IMAGE_TYPE_JPEG, 1, 1);
-  grey = encode_jpeg (px, 5, 9, TJSAMP_GRAY);
+  grey = cs_test_jpeg_encode (px, 5, 9, TJSAMP_GRAY, 95);
   assert_sniff_ok (grey, COVER_IMAGE_TYPE_JPEG, 5, 9);
 
   assert_sniff_ok (png, COVER_IMAGE_TYPE_PNG, 33, 17);
-  rgba = encode_png (px, 31, 7, PNG_FORMAT_RGBA);
+  rgba = cs_test_png_encode (px, 31, 7, PNG_FORMAT_RGBA);
   assert_sniff_ok (rgba, COVER_IMAGE_TYPE_PNG, 31, 7);
-  grey_png = encode_png (px, 3, 2, PNG_FORMAT_GRAY);
+  grey_png = cs_test_png_encode (px, 3, 2, PNG_FORMAT_GRAY);
   assert_sniff_ok (grey_png, COVER_IMAGE_TYPE_PNG, 3, 2);
 
   /* width/height are optional */
@@ -704,7 +654,7 @@ test_decode_png (void)
 {
   g_autofree guint8 *px = make_pattern (37, 11, 3);
   g_autofree guint8 *rgba = make_pattern (4, 1, 4);
-  g_autoptr (GBytes) png = encode_png (px, 37, 11, PNG_FORMAT_RGB);
+  g_autoptr (GBytes) png = cs_test_png_encode (px, 37, 11, PNG_FORMAT_RGB);
   g_autoptr (GBytes) alpha = NULL;
   g_autoptr (GError) err = NULL;
   g_autofree guint8 *rgb = NULL;
@@ -727,7 +677,7 @@ test_decode_png (void)
   rgba[10] = 0;
   rgba[11] = 0;
   rgba[15] = 255;
-  alpha = encode_png (rgba, 4, 1, PNG_FORMAT_RGBA);
+  alpha = cs_test_png_encode (rgba, 4, 1, PNG_FORMAT_RGBA);
   d = g_bytes_get_data (alpha, &len);
   alpha_rgb = cover_image_decode_rgb (d, len, &w, &h, &err);
   g_assert_no_error (err);
@@ -775,62 +725,27 @@ typedef struct
 } StoreFixture;
 
 static void
-remove_tree (const gchar *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  if (dir) {
-    while ((name = g_dir_read_name (dir))) {
-      g_autofree gchar *child = g_build_filename (path, name, NULL);
-
-      remove_tree (child);
-    }
-    g_dir_close (dir);
-  }
-  g_remove (path);
-}
-
-static void
 store_setup (StoreFixture *f, gconstpointer data)
 {
-  g_autoptr (GError) err = NULL;
-
-  f->dir = g_dir_make_tmp ("coversnap-image-XXXXXX", &err);
-  g_assert_no_error (err);
+  f->dir = cs_test_make_tmpdir ("coversnap-image-XXXXXX");
 }
 
 static void
 store_teardown (StoreFixture *f, gconstpointer data)
 {
-  remove_tree (f->dir);
-  g_free (f->dir);
-}
-
-static gint
-compare_names (gconstpointer a, gconstpointer b)
-{
-  return g_strcmp0 (*(const gchar **) a, *(const gchar **) b);
+  cs_test_tmpdir_free (f->dir);
 }
 
 /* The sorted names in @dir, hidden ones included, joined by spaces. */
 static gchar *
 list_dir (const gchar *dir)
 {
-  GDir *d = g_dir_open (dir, 0, NULL);
-  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
-  const gchar *name;
-  gchar *joined;
+  g_autoptr (GPtrArray) names = NULL;
 
-  g_assert_nonnull (d);
-  while ((name = g_dir_read_name (d)))
-    g_ptr_array_add (names, g_strdup (name));
-  g_dir_close (d);
-  g_ptr_array_sort (names, compare_names);
+  g_assert_true (g_file_test (dir, G_FILE_TEST_IS_DIR));
+  names = cs_test_list_dir (dir, NULL, FALSE);
   g_ptr_array_add (names, NULL);
-  joined = g_strjoinv (" ", (gchar **) names->pdata);
-  g_ptr_array_unref (names);
-  return joined;
+  return g_strjoinv (" ", (gchar **) names->pdata);
 }
 
 static void

@@ -17,6 +17,7 @@
 #endif
 
 #include "cover-token.h"
+#include "cs-test-token.h"
 
 #include <string.h>
 
@@ -28,52 +29,19 @@
 #define SEED_EXPIRE 1490680747u
 
 /* ---------------------------------------------------------------------- */
-/* The independent implementation */
-
-static void
-put_le32 (guint8 *p, guint32 v)
-{
-  p[0] = v & 0xff;
-  p[1] = (v >> 8) & 0xff;
-  p[2] = (v >> 16) & 0xff;
-  p[3] = (v >> 24) & 0xff;
-}
-
-/* The digest as lowercase hex, for the given fields; @with_ip adds the ip
- * word (whether the control bit agrees is the caller's business). */
-static gchar *
-spec_digest (const gchar *key, guint32 cid, guint32 control, guint32 expire,
-    gboolean with_ip, guint32 ip)
-{
-  guint8 plain[16];
-  gsize len = 12;
-
-  put_le32 (plain, cid);
-  put_le32 (plain + 4, control);
-  put_le32 (plain + 8, expire);
-  if (with_ip) {
-    put_le32 (plain + 12, ip);
-    len = 16;
-  }
-  return g_compute_hmac_for_data (
-      G_CHECKSUM_MD5, (const guchar *) key, strlen (key), plain, len);
-}
+/* The independent implementation (tests/common/cs-test-token.c) */
 
 static gchar *
 spec_token (const gchar *key, guint32 cid, guint32 control, guint32 expire)
 {
-  g_autofree gchar *d = spec_digest (key, cid, control, expire, FALSE, 0);
-
-  return g_strdup_printf ("%u_%u_%u_%s", cid, control, expire, d);
+  return cs_test_token_spec (key, cid, control, expire, FALSE, 0);
 }
 
 static gchar *
 spec_token_ip (
     const gchar *key, guint32 cid, guint32 control, guint32 expire, guint32 ip)
 {
-  g_autofree gchar *d = spec_digest (key, cid, control, expire, TRUE, ip);
-
-  return g_strdup_printf ("%u_%u_%u_%u_%s", cid, control, expire, ip, d);
+  return cs_test_token_spec (key, cid, control, expire, TRUE, ip);
 }
 
 /* Two applications: A owns 10000000-10999999 and 42, B owns
@@ -147,9 +115,9 @@ test_known_answer (void)
   guint32 ip;
 
   /* the hand packing agrees with the literal bytes */
-  put_le32 (packed, SEED_CID);
-  put_le32 (packed + 4, 0);
-  put_le32 (packed + 8, SEED_EXPIRE);
+  cs_test_put_le32 (packed, SEED_CID);
+  cs_test_put_le32 (packed + 4, 0);
+  cs_test_put_le32 (packed + 8, SEED_EXPIRE);
   g_assert_cmpmem (packed, sizeof (packed), plain, sizeof (plain));
 
   d = g_compute_hmac_for_data (G_CHECKSUM_MD5, (const guchar *) KEY_A,
@@ -252,11 +220,11 @@ test_malformed (void)
   g_autoptr (CoverAppTable) apps = make_apps ();
   g_autofree gchar *good = spec_token (KEY_A, SEED_CID, 0, SEED_EXPIRE);
   g_autofree gchar *dg =
-      spec_digest (KEY_A, SEED_CID, 0, SEED_EXPIRE, FALSE, 0);
+      cs_test_token_spec_digest (KEY_A, SEED_CID, 0, SEED_EXPIRE, FALSE, 0);
   g_autofree gchar *dg_ip =
-      spec_digest (KEY_A, SEED_CID, 4, SEED_EXPIRE, TRUE, 1);
+      cs_test_token_spec_digest (KEY_A, SEED_CID, 4, SEED_EXPIRE, TRUE, 1);
   g_autofree gchar *dg_bit_no_ip =
-      spec_digest (KEY_A, SEED_CID, 4, SEED_EXPIRE, FALSE, 0);
+      cs_test_token_spec_digest (KEY_A, SEED_CID, 4, SEED_EXPIRE, FALSE, 0);
   g_autofree gchar *dg_upper = g_ascii_strup (dg, -1);
   g_autofree gchar *long_tail = g_strnfill (200, '0');
   g_autoptr (GPtrArray) bad = g_ptr_array_new_with_free_func (g_free);
@@ -425,7 +393,7 @@ test_bad_digest (void)
   {
     /* the fields are covered: same digest, other values */
     g_autofree gchar *dg =
-        spec_digest (KEY_A, SEED_CID, 0, SEED_EXPIRE, FALSE, 0);
+        cs_test_token_spec_digest (KEY_A, SEED_CID, 0, SEED_EXPIRE, FALSE, 0);
     g_autofree gchar *cid =
         g_strdup_printf ("%u_0_%u_%s", SEED_CID + 1, SEED_EXPIRE, dg);
     g_autofree gchar *ctl = g_strdup_printf ("%u_%u_%u_%s", SEED_CID,
@@ -510,14 +478,15 @@ test_ip_bound (void)
   g_assert_cmpuint (t.control & COVER_TOKEN_CONTROL_VERIFY_IP, !=, 0);
 
   /* the ip takes part in the digest */
-  dg = spec_digest (KEY_A, SEED_CID, 4, SEED_EXPIRE, TRUE, ip);
+  dg = cs_test_token_spec_digest (KEY_A, SEED_CID, 4, SEED_EXPIRE, TRUE, ip);
   other_ip =
       g_strdup_printf ("%u_4_%u_%u_%s", SEED_CID, SEED_EXPIRE, ip + 1, dg);
   assert_status (apps, other_ip, 0, COVER_TOKEN_BAD_DIGEST);
   g_assert_true (cover_token_parse (other_ip, &t));
 
   /* the digest of the first three fields alone does not do */
-  dg_no_ip = spec_digest (KEY_A, SEED_CID, 4, SEED_EXPIRE, FALSE, 0);
+  dg_no_ip =
+      cs_test_token_spec_digest (KEY_A, SEED_CID, 4, SEED_EXPIRE, FALSE, 0);
   no_ip_in_digest =
       g_strdup_printf ("%u_4_%u_%u_%s", SEED_CID, SEED_EXPIRE, ip, dg_no_ip);
   assert_status (apps, no_ip_in_digest, 0, COVER_TOKEN_BAD_DIGEST);
@@ -913,9 +882,9 @@ static void
 test_redact (void)
 {
   g_autofree gchar *dg =
-      spec_digest (KEY_A, SEED_CID, 0, SEED_EXPIRE, FALSE, 0);
-  g_autofree gchar *dg_ip =
-      spec_digest (KEY_A, SEED_CID, 4, SEED_EXPIRE, TRUE, 0x01020304);
+      cs_test_token_spec_digest (KEY_A, SEED_CID, 0, SEED_EXPIRE, FALSE, 0);
+  g_autofree gchar *dg_ip = cs_test_token_spec_digest (
+      KEY_A, SEED_CID, 4, SEED_EXPIRE, TRUE, 0x01020304);
   g_autofree gchar *tok =
       g_strdup_printf ("%u_0_%u_%s", SEED_CID, SEED_EXPIRE, dg);
   g_autofree gchar *tok_ip =

@@ -10,10 +10,7 @@
 #include "robust-util.h"
 
 #include <gst/app/gstappsink.h>
-#include <glib/gstdio.h>
 #include <math.h>
-
-#include "coverjpeg.h"
 
 static gchar *
 launch_line (MediaKind kind, guint width, guint height, const gchar *pattern,
@@ -137,33 +134,16 @@ encoded_stream_get (EncodedStream *s, guint i)
 gchar *
 store_dir_new (void)
 {
-  GError *err = NULL;
-  gchar *dir = g_dir_make_tmp ("coversnap-robust-XXXXXX", &err);
-
-  fail_unless (
-      dir != NULL, "no temporary directory: %s", err ? err->message : "?");
-  return dir;
+  return cs_test_make_tmpdir ("coversnap-robust-XXXXXX");
 }
 
 void
 store_dir_remove (gchar *dir)
 {
-  GDir *d;
-  const gchar *name;
-
   if (!dir)
     return;
-  d = g_dir_open (dir, 0, NULL);
-  if (d) {
-    while ((name = g_dir_read_name (d))) {
-      gchar *path = g_build_filename (dir, name, NULL);
-
-      g_unlink (path);
-      g_free (path);
-    }
-    g_dir_close (d);
-  }
-  fail_unless_equals_int (g_rmdir (dir), 0);
+  cs_test_rm_rf (dir);
+  fail_if (g_file_test (dir, G_FILE_TEST_EXISTS), "%s stays", dir);
   g_free (dir);
 }
 
@@ -207,21 +187,28 @@ tap_get (GstElement *tap, const gchar *counter)
   return v;
 }
 
+typedef struct
+{
+  GstElement *tap;
+  guint64 n;
+} WaitHandled;
+
+static gboolean
+handled (gpointer data)
+{
+  WaitHandled *w = data;
+
+  return tap_get (w->tap, "covers-published") +
+      tap_get (w->tap, "keyframes-failed") >=
+      w->n;
+}
+
 gboolean
 tap_wait_handled (GstElement *tap, guint64 n, gint64 timeout_us)
 {
-  gint64 end = g_get_monotonic_time () + timeout_us;
+  WaitHandled w = { tap, n };
 
-  for (;;) {
-    guint64 done =
-        tap_get (tap, "covers-published") + tap_get (tap, "keyframes-failed");
-
-    if (done >= n)
-      return TRUE;
-    if (g_get_monotonic_time () >= end)
-      return FALSE;
-    g_usleep (2000);
-  }
+  return cs_test_poll (handled, &w, timeout_us, 2000);
 }
 
 GstBuffer *
@@ -251,31 +238,10 @@ cover_read (
 static guint8 *
 decode (GBytes *jpeg, guint *width, guint *height)
 {
-  GError *err = NULL;
   gsize size;
   const guint8 *data = g_bytes_get_data (jpeg, &size);
-  guint8 *rgb = cover_jpeg_decode_rgb (data, size, width, height, &err);
 
-  fail_unless (rgb != NULL, "the cover is not a valid JPEG: %s",
-      err ? err->message : "?");
-  return rgb;
-}
-
-void
-jpeg_mean_rgb (GBytes *jpeg, guint *width, guint *height, gdouble rgb[3])
-{
-  guint8 *px = decode (jpeg, width, height);
-  guint64 sum[3] = { 0, 0, 0 };
-  gsize i, n = (gsize) *width * *height;
-
-  for (i = 0; i < n; i++) {
-    sum[0] += px[3 * i];
-    sum[1] += px[3 * i + 1];
-    sum[2] += px[3 * i + 2];
-  }
-  for (i = 0; i < 3; i++)
-    rgb[i] = (gdouble) sum[i] / n;
-  g_free (px);
+  return cs_test_image_decode (data, size, width, height);
 }
 
 void
@@ -325,14 +291,9 @@ bus_count (GstBus *bus, GstMessageType type)
     if (GST_MESSAGE_TYPE (msg) & type) {
       n++;
       if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-        GError *err = NULL;
-        gchar *dbg = NULL;
+        g_autofree gchar *text = cs_test_message_text (msg);
 
-        gst_message_parse_error (msg, &err, &dbg);
-        GST_WARNING ("error from %s: %s (%s)", GST_MESSAGE_SRC_NAME (msg),
-            err->message, dbg ? dbg : "");
-        g_error_free (err);
-        g_free (dbg);
+        GST_WARNING ("error from %s: %s", GST_MESSAGE_SRC_NAME (msg), text);
       }
     }
     gst_message_unref (msg);

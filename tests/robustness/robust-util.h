@@ -18,6 +18,9 @@
 #include <gst/check/gstharness.h>
 
 #include "coverstore.h"
+#include "cs-test-gst.h"
+#include "cs-test-image.h"
+#include "cs-test-util.h"
 
 G_BEGIN_DECLS
 
@@ -85,8 +88,8 @@ GBytes *cover_read (
  * near @argb. */
 void assert_cover_colour (
     GBytes *jpeg, guint width, guint height, guint32 argb);
-/* Mean colour of a decoded JPEG. */
-void jpeg_mean_rgb (GBytes *jpeg, guint *width, guint *height, gdouble rgb[3]);
+/* Mean colour of a decoded JPEG (tests/common). */
+#define jpeg_mean_rgb cs_test_image_mean
 
 /* Pops every pending message of @bus and counts those of @type. */
 guint bus_count (GstBus *bus, GstMessageType type);
