@@ -52,12 +52,14 @@
 
 #include <gst/gst.h>
 #include <gst/base/gstbasetransform.h>
+#include <gst/base/gstbytereader.h>
 #include <gst/video/video.h>
 #include <string.h>
 
 #include "gstcoversnapelements.h"
+#include "covercodec.h"
 #include "coverpool.h"
-#include "coverstore.h"
+#include "coverthumbnail.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_cover_tap_debug);
 #define GST_CAT_DEFAULT gst_cover_tap_debug
@@ -105,14 +107,6 @@ enum
   PROP_THUMBNAILS_WRITTEN,
 };
 
-typedef enum
-{
-  CODEC_NONE,
-  CODEC_RAW,
-  CODEC_H264,
-  CODEC_H265,
-} Codec;
-
 #define GST_TYPE_COVER_TAP (gst_cover_tap_get_type ())
 G_DECLARE_FINAL_TYPE (
     GstCoverTap, gst_cover_tap, GST, COVER_TAP, GstBaseTransform);
@@ -147,10 +141,9 @@ struct _GstCoverTap
   gint64 last_thumbnail_warning;
 
   /* streaming thread only (and start/stop, when it is not running) */
-  CoverStream *stream;
-  CoverStoreWriter *writer;
+  CoverStream *stream; /* NULL: no cover segment, buffers just pass */
   GstCaps *caps;
-  Codec codec;
+  CoverCodec codec;
   gboolean byte_stream;
   GstBuffer *params; /* last complete set of parameter sets */
   GstClockTime last_submit;
@@ -697,7 +690,6 @@ static gboolean
 gst_cover_tap_start (GstBaseTransform *trans)
 {
   GstCoverTap *self = GST_COVER_TAP (trans);
-  CoverStoreWriter *writer;
   GError *err = NULL;
   g_autofree gchar *thumbnail_dir = NULL;
   guint max_files, max_age;
@@ -727,20 +719,16 @@ gst_cover_tap_start (GstBaseTransform *trans)
   self->thumbnails_written = 0;
   self->thumbnails = FALSE;
 
-  writer = cover_store_writer_open (dir, client_id, mode, &err);
-  if (!writer)
+  self->stream = cover_stream_new (
+      G_OBJECT (self), dir, client_id, mode, &callbacks, &err);
+  if (!self->stream)
     goto no_store;
-  GST_INFO_OBJECT (self, "covers of client %" G_GINT64_FORMAT " go to %s",
-      client_id, cover_store_writer_get_path (writer));
-  self->writer = writer;
+  GST_INFO_OBJECT (
+      self, "covers of client %" G_GINT64_FORMAT " go to %s", client_id, dir);
   self->active_client_id = client_id;
-  self->stream = cover_stream_new (G_OBJECT (self), writer, &callbacks);
   if (thumbnail_dir && *thumbnail_dir) {
-    gchar id[16];
-    g_autofree gchar *path = NULL;
+    g_autofree gchar *path = cover_thumbnail_dir (thumbnail_dir, client_id);
 
-    g_snprintf (id, sizeof (id), "%u", (guint32) client_id);
-    path = g_build_filename (thumbnail_dir, id, NULL);
     cover_stream_set_thumbnails (self->stream, path, max_files, max_age);
     self->thumbnails = TRUE;
     GST_INFO_OBJECT (self, "thumbnails go to %s", path);
@@ -782,11 +770,10 @@ gst_cover_tap_stop (GstBaseTransform *trans)
   if (self->stream)
     cover_stream_close (self->stream, unlink_segment);
   self->stream = NULL;
-  self->writer = NULL;
   gst_clear_caps (&self->caps);
   gst_clear_buffer (&self->params);
   gst_clear_object (&self->last_clock);
-  self->codec = CODEC_NONE;
+  self->codec = COVER_CODEC_NONE;
   return TRUE;
 }
 
@@ -797,14 +784,7 @@ gst_cover_tap_set_caps (
   GstCoverTap *self = GST_COVER_TAP (trans);
   const GstStructure *s = gst_caps_get_structure (incaps, 0);
   const gchar *format = gst_structure_get_string (s, "stream-format");
-  Codec codec;
-
-  if (gst_structure_has_name (s, "video/x-h264"))
-    codec = CODEC_H264;
-  else if (gst_structure_has_name (s, "video/x-h265"))
-    codec = CODEC_H265;
-  else
-    codec = CODEC_RAW;
+  CoverCodec codec = cover_codec_from_caps (incaps);
 
   GST_DEBUG_OBJECT (self, "caps %" GST_PTR_FORMAT, incaps);
   /* parameter sets of another codec are of no use */
@@ -821,27 +801,23 @@ gst_cover_tap_sink_event (GstBaseTransform *trans, GstEvent *event)
 {
   GstCoverTap *self = GST_COVER_TAP (trans);
 
-  if (self->writer) {
+  if (self->stream) {
     switch (GST_EVENT_TYPE (event)) {
       case GST_EVENT_EOS:
         /* readers stop calling the stream live at once; the last keyframe
          * of a stream is still its best cover, so EOS goes on once it is
          * published (a few ms, bounded) */
         GST_DEBUG_OBJECT (self, "EOS: segment marked ended");
-        cover_store_writer_set_ended (self->writer, TRUE);
+        cover_stream_set_ended (self->stream, TRUE);
         /* the stream's last picture is its last recording thumbnail */
-        if (self->thumbnails) {
-          CoverJob *job = cover_job_new (NULL, NULL, NULL);
-
-          job->thumbnail = TRUE;
-          cover_stream_submit (self->stream, job);
-        }
+        if (self->thumbnails)
+          cover_stream_save_thumbnail (self->stream);
         if (!cover_stream_drain (self->stream, EOS_DRAIN_TIMEOUT))
           GST_WARNING_OBJECT (self, "last keyframe still not published");
         break;
       case GST_EVENT_STREAM_START:
       case GST_EVENT_FLUSH_STOP:
-        cover_store_writer_set_ended (self->writer, FALSE);
+        cover_stream_set_ended (self->stream, FALSE);
         break;
       default:
         break;
@@ -852,20 +828,20 @@ gst_cover_tap_sink_event (GstBaseTransform *trans, GstEvent *event)
 }
 
 static gboolean
-nal_is_slice (Codec codec, guint8 header)
+nal_is_slice (CoverCodec codec, guint8 header)
 {
-  if (codec == CODEC_H264)
+  if (codec == COVER_CODEC_H264)
     return (header & 0x1f) >= 1 && (header & 0x1f) <= 5;
   return ((header >> 1) & 0x3f) <= 31;
 }
 
 /* bit 0: VPS (H.265 only), 1: SPS, 2: PPS */
 static guint
-nal_param_bit (Codec codec, guint8 header)
+nal_param_bit (CoverCodec codec, guint8 header)
 {
   guint type;
 
-  if (codec == CODEC_H264) {
+  if (codec == COVER_CODEC_H264) {
     type = header & 0x1f;
     return type == 7 ? 2 : type == 8 ? 4 : 0;
   }
@@ -873,48 +849,69 @@ nal_param_bit (Codec codec, guint8 header)
   return type == 32 ? 1 : type == 33 ? 2 : type == 34 ? 4 : 0;
 }
 
+static void
+append_parameter_set (GByteArray *params, const guint8 *nal, gsize size)
+{
+  static const guint8 start_code[4] = { 0, 0, 0, 1 };
+
+  g_byte_array_append (params, start_code, 4);
+  g_byte_array_append (params, nal, size);
+}
+
+/* Where the start code of the next NAL unit at or after @offset begins, or
+ * -1.  A start code that ends the memory, with no NAL header after it, only
+ * ends the unit before it. */
+static gint
+next_start_code (GstByteReader *br, guint offset, gboolean *has_nal)
+{
+  guint size = gst_byte_reader_get_size (br);
+  GstByteReader end = *br;
+  guint32 tail;
+  gint sc;
+
+  *has_nal = TRUE;
+  if (offset >= size)
+    return -1;
+  sc = gst_byte_reader_masked_scan_uint32 (
+      br, 0xffffff00, 0x00000100, offset, size - offset);
+  if (sc >= 0)
+    return sc;
+  *has_nal = FALSE;
+  if (size - offset >= 3 && gst_byte_reader_set_pos (&end, size - 3) &&
+      gst_byte_reader_peek_uint24_be (&end, &tail) && tail == 1)
+    return size - 3;
+  return -1;
+}
+
 /* Walks the NAL units of one memory of a byte-stream access unit up to its
  * first slice, collecting parameter sets in @params (with 4-byte start
  * codes).  Reads only the headers that come before the picture data.
  * Returns TRUE once a slice was seen. */
 static gboolean
-scan_nals (Codec codec, const guint8 *data, gsize size, GByteArray *params,
+scan_nals (CoverCodec codec, const guint8 *data, gsize size, GByteArray *params,
     guint *found)
 {
-  static const guint8 start_code[4] = { 0, 0, 0, 1 };
-  gsize i = 0, nal = 0;
-  gboolean in_nal = FALSE;
+  GstByteReader br = GST_BYTE_READER_INIT (data, size);
+  gsize nal = 0, end;
+  gboolean in_nal = FALSE, has_nal;
+  gint sc;
 
-  while (i + 3 <= size) {
-    const guint8 *p = memchr (data + i + 2, 1, size - i - 2);
-    gsize sc, end;
-
-    if (!p)
-      break;
-    sc = p - data - 2;
-    if (data[sc] != 0 || data[sc + 1] != 0) {
-      i = sc + 1;
-      continue;
-    }
-    end = sc > 0 && data[sc - 1] == 0 ? sc - 1 : sc;
-    if (in_nal && nal_param_bit (codec, data[nal])) {
-      g_byte_array_append (params, start_code, 4);
-      g_byte_array_append (params, data + nal, end - nal);
-    }
+  for (;;) {
+    sc = next_start_code (&br, in_nal ? nal : 0, &has_nal);
+    end = sc < 0 ? size : (gsize) sc;
+    /* the zero of a 4-byte start code is not the previous unit's */
+    if (sc > 0 && data[sc - 1] == 0)
+      end--;
+    if (in_nal && nal_param_bit (codec, data[nal]))
+      append_parameter_set (params, data + nal, end - nal);
+    if (sc < 0 || !has_nal)
+      return FALSE;
     nal = sc + 3;
-    in_nal = nal < size;
-    if (in_nal) {
-      if (nal_is_slice (codec, data[nal]))
-        return TRUE;
-      *found |= nal_param_bit (codec, data[nal]);
-    }
-    i = nal;
+    in_nal = TRUE;
+    if (nal_is_slice (codec, data[nal]))
+      return TRUE;
+    *found |= nal_param_bit (codec, data[nal]);
   }
-  if (in_nal && nal_param_bit (codec, data[nal])) {
-    g_byte_array_append (params, start_code, 4);
-    g_byte_array_append (params, data + nal, size - nal);
-  }
-  return FALSE;
 }
 
 /* Remembers the stream's parameter sets, and says whether @buf carries a
@@ -924,7 +921,7 @@ scan_nals (Codec codec, const guint8 *data, gsize size, GByteArray *params,
 static gboolean
 track_parameter_sets (GstCoverTap *self, GstBuffer *buf, gboolean *slice)
 {
-  guint needed = self->codec == CODEC_H265 ? 7 : 6, found = 0, i, n;
+  guint needed = self->codec == COVER_CODEC_H265 ? 7 : 6, found = 0, i, n;
   GByteArray *params = g_byte_array_new ();
 
   *slice = FALSE;
@@ -1002,9 +999,9 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   if (!self->stream || !self->caps)
     return GST_FLOW_OK;
 
-  cover_store_writer_heartbeat (self->writer);
+  cover_stream_heartbeat (self->stream);
 
-  if (self->codec != CODEC_RAW &&
+  if (self->codec != COVER_CODEC_RAW &&
       GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT)) {
     /* parameter sets may travel on their own, flagged as headers */
     if (self->byte_stream &&
