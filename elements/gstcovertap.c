@@ -52,12 +52,14 @@
 
 #include <gst/gst.h>
 #include <gst/base/gstbasetransform.h>
+#include <gst/base/gstbytereader.h>
 #include <gst/video/video.h>
 #include <string.h>
 
 #include "gstcoversnapelements.h"
+#include "covercodec.h"
 #include "coverpool.h"
-#include "coverstore.h"
+#include "coverthumbnail.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_cover_tap_debug);
 #define GST_CAT_DEFAULT gst_cover_tap_debug
@@ -81,6 +83,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_cover_tap_debug);
 /* EOS waits this long at most for the last keyframe to be published */
 #define EOS_DRAIN_TIMEOUT (2 * G_USEC_PER_SEC)
 
+/* The settings come first: their values live in GstCoverTap.settings,
+ * indexed by property id; the statistics after them, in .stats. */
 enum
 {
   PROP_0,
@@ -103,15 +107,13 @@ enum
   PROP_COVERS_PUBLISHED,
   PROP_LAST_LATENCY,
   PROP_THUMBNAILS_WRITTEN,
+  N_PROPS
 };
 
-typedef enum
-{
-  CODEC_NONE,
-  CODEC_RAW,
-  CODEC_H264,
-  CODEC_H265,
-} Codec;
+#define N_SETTINGS PROP_KEYFRAMES_SEEN
+#define N_STATS (N_PROPS - N_SETTINGS)
+
+static GParamSpec *properties[N_PROPS];
 
 #define GST_TYPE_COVER_TAP (gst_cover_tap_get_type ())
 G_DECLARE_FINAL_TYPE (
@@ -121,36 +123,17 @@ struct _GstCoverTap
 {
   GstBaseTransform parent;
 
-  /* properties, under the object lock */
-  gint64 client_id;
-  gchar *store_dir;
-  guint store_mode;
-  gboolean unlink_on_stop;
-  guint quality;
-  GstClockTime min_interval;
-  guint max_width;
-  guint max_height;
-  gboolean enabled;
-  gchar *thumbnail_dir;
-  guint thumbnail_interval;
-  guint thumbnail_max_files;
-  guint thumbnail_max_age;
-
-  /* statistics, atomic: workers update them */
-  guint64 keyframes_seen;
-  guint64 keyframes_skipped;
-  guint64 keyframes_failed;
-  guint64 covers_published;
-  guint64 last_latency;
-  guint64 thumbnails_written;
+  /* the settings' values by property id, under the object lock */
+  GValue settings[N_SETTINGS];
+  /* statistics by property id - N_SETTINGS, atomic: workers update them */
+  guint64 stats[N_STATS];
   gint64 last_warning;
   gint64 last_thumbnail_warning;
 
   /* streaming thread only (and start/stop, when it is not running) */
-  CoverStream *stream;
-  CoverStoreWriter *writer;
+  CoverStream *stream; /* NULL: no cover segment, buffers just pass */
   GstCaps *caps;
-  Codec codec;
+  CoverCodec codec;
   gboolean byte_stream;
   GstBuffer *params; /* last complete set of parameter sets */
   GstClockTime last_submit;
@@ -194,6 +177,14 @@ static gboolean gst_cover_tap_sink_event (
 static GstFlowReturn gst_cover_tap_transform_ip (
     GstBaseTransform *trans, GstBuffer *buf);
 
+/* The statistics: read-only counters from 0. */
+static GParamSpec *
+stat_spec (const gchar *name, const gchar *nick, const gchar *blurb)
+{
+  return g_param_spec_uint64 (name, nick, blurb, 0, G_MAXUINT64, 0,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+}
+
 static void
 gst_cover_tap_class_init (GstCoverTapClass *klass)
 {
@@ -211,58 +202,49 @@ gst_cover_tap_class_init (GstCoverTapClass *klass)
    * The device (client) id of the stream, an unsigned 32-bit integer.  It
    * names the cover segment; the element refuses to start without it.
    */
-  g_object_class_install_property (gobject_class, PROP_CLIENT_ID,
-      g_param_spec_int64 ("client-id", "Client id",
-          "Device (client) id of the stream, 0..4294967295 (-1 = unset, "
-          "required)",
-          -1, G_MAXUINT32, DEFAULT_CLIENT_ID,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-              GST_PARAM_MUTABLE_READY));
+  properties[PROP_CLIENT_ID] = g_param_spec_int64 ("client-id", "Client id",
+      "Device (client) id of the stream, 0..4294967295 (-1 = unset, "
+      "required)",
+      -1, G_MAXUINT32, DEFAULT_CLIENT_ID,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   /**
    * GstCoverTap:store-dir:
    *
    * Directory of the cover store, normally on tmpfs.  The segment is the
    * file `coversnap.<client-id>` in it.
    */
-  g_object_class_install_property (gobject_class, PROP_STORE_DIR,
+  properties[PROP_STORE_DIR] =
       g_param_spec_string ("store-dir", "Store directory",
           "Directory (on tmpfs) holding the cover segments", DEFAULT_STORE_DIR,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-              GST_PARAM_MUTABLE_READY));
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   /**
    * GstCoverTap:store-mode:
    *
    * Permission bits of the segment file, e.g. 0640 (416) to let a group of
    * readers in.
    */
-  g_object_class_install_property (gobject_class, PROP_STORE_MODE,
-      g_param_spec_uint ("store-mode", "Store mode",
-          "Permission bits of the cover segment (0600 = 384)", 0, 0777,
-          DEFAULT_STORE_MODE,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-              GST_PARAM_MUTABLE_READY));
+  properties[PROP_STORE_MODE] = g_param_spec_uint ("store-mode", "Store mode",
+      "Permission bits of the cover segment (0600 = 384)", 0, 0777,
+      DEFAULT_STORE_MODE,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   /**
    * GstCoverTap:unlink-on-stop:
    *
    * Remove the segment when the element stops instead of leaving it, marked
    * ended, for readers that still want the last picture.
    */
-  g_object_class_install_property (gobject_class, PROP_UNLINK_ON_STOP,
-      g_param_spec_boolean ("unlink-on-stop", "Unlink on stop",
-          "Remove the cover segment when the element stops",
-          DEFAULT_UNLINK_ON_STOP,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-              GST_PARAM_MUTABLE_PLAYING));
+  properties[PROP_UNLINK_ON_STOP] = g_param_spec_boolean ("unlink-on-stop",
+      "Unlink on stop", "Remove the cover segment when the element stops",
+      DEFAULT_UNLINK_ON_STOP,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
   /**
    * GstCoverTap:quality:
    *
    * JPEG quality of the covers.
    */
-  g_object_class_install_property (gobject_class, PROP_QUALITY,
-      g_param_spec_uint ("quality", "Quality", "JPEG quality of the covers", 1,
-          100, DEFAULT_QUALITY,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-              GST_PARAM_MUTABLE_PLAYING));
+  properties[PROP_QUALITY] = g_param_spec_uint ("quality", "Quality",
+      "JPEG quality of the covers", 1, 100, DEFAULT_QUALITY,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
   /**
    * GstCoverTap:min-interval:
    *
@@ -270,48 +252,41 @@ gst_cover_tap_class_init (GstCoverTapClass *klass)
    * nanoseconds of the pipeline clock (monotonic time without one).  0 takes
    * every keyframe.
    */
-  g_object_class_install_property (gobject_class, PROP_MIN_INTERVAL,
-      g_param_spec_uint64 ("min-interval", "Minimum interval",
-          "Minimum time between two covers in nanoseconds (0 = every "
-          "keyframe)",
-          0, G_MAXUINT64, DEFAULT_MIN_INTERVAL,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-              GST_PARAM_MUTABLE_PLAYING));
+  properties[PROP_MIN_INTERVAL] = g_param_spec_uint64 ("min-interval",
+      "Minimum interval",
+      "Minimum time between two covers in nanoseconds (0 = every "
+      "keyframe)",
+      0, G_MAXUINT64, DEFAULT_MIN_INTERVAL,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
   /**
    * GstCoverTap:max-width:
    *
    * Covers are scaled down (keeping the display aspect ratio, never up) to
    * fit this width.  0 = no limit.
    */
-  g_object_class_install_property (gobject_class, PROP_MAX_WIDTH,
-      g_param_spec_uint ("max-width", "Maximum width",
-          "Maximum width of a cover (0 = no limit)", 0, G_MAXUINT16,
-          DEFAULT_MAX_WIDTH,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-              GST_PARAM_MUTABLE_PLAYING));
+  properties[PROP_MAX_WIDTH] = g_param_spec_uint ("max-width", "Maximum width",
+      "Maximum width of a cover (0 = no limit)", 0, G_MAXUINT16,
+      DEFAULT_MAX_WIDTH,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
   /**
    * GstCoverTap:max-height:
    *
    * Covers are scaled down (keeping the display aspect ratio, never up) to
    * fit this height.  0 = no limit.
    */
-  g_object_class_install_property (gobject_class, PROP_MAX_HEIGHT,
-      g_param_spec_uint ("max-height", "Maximum height",
-          "Maximum height of a cover (0 = no limit)", 0, G_MAXUINT16,
-          DEFAULT_MAX_HEIGHT,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-              GST_PARAM_MUTABLE_PLAYING));
+  properties[PROP_MAX_HEIGHT] = g_param_spec_uint ("max-height",
+      "Maximum height", "Maximum height of a cover (0 = no limit)", 0,
+      G_MAXUINT16, DEFAULT_MAX_HEIGHT,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
   /**
    * GstCoverTap:enabled:
    *
    * When false, buffers still pass and the segment still says the stream
    * is live, but no new covers are made.
    */
-  g_object_class_install_property (gobject_class, PROP_ENABLED,
-      g_param_spec_boolean ("enabled", "Enabled", "Make covers",
-          DEFAULT_ENABLED,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-              GST_PARAM_MUTABLE_PLAYING));
+  properties[PROP_ENABLED] = g_param_spec_boolean ("enabled", "Enabled",
+      "Make covers", DEFAULT_ENABLED,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
   /**
    * GstCoverTap:thumbnail-dir:
    *
@@ -321,104 +296,89 @@ gst_cover_tap_class_init (GstCoverTapClass *klass)
    * named by capture time in UTC (`20261128T213300.123Z.jpg`, so names sort
    * by time), each written to a temporary file and renamed into place.
    */
-  g_object_class_install_property (gobject_class, PROP_THUMBNAIL_DIR,
+  properties[PROP_THUMBNAIL_DIR] =
       g_param_spec_string ("thumbnail-dir", "Thumbnail directory",
           "Save recording thumbnails into <thumbnail-dir>/<client-id>/ "
           "(NULL = no thumbnails)",
           DEFAULT_THUMBNAIL_DIR,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-              GST_PARAM_MUTABLE_READY));
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   /**
    * GstCoverTap:thumbnail-interval:
    *
    * Seconds between two thumbnails (of the pipeline clock, as
    * #GstCoverTap:min-interval); the first keyframe makes one.
    */
-  g_object_class_install_property (gobject_class, PROP_THUMBNAIL_INTERVAL,
-      g_param_spec_uint ("thumbnail-interval", "Thumbnail interval",
-          "Seconds between two recording thumbnails", 1, 86400,
-          DEFAULT_THUMBNAIL_INTERVAL,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-              GST_PARAM_MUTABLE_PLAYING));
+  properties[PROP_THUMBNAIL_INTERVAL] = g_param_spec_uint ("thumbnail-interval",
+      "Thumbnail interval", "Seconds between two recording thumbnails", 1,
+      86400, DEFAULT_THUMBNAIL_INTERVAL,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
   /**
    * GstCoverTap:thumbnail-max-files:
    *
    * Thumbnails kept per client (the oldest go first); 0 = no limit.
    */
-  g_object_class_install_property (gobject_class, PROP_THUMBNAIL_MAX_FILES,
+  properties[PROP_THUMBNAIL_MAX_FILES] =
       g_param_spec_uint ("thumbnail-max-files", "Thumbnail max files",
           "Recording thumbnails kept per client (0 = no limit)", 0, G_MAXINT,
           DEFAULT_THUMBNAIL_MAX_FILES,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-              GST_PARAM_MUTABLE_READY));
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   /**
    * GstCoverTap:thumbnail-max-age:
    *
    * Thumbnails older than this many seconds (by mtime) are removed when a
    * new one is saved; 0 = no limit.
    */
-  g_object_class_install_property (gobject_class, PROP_THUMBNAIL_MAX_AGE,
+  properties[PROP_THUMBNAIL_MAX_AGE] =
       g_param_spec_uint ("thumbnail-max-age", "Thumbnail max age",
           "Seconds a recording thumbnail is kept (0 = no limit)", 0, G_MAXINT,
           DEFAULT_THUMBNAIL_MAX_AGE,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-              GST_PARAM_MUTABLE_READY));
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   /**
    * GstCoverTap:thumbnails-written:
    *
    * Recording thumbnails saved since the element started.
    */
-  g_object_class_install_property (gobject_class, PROP_THUMBNAILS_WRITTEN,
-      g_param_spec_uint64 ("thumbnails-written", "Thumbnails written",
-          "Recording thumbnails saved since start", 0, G_MAXUINT64, 0,
-          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  properties[PROP_THUMBNAILS_WRITTEN] = stat_spec ("thumbnails-written",
+      "Thumbnails written", "Recording thumbnails saved since start");
   /**
    * GstCoverTap:keyframes-seen:
    *
    * Keyframes that went through the element since it started.
    */
-  g_object_class_install_property (gobject_class, PROP_KEYFRAMES_SEEN,
-      g_param_spec_uint64 ("keyframes-seen", "Keyframes seen",
-          "Keyframes seen since start", 0, G_MAXUINT64, 0,
-          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  properties[PROP_KEYFRAMES_SEEN] = stat_spec (
+      "keyframes-seen", "Keyframes seen", "Keyframes seen since start");
   /**
    * GstCoverTap:keyframes-skipped:
    *
    * Keyframes not turned into covers on purpose: inside min-interval, while
    * disabled, or replaced by a newer one while waiting for a worker.
    */
-  g_object_class_install_property (gobject_class, PROP_KEYFRAMES_SKIPPED,
-      g_param_spec_uint64 ("keyframes-skipped", "Keyframes skipped",
-          "Keyframes skipped (interval, disabled, or replaced by a newer one)",
-          0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  properties[PROP_KEYFRAMES_SKIPPED] =
+      stat_spec ("keyframes-skipped", "Keyframes skipped",
+          "Keyframes skipped (interval, disabled, or replaced by a newer one)");
   /**
    * GstCoverTap:keyframes-failed:
    *
    * Keyframes that could not be decoded, encoded or published.
    */
-  g_object_class_install_property (gobject_class, PROP_KEYFRAMES_FAILED,
-      g_param_spec_uint64 ("keyframes-failed", "Keyframes failed",
-          "Keyframes that failed to decode, encode or publish", 0, G_MAXUINT64,
-          0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  properties[PROP_KEYFRAMES_FAILED] = stat_spec ("keyframes-failed",
+      "Keyframes failed", "Keyframes that failed to decode, encode or publish");
   /**
    * GstCoverTap:covers-published:
    *
    * Covers published in the store since the element started.
    */
-  g_object_class_install_property (gobject_class, PROP_COVERS_PUBLISHED,
-      g_param_spec_uint64 ("covers-published", "Covers published",
-          "Covers published since start", 0, G_MAXUINT64, 0,
-          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  properties[PROP_COVERS_PUBLISHED] = stat_spec (
+      "covers-published", "Covers published", "Covers published since start");
   /**
    * GstCoverTap:last-latency:
    *
    * Nanoseconds from the arrival of the last published keyframe to its
    * publication (queueing, decoding, scaling, encoding, copying).
    */
-  g_object_class_install_property (gobject_class, PROP_LAST_LATENCY,
-      g_param_spec_uint64 ("last-latency", "Last latency",
-          "Keyframe-to-publish time of the last cover in nanoseconds", 0,
-          G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  properties[PROP_LAST_LATENCY] = stat_spec ("last-latency", "Last latency",
+      "Keyframe-to-publish time of the last cover in nanoseconds");
+  g_object_class_install_properties (gobject_class, N_PROPS, properties);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -443,19 +403,12 @@ gst_cover_tap_class_init (GstCoverTapClass *klass)
 static void
 gst_cover_tap_init (GstCoverTap *self)
 {
-  self->client_id = DEFAULT_CLIENT_ID;
-  self->store_dir = g_strdup (DEFAULT_STORE_DIR);
-  self->store_mode = DEFAULT_STORE_MODE;
-  self->unlink_on_stop = DEFAULT_UNLINK_ON_STOP;
-  self->quality = DEFAULT_QUALITY;
-  self->min_interval = DEFAULT_MIN_INTERVAL;
-  self->max_width = DEFAULT_MAX_WIDTH;
-  self->max_height = DEFAULT_MAX_HEIGHT;
-  self->enabled = DEFAULT_ENABLED;
-  self->thumbnail_dir = g_strdup (DEFAULT_THUMBNAIL_DIR);
-  self->thumbnail_interval = DEFAULT_THUMBNAIL_INTERVAL;
-  self->thumbnail_max_files = DEFAULT_THUMBNAIL_MAX_FILES;
-  self->thumbnail_max_age = DEFAULT_THUMBNAIL_MAX_AGE;
+  guint i;
+
+  for (i = 1; i < N_SETTINGS; i++) {
+    g_value_init (&self->settings[i], G_PARAM_SPEC_VALUE_TYPE (properties[i]));
+    g_param_value_set_default (properties[i], &self->settings[i]);
+  }
   self->last_submit = GST_CLOCK_TIME_NONE;
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), TRUE);
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
@@ -465,80 +418,44 @@ static void
 gst_cover_tap_finalize (GObject *object)
 {
   GstCoverTap *self = GST_COVER_TAP (object);
+  guint i;
 
-  g_free (self->store_dir);
-  g_free (self->thumbnail_dir);
+  for (i = 1; i < N_SETTINGS; i++)
+    g_value_unset (&self->settings[i]);
   G_OBJECT_CLASS (gst_cover_tap_parent_class)->finalize (object);
 }
 
+/* Settings are GValues of their pspecs' types, so one copy serves them all;
+ * GObject has checked and converted @value. */
 static void
 gst_cover_tap_set_property (
     GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   GstCoverTap *self = GST_COVER_TAP (object);
 
-  GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_CLIENT_ID:
-      self->client_id = g_value_get_int64 (value);
-      break;
-    case PROP_STORE_DIR:
-      g_free (self->store_dir);
-      self->store_dir = g_value_dup_string (value);
-      if (!self->store_dir)
-        self->store_dir = g_strdup (DEFAULT_STORE_DIR);
-      break;
-    case PROP_STORE_MODE:
-      self->store_mode = g_value_get_uint (value);
-      break;
-    case PROP_UNLINK_ON_STOP:
-      self->unlink_on_stop = g_value_get_boolean (value);
-      break;
-    case PROP_QUALITY:
-      self->quality = g_value_get_uint (value);
-      break;
-    case PROP_MIN_INTERVAL:
-      self->min_interval = g_value_get_uint64 (value);
-      break;
-    case PROP_MAX_WIDTH:
-      self->max_width = g_value_get_uint (value);
-      break;
-    case PROP_MAX_HEIGHT:
-      self->max_height = g_value_get_uint (value);
-      break;
-    case PROP_ENABLED:
-      self->enabled = g_value_get_boolean (value);
-      break;
-    case PROP_THUMBNAIL_DIR:
-      g_free (self->thumbnail_dir);
-      self->thumbnail_dir = g_value_dup_string (value);
-      break;
-    case PROP_THUMBNAIL_INTERVAL:
-      self->thumbnail_interval = g_value_get_uint (value);
-      break;
-    case PROP_THUMBNAIL_MAX_FILES:
-      self->thumbnail_max_files = g_value_get_uint (value);
-      break;
-    case PROP_THUMBNAIL_MAX_AGE:
-      self->thumbnail_max_age = g_value_get_uint (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
+  if (prop_id == PROP_0 || prop_id >= N_SETTINGS) {
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    return;
   }
+  GST_OBJECT_LOCK (self);
+  /* NULL for a directory means its default (none, for thumbnail-dir) */
+  if (G_VALUE_HOLDS_STRING (value) && !g_value_get_string (value))
+    g_param_value_set_default (pspec, &self->settings[prop_id]);
+  else
+    g_value_copy (value, &self->settings[prop_id]);
   GST_OBJECT_UNLOCK (self);
 }
 
 static guint64
-stat_get (guint64 *stat)
+stat_get (GstCoverTap *self, guint prop_id)
 {
-  return __atomic_load_n (stat, __ATOMIC_RELAXED);
+  return __atomic_load_n (&self->stats[prop_id - N_SETTINGS], __ATOMIC_RELAXED);
 }
 
 static void
-stat_add (guint64 *stat, guint64 n)
+stat_add (GstCoverTap *self, guint prop_id, guint64 n)
 {
-  __atomic_fetch_add (stat, n, __ATOMIC_RELAXED);
+  __atomic_fetch_add (&self->stats[prop_id - N_SETTINGS], n, __ATOMIC_RELAXED);
 }
 
 static void
@@ -547,70 +464,15 @@ gst_cover_tap_get_property (
 {
   GstCoverTap *self = GST_COVER_TAP (object);
 
-  GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_CLIENT_ID:
-      g_value_set_int64 (value, self->client_id);
-      break;
-    case PROP_STORE_DIR:
-      g_value_set_string (value, self->store_dir);
-      break;
-    case PROP_STORE_MODE:
-      g_value_set_uint (value, self->store_mode);
-      break;
-    case PROP_UNLINK_ON_STOP:
-      g_value_set_boolean (value, self->unlink_on_stop);
-      break;
-    case PROP_QUALITY:
-      g_value_set_uint (value, self->quality);
-      break;
-    case PROP_MIN_INTERVAL:
-      g_value_set_uint64 (value, self->min_interval);
-      break;
-    case PROP_MAX_WIDTH:
-      g_value_set_uint (value, self->max_width);
-      break;
-    case PROP_MAX_HEIGHT:
-      g_value_set_uint (value, self->max_height);
-      break;
-    case PROP_ENABLED:
-      g_value_set_boolean (value, self->enabled);
-      break;
-    case PROP_THUMBNAIL_DIR:
-      g_value_set_string (value, self->thumbnail_dir);
-      break;
-    case PROP_THUMBNAIL_INTERVAL:
-      g_value_set_uint (value, self->thumbnail_interval);
-      break;
-    case PROP_THUMBNAIL_MAX_FILES:
-      g_value_set_uint (value, self->thumbnail_max_files);
-      break;
-    case PROP_THUMBNAIL_MAX_AGE:
-      g_value_set_uint (value, self->thumbnail_max_age);
-      break;
-    case PROP_THUMBNAILS_WRITTEN:
-      g_value_set_uint64 (value, stat_get (&self->thumbnails_written));
-      break;
-    case PROP_KEYFRAMES_SEEN:
-      g_value_set_uint64 (value, stat_get (&self->keyframes_seen));
-      break;
-    case PROP_KEYFRAMES_SKIPPED:
-      g_value_set_uint64 (value, stat_get (&self->keyframes_skipped));
-      break;
-    case PROP_KEYFRAMES_FAILED:
-      g_value_set_uint64 (value, stat_get (&self->keyframes_failed));
-      break;
-    case PROP_COVERS_PUBLISHED:
-      g_value_set_uint64 (value, stat_get (&self->covers_published));
-      break;
-    case PROP_LAST_LATENCY:
-      g_value_set_uint64 (value, stat_get (&self->last_latency));
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
+  if (prop_id == PROP_0 || prop_id >= N_PROPS) {
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  } else if (prop_id >= N_SETTINGS) {
+    g_value_set_uint64 (value, stat_get (self, prop_id));
+  } else {
+    GST_OBJECT_LOCK (self);
+    g_value_copy (&self->settings[prop_id], value);
+    GST_OBJECT_UNLOCK (self);
   }
-  GST_OBJECT_UNLOCK (self);
 }
 
 /* Worker callbacks: any thread, strong ref held by the caller. */
@@ -622,9 +484,9 @@ on_published (GObject *owner, const CoverResult *res)
   GstStructure *s;
   gint64 client_id;
 
-  stat_add (&self->covers_published, 1);
-  __atomic_store_n (&self->last_latency, (guint64) res->latency * GST_USECOND,
-      __ATOMIC_RELAXED);
+  stat_add (self, PROP_COVERS_PUBLISHED, 1);
+  __atomic_store_n (&self->stats[PROP_LAST_LATENCY - N_SETTINGS],
+      (guint64) res->latency * GST_USECOND, __ATOMIC_RELAXED);
   __atomic_store_n (&self->last_warning, 0, __ATOMIC_RELAXED);
 
   /* the id of the segment, whatever the property says now */
@@ -651,7 +513,7 @@ on_failed (GObject *owner, const GError *error)
   gint64 now = g_get_monotonic_time ();
   gint64 last = __atomic_load_n (&self->last_warning, __ATOMIC_RELAXED);
 
-  stat_add (&self->keyframes_failed, 1);
+  stat_add (self, PROP_KEYFRAMES_FAILED, 1);
   GST_WARNING_OBJECT (self, "keyframe skipped: %s", error->message);
   /* one bus warning per burst of failures, not one per keyframe */
   if (last == 0 || now - last >= WARNING_INTERVAL) {
@@ -668,7 +530,7 @@ on_thumbnail (GObject *owner, const gchar *path, const GError *error)
   GstCoverTap *self = GST_COVER_TAP (owner);
 
   if (path) {
-    stat_add (&self->thumbnails_written, 1);
+    stat_add (self, PROP_THUMBNAILS_WRITTEN, 1);
     GST_DEBUG_OBJECT (self, "thumbnail %s", path);
     return;
   }
@@ -697,7 +559,6 @@ static gboolean
 gst_cover_tap_start (GstBaseTransform *trans)
 {
   GstCoverTap *self = GST_COVER_TAP (trans);
-  CoverStoreWriter *writer;
   GError *err = NULL;
   g_autofree gchar *thumbnail_dir = NULL;
   guint max_files, max_age;
@@ -706,41 +567,34 @@ gst_cover_tap_start (GstBaseTransform *trans)
   guint mode;
 
   GST_OBJECT_LOCK (self);
-  client_id = self->client_id;
-  dir = g_strdup (self->store_dir);
-  mode = self->store_mode;
-  thumbnail_dir = g_strdup (self->thumbnail_dir);
-  max_files = self->thumbnail_max_files;
-  max_age = self->thumbnail_max_age;
+  client_id = g_value_get_int64 (&self->settings[PROP_CLIENT_ID]);
+  dir = g_value_dup_string (&self->settings[PROP_STORE_DIR]);
+  mode = g_value_get_uint (&self->settings[PROP_STORE_MODE]);
+  thumbnail_dir = g_value_dup_string (&self->settings[PROP_THUMBNAIL_DIR]);
+  max_files = g_value_get_uint (&self->settings[PROP_THUMBNAIL_MAX_FILES]);
+  max_age = g_value_get_uint (&self->settings[PROP_THUMBNAIL_MAX_AGE]);
   GST_OBJECT_UNLOCK (self);
 
   if (client_id < 0)
     goto no_client_id;
 
-  self->keyframes_seen = self->keyframes_skipped = 0;
-  self->keyframes_failed = self->covers_published = 0;
-  self->last_latency = 0;
+  memset (self->stats, 0, sizeof (self->stats));
   self->last_warning = 0;
   self->last_thumbnail_warning = 0;
   self->last_submit = GST_CLOCK_TIME_NONE;
   self->last_thumbnail = GST_CLOCK_TIME_NONE;
-  self->thumbnails_written = 0;
   self->thumbnails = FALSE;
 
-  writer = cover_store_writer_open (dir, client_id, mode, &err);
-  if (!writer)
+  self->stream = cover_stream_new (
+      G_OBJECT (self), dir, client_id, mode, &callbacks, &err);
+  if (!self->stream)
     goto no_store;
-  GST_INFO_OBJECT (self, "covers of client %" G_GINT64_FORMAT " go to %s",
-      client_id, cover_store_writer_get_path (writer));
-  self->writer = writer;
+  GST_INFO_OBJECT (
+      self, "covers of client %" G_GINT64_FORMAT " go to %s", client_id, dir);
   self->active_client_id = client_id;
-  self->stream = cover_stream_new (G_OBJECT (self), writer, &callbacks);
   if (thumbnail_dir && *thumbnail_dir) {
-    gchar id[16];
-    g_autofree gchar *path = NULL;
+    g_autofree gchar *path = cover_thumbnail_dir (thumbnail_dir, client_id);
 
-    g_snprintf (id, sizeof (id), "%u", (guint32) client_id);
-    path = g_build_filename (thumbnail_dir, id, NULL);
     cover_stream_set_thumbnails (self->stream, path, max_files, max_age);
     self->thumbnails = TRUE;
     GST_INFO_OBJECT (self, "thumbnails go to %s", path);
@@ -776,17 +630,16 @@ gst_cover_tap_stop (GstBaseTransform *trans)
   gboolean unlink_segment;
 
   GST_OBJECT_LOCK (self);
-  unlink_segment = self->unlink_on_stop;
+  unlink_segment = g_value_get_boolean (&self->settings[PROP_UNLINK_ON_STOP]);
   GST_OBJECT_UNLOCK (self);
 
   if (self->stream)
     cover_stream_close (self->stream, unlink_segment);
   self->stream = NULL;
-  self->writer = NULL;
   gst_clear_caps (&self->caps);
   gst_clear_buffer (&self->params);
   gst_clear_object (&self->last_clock);
-  self->codec = CODEC_NONE;
+  self->codec = COVER_CODEC_NONE;
   return TRUE;
 }
 
@@ -797,14 +650,7 @@ gst_cover_tap_set_caps (
   GstCoverTap *self = GST_COVER_TAP (trans);
   const GstStructure *s = gst_caps_get_structure (incaps, 0);
   const gchar *format = gst_structure_get_string (s, "stream-format");
-  Codec codec;
-
-  if (gst_structure_has_name (s, "video/x-h264"))
-    codec = CODEC_H264;
-  else if (gst_structure_has_name (s, "video/x-h265"))
-    codec = CODEC_H265;
-  else
-    codec = CODEC_RAW;
+  CoverCodec codec = cover_codec_from_caps (incaps);
 
   GST_DEBUG_OBJECT (self, "caps %" GST_PTR_FORMAT, incaps);
   /* parameter sets of another codec are of no use */
@@ -821,27 +667,23 @@ gst_cover_tap_sink_event (GstBaseTransform *trans, GstEvent *event)
 {
   GstCoverTap *self = GST_COVER_TAP (trans);
 
-  if (self->writer) {
+  if (self->stream) {
     switch (GST_EVENT_TYPE (event)) {
       case GST_EVENT_EOS:
         /* readers stop calling the stream live at once; the last keyframe
          * of a stream is still its best cover, so EOS goes on once it is
          * published (a few ms, bounded) */
         GST_DEBUG_OBJECT (self, "EOS: segment marked ended");
-        cover_store_writer_set_ended (self->writer, TRUE);
+        cover_stream_set_ended (self->stream, TRUE);
         /* the stream's last picture is its last recording thumbnail */
-        if (self->thumbnails) {
-          CoverJob *job = cover_job_new (NULL, NULL, NULL);
-
-          job->thumbnail = TRUE;
-          cover_stream_submit (self->stream, job);
-        }
+        if (self->thumbnails)
+          cover_stream_save_thumbnail (self->stream);
         if (!cover_stream_drain (self->stream, EOS_DRAIN_TIMEOUT))
           GST_WARNING_OBJECT (self, "last keyframe still not published");
         break;
       case GST_EVENT_STREAM_START:
       case GST_EVENT_FLUSH_STOP:
-        cover_store_writer_set_ended (self->writer, FALSE);
+        cover_stream_set_ended (self->stream, FALSE);
         break;
       default:
         break;
@@ -852,20 +694,20 @@ gst_cover_tap_sink_event (GstBaseTransform *trans, GstEvent *event)
 }
 
 static gboolean
-nal_is_slice (Codec codec, guint8 header)
+nal_is_slice (CoverCodec codec, guint8 header)
 {
-  if (codec == CODEC_H264)
+  if (codec == COVER_CODEC_H264)
     return (header & 0x1f) >= 1 && (header & 0x1f) <= 5;
   return ((header >> 1) & 0x3f) <= 31;
 }
 
 /* bit 0: VPS (H.265 only), 1: SPS, 2: PPS */
 static guint
-nal_param_bit (Codec codec, guint8 header)
+nal_param_bit (CoverCodec codec, guint8 header)
 {
   guint type;
 
-  if (codec == CODEC_H264) {
+  if (codec == COVER_CODEC_H264) {
     type = header & 0x1f;
     return type == 7 ? 2 : type == 8 ? 4 : 0;
   }
@@ -873,48 +715,69 @@ nal_param_bit (Codec codec, guint8 header)
   return type == 32 ? 1 : type == 33 ? 2 : type == 34 ? 4 : 0;
 }
 
+static void
+append_parameter_set (GByteArray *params, const guint8 *nal, gsize size)
+{
+  static const guint8 start_code[4] = { 0, 0, 0, 1 };
+
+  g_byte_array_append (params, start_code, 4);
+  g_byte_array_append (params, nal, size);
+}
+
+/* Where the start code of the next NAL unit at or after @offset begins, or
+ * -1.  A start code that ends the memory, with no NAL header after it, only
+ * ends the unit before it. */
+static gint
+next_start_code (GstByteReader *br, guint offset, gboolean *has_nal)
+{
+  guint size = gst_byte_reader_get_size (br);
+  GstByteReader end = *br;
+  guint32 tail;
+  gint sc;
+
+  *has_nal = TRUE;
+  if (offset >= size)
+    return -1;
+  sc = gst_byte_reader_masked_scan_uint32 (
+      br, 0xffffff00, 0x00000100, offset, size - offset);
+  if (sc >= 0)
+    return sc;
+  *has_nal = FALSE;
+  if (size - offset >= 3 && gst_byte_reader_set_pos (&end, size - 3) &&
+      gst_byte_reader_peek_uint24_be (&end, &tail) && tail == 1)
+    return size - 3;
+  return -1;
+}
+
 /* Walks the NAL units of one memory of a byte-stream access unit up to its
  * first slice, collecting parameter sets in @params (with 4-byte start
  * codes).  Reads only the headers that come before the picture data.
  * Returns TRUE once a slice was seen. */
 static gboolean
-scan_nals (Codec codec, const guint8 *data, gsize size, GByteArray *params,
+scan_nals (CoverCodec codec, const guint8 *data, gsize size, GByteArray *params,
     guint *found)
 {
-  static const guint8 start_code[4] = { 0, 0, 0, 1 };
-  gsize i = 0, nal = 0;
-  gboolean in_nal = FALSE;
+  GstByteReader br = GST_BYTE_READER_INIT (data, size);
+  gsize nal = 0, end;
+  gboolean in_nal = FALSE, has_nal;
+  gint sc;
 
-  while (i + 3 <= size) {
-    const guint8 *p = memchr (data + i + 2, 1, size - i - 2);
-    gsize sc, end;
-
-    if (!p)
-      break;
-    sc = p - data - 2;
-    if (data[sc] != 0 || data[sc + 1] != 0) {
-      i = sc + 1;
-      continue;
-    }
-    end = sc > 0 && data[sc - 1] == 0 ? sc - 1 : sc;
-    if (in_nal && nal_param_bit (codec, data[nal])) {
-      g_byte_array_append (params, start_code, 4);
-      g_byte_array_append (params, data + nal, end - nal);
-    }
+  for (;;) {
+    sc = next_start_code (&br, in_nal ? nal : 0, &has_nal);
+    end = sc < 0 ? size : (gsize) sc;
+    /* the zero of a 4-byte start code is not the previous unit's */
+    if (sc > 0 && data[sc - 1] == 0)
+      end--;
+    if (in_nal && nal_param_bit (codec, data[nal]))
+      append_parameter_set (params, data + nal, end - nal);
+    if (sc < 0 || !has_nal)
+      return FALSE;
     nal = sc + 3;
-    in_nal = nal < size;
-    if (in_nal) {
-      if (nal_is_slice (codec, data[nal]))
-        return TRUE;
-      *found |= nal_param_bit (codec, data[nal]);
-    }
-    i = nal;
+    in_nal = TRUE;
+    if (nal_is_slice (codec, data[nal]))
+      return TRUE;
+    *found |= nal_param_bit (codec, data[nal]);
   }
-  if (in_nal && nal_param_bit (codec, data[nal])) {
-    g_byte_array_append (params, start_code, 4);
-    g_byte_array_append (params, data + nal, size - nal);
-  }
-  return FALSE;
 }
 
 /* Remembers the stream's parameter sets, and says whether @buf carries a
@@ -924,7 +787,7 @@ scan_nals (Codec codec, const guint8 *data, gsize size, GByteArray *params,
 static gboolean
 track_parameter_sets (GstCoverTap *self, GstBuffer *buf, gboolean *slice)
 {
-  guint needed = self->codec == CODEC_H265 ? 7 : 6, found = 0, i, n;
+  guint needed = self->codec == COVER_CODEC_H265 ? 7 : 6, found = 0, i, n;
   GByteArray *params = g_byte_array_new ();
 
   *slice = FALSE;
@@ -1002,9 +865,9 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   if (!self->stream || !self->caps)
     return GST_FLOW_OK;
 
-  cover_store_writer_heartbeat (self->writer);
+  cover_stream_heartbeat (self->stream);
 
-  if (self->codec != CODEC_RAW &&
+  if (self->codec != COVER_CODEC_RAW &&
       GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT)) {
     /* parameter sets may travel on their own, flagged as headers */
     if (self->byte_stream &&
@@ -1018,15 +881,16 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
       return GST_FLOW_OK;
   }
 
-  stat_add (&self->keyframes_seen, 1);
+  stat_add (self, PROP_KEYFRAMES_SEEN, 1);
 
   GST_OBJECT_LOCK (self);
-  enabled = self->enabled;
-  min_interval = self->min_interval;
-  thumbnail_interval = self->thumbnail_interval * GST_SECOND;
-  quality = self->quality;
-  max_width = self->max_width;
-  max_height = self->max_height;
+  enabled = g_value_get_boolean (&self->settings[PROP_ENABLED]);
+  min_interval = g_value_get_uint64 (&self->settings[PROP_MIN_INTERVAL]);
+  thumbnail_interval =
+      g_value_get_uint (&self->settings[PROP_THUMBNAIL_INTERVAL]) * GST_SECOND;
+  quality = g_value_get_uint (&self->settings[PROP_QUALITY]);
+  max_width = g_value_get_uint (&self->settings[PROP_MAX_WIDTH]);
+  max_height = g_value_get_uint (&self->settings[PROP_MAX_HEIGHT]);
   GST_OBJECT_UNLOCK (self);
 
   if (!enabled)
@@ -1049,11 +913,11 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   job->thumbnail = thumbnail;
   if (cover_stream_submit (self->stream, job)) {
     GST_LOG_OBJECT (self, "a waiting keyframe was replaced by a newer one");
-    stat_add (&self->keyframes_skipped, 1);
+    stat_add (self, PROP_KEYFRAMES_SKIPPED, 1);
   }
   return GST_FLOW_OK;
 
 skip:
-  stat_add (&self->keyframes_skipped, 1);
+  stat_add (self, PROP_KEYFRAMES_SKIPPED, 1);
   return GST_FLOW_OK;
 }

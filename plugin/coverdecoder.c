@@ -38,7 +38,6 @@ struct _CoverDecoder
   GstBus *bus;
   GstPad *srcpad;  /* ours, feeds the parser */
   GstPad *sinkpad; /* ours, receives raw frames */
-  GstCaps *caps;   /* last caps sent downstream */
   gboolean started;
   gboolean broken;
   guint32 group_id;
@@ -181,6 +180,9 @@ cover_decoder_new (const GstCaps *caps, GError **error)
   GstElementFactory *pf, *df;
   const gchar *codec;
 
+  g_return_val_if_fail (GST_IS_CAPS (caps) && !gst_caps_is_empty (caps), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
   init_debug ();
   codec = gst_structure_get_name (gst_caps_get_structure (caps, 0));
   df = find_factory (GST_ELEMENT_FACTORY_TYPE_DECODER, codec);
@@ -257,14 +259,8 @@ create_failed:
   return NULL;
 }
 
-const gchar *
-cover_decoder_get_codec (CoverDecoder *dec)
-{
-  return dec->codec;
-}
-
-const gchar *
-cover_decoder_get_name (CoverDecoder *dec)
+static const gchar *
+decoder_name (CoverDecoder *dec)
 {
   return GST_OBJECT_NAME (gst_element_get_factory (dec->decoder));
 }
@@ -272,6 +268,8 @@ cover_decoder_get_name (CoverDecoder *dec)
 gboolean
 cover_decoder_is_usable (CoverDecoder *dec)
 {
+  g_return_val_if_fail (dec != NULL, FALSE);
+
   return !dec->broken;
 }
 
@@ -310,7 +308,11 @@ cover_decoder_decode (
   GstFlowReturn ret;
   gchar *why;
 
+  g_return_val_if_fail (dec != NULL, NULL);
   g_return_val_if_fail (!dec->broken, NULL);
+  g_return_val_if_fail (GST_IS_CAPS (caps), NULL);
+  g_return_val_if_fail (GST_IS_BUFFER (access_unit), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (!dec->started) {
     GstEvent *ev = gst_event_new_stream_start ("coversnap-keyframes");
@@ -321,7 +323,6 @@ cover_decoder_decode (
   }
   /* Caps go down every time: the flush below may have reset the parser's
    * idea of the stream, and the next keyframe may be another stream's. */
-  gst_caps_replace (&dec->caps, caps);
   gst_pad_push_event (dec->srcpad, gst_event_new_caps (caps));
   gst_segment_init (&segment, GST_FORMAT_TIME);
   gst_pad_push_event (dec->srcpad, gst_event_new_segment (&segment));
@@ -350,8 +351,8 @@ cover_decoder_decode (
     g_set_error (error, COVER_DECODER_ERROR, COVER_DECODER_ERROR_DECODE,
         "%s produced no picture from a %" G_GSIZE_FORMAT "-byte %s keyframe"
         " (%s)%s%s",
-        cover_decoder_get_name (dec), gst_buffer_get_size (access_unit),
-        dec->codec, gst_flow_get_name (ret), why ? ": " : "", why ? why : "");
+        decoder_name (dec), gst_buffer_get_size (access_unit), dec->codec,
+        gst_flow_get_name (ret), why ? ": " : "", why ? why : "");
   }
   g_free (why);
   return sample;
@@ -376,7 +377,6 @@ cover_decoder_free (CoverDecoder *dec)
   gst_clear_object (&dec->bus);
   gst_clear_buffer (&dec->out);
   gst_clear_caps (&dec->out_caps);
-  gst_clear_caps (&dec->caps);
   g_free (dec->codec);
   g_free (dec);
 }

@@ -28,11 +28,13 @@ typedef enum
  * frames it decodes and is reused across streams (and caps) of its codec. */
 typedef struct _CoverDecoder CoverDecoder;
 
+/* A decoder for the codec of @caps (transfer none), or NULL with @error set
+ * (transfer full: cover_decoder_free()). */
 CoverDecoder *cover_decoder_new (const GstCaps *caps, GError **error);
-const gchar *cover_decoder_get_codec (CoverDecoder *dec);
-const gchar *cover_decoder_get_name (CoverDecoder *dec);
-/* Returns a sample holding the decoded frame (system memory) and its caps.
- * On failure the decoder may be broken: check cover_decoder_is_usable(). */
+/* Decodes @access_unit (transfer none: its memory is shared, not copied) of
+ * @caps (transfer none).  Returns a sample holding the decoded frame (system
+ * memory) and its caps (transfer full), or NULL with @error set.  On
+ * failure the decoder may be broken: check cover_decoder_is_usable(). */
 GstSample *cover_decoder_decode (
     CoverDecoder *dec, GstCaps *caps, GstBuffer *access_unit, GError **error);
 gboolean cover_decoder_is_usable (CoverDecoder *dec);

@@ -46,6 +46,8 @@ cover_random_fill (gpointer buf, gsize size)
 {
   guint8 *p = buf;
 
+  g_return_if_fail (buf != NULL || size == 0);
+
   while (size > 0) {
     ssize_t n = getrandom (p, size, 0);
 

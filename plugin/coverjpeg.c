@@ -84,6 +84,8 @@ cover_fit_size (guint width, guint height, gint par_n, gint par_d,
 {
   gdouble w = width, h = height, scale = 1.0;
 
+  g_return_if_fail (out_width != NULL && out_height != NULL);
+
   /* covers are shown with square pixels */
   if (par_n > 0 && par_d > 0 && par_n != par_d)
     w = w * par_n / par_d;
@@ -284,6 +286,12 @@ cover_encoder_encode (CoverEncoder *enc, GstVideoFrame *frame, guint quality,
   guint out_w, out_h, enc_w, enc_h;
   int subsamp, pf, res;
 
+  g_return_val_if_fail (enc != NULL, FALSE);
+  g_return_val_if_fail (frame != NULL, FALSE);
+  g_return_val_if_fail (jpeg != NULL && jpeg_size != NULL, FALSE);
+  g_return_val_if_fail (width != NULL && height != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
   cover_fit_size (GST_VIDEO_INFO_WIDTH (in), GST_VIDEO_INFO_HEIGHT (in),
       GST_VIDEO_INFO_PAR_N (in), GST_VIDEO_INFO_PAR_D (in), max_width,
       max_height, &out_w, &out_h);
@@ -387,9 +395,14 @@ gboolean
 cover_jpeg_get_size (
     const guint8 *data, gsize size, guint *width, guint *height, GError **error)
 {
-  tjhandle tj = tjInitDecompress ();
   int w = 0, h = 0, subsamp = 0, colorspace = 0, res;
+  tjhandle tj;
 
+  g_return_val_if_fail (data != NULL || size == 0, FALSE);
+  g_return_val_if_fail (width != NULL && height != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  tj = tjInitDecompress ();
   if (!tj) {
     g_set_error (error, COVER_JPEG_ERROR, COVER_JPEG_ERROR_DECODE,
         "Could not create a TurboJPEG decompressor");
@@ -415,6 +428,8 @@ cover_jpeg_decode_rgb (
   tjhandle tj;
   guint8 *rgb;
   guint w, h;
+
+  g_return_val_if_fail (width != NULL && height != NULL, NULL);
 
   if (!cover_jpeg_get_size (data, size, &w, &h, error))
     return NULL;

@@ -29,13 +29,14 @@ typedef enum
  * scratch frames, all reused from one frame to the next. */
 typedef struct _CoverEncoder CoverEncoder;
 
+/* (transfer full), or NULL when TurboJPEG cannot make a compressor */
 CoverEncoder *cover_encoder_new (void);
 void cover_encoder_free (CoverEncoder *enc);
 
-/* Encodes @frame scaled to fit @max_width x @max_height (0: no limit; never
- * upscaled; square pixels), with limited-range YUV expanded to the full range
- * JPEG viewers assume.  *@jpeg points into @enc and stays valid until the next
- * call. */
+/* Encodes @frame (transfer none) scaled to fit @max_width x @max_height (0:
+ * no limit; never upscaled; square pixels), with limited-range YUV expanded
+ * to the full range JPEG viewers assume.  *@jpeg (transfer none) points into
+ * @enc and stays valid until the next call. */
 gboolean cover_encoder_encode (CoverEncoder *enc, GstVideoFrame *frame,
     guint quality, guint max_width, guint max_height, const guint8 **jpeg,
     gsize *jpeg_size, guint *width, guint *height, GError **error);
@@ -57,7 +58,8 @@ void cover_fit_size (guint width, guint height, gint par_n, gint par_d,
 gboolean cover_jpeg_get_size (const guint8 *data, gsize size, guint *width,
     guint *height, GError **error);
 
-/* Decodes a whole JPEG into packed RGB (3 bytes a pixel); g_free() it. */
+/* Decodes a whole JPEG into packed RGB (3 bytes a pixel) (transfer full:
+ * g_free() it). */
 guint8 *cover_jpeg_decode_rgb (const guint8 *data, gsize size, guint *width,
     guint *height, GError **error);
 

@@ -11,22 +11,22 @@
  * by default, COVERSNAP_WORKERS to change it) serves every tapped stream of
  * the process.  Each worker keeps one decoder per codec it has met and one
  * JPEG encoder, so decoders scale with the cores, not with the streams: an
- * idle stream holds only its shared-memory segment. */
+ * idle stream holds only its shared-memory segment.  Saving thumbnails is
+ * coverthumbnail.c's job; the pool only says when. */
 
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include "coverpool.h"
+#include "covercodec.h"
 #include "coverdecoder.h"
 #include "coverjpeg.h"
+#include "coverstore.h"
+#include "coverthumbnail.h"
 
 #include <gst/video/video.h>
-#include <errno.h>
-#include <glib/gstdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 
 GST_DEBUG_CATEGORY_STATIC (cover_pool_debug);
 #define GST_CAT_DEFAULT cover_pool_debug
@@ -34,19 +34,21 @@ GST_DEBUG_CATEGORY_STATIC (cover_pool_debug);
 #define MAX_WORKERS 64
 #define CLOSE_TIMEOUT_US (2 * G_USEC_PER_SEC)
 
+/* Reference counted (g_atomic_rc_box): the caller holds one reference until
+ * cover_stream_close(), the pool one while the stream is scheduled. */
 struct _CoverStream
 {
-  gint refcount;
   GMutex lock;
-  CoverJob *pending;  /* newest keyframe not yet taken, or NULL */
-  gboolean scheduled; /* queued in, or being run by, the pool */
-  GThread *worker;    /* the worker running it, or NULL */
-  GCond idle;         /* signalled when scheduled turns FALSE */
+  CoverJob *pending;         /* newest keyframe not yet taken, or NULL */
+  gboolean thumbnail_wanted; /* save the last cover, no keyframe waiting */
+  gboolean scheduled;        /* queued in, or being run by, the pool */
+  GThread *worker;           /* the worker running it, or NULL */
+  GCond idle;                /* signalled when scheduled turns FALSE */
   gboolean closed;
   gboolean unlink_segment;
   GWeakRef owner;
   CoverStreamCallbacks callbacks;
-  CoverStoreWriter *writer;
+  CoverStoreWriter *writer; /* the stream's own, for its whole life */
   /* thumbnails, set before the first job; last_jpeg is the worker's */
   gchar *thumbnail_dir;
   guint thumbnail_max_files;
@@ -58,11 +60,11 @@ struct _CoverStream
 typedef struct
 {
   CoverEncoder *encoder;
-  GList *decoders; /* CoverDecoder*, one per codec met */
+  /* by CoverCodec, one per codec met; raw video needs none */
+  CoverDecoder *decoders[COVER_CODEC_RAW];
 } CoverWorker;
 
 static GThreadPool *pool;
-static guint n_workers;
 static guint worker_delay_ms; /* debugging aid: simulates a slow worker */
 
 static void worker_free (gpointer data);
@@ -71,10 +73,15 @@ static GPrivate worker_key = G_PRIVATE_INIT (worker_free);
 CoverJob *
 cover_job_new (GstBuffer *buffer, GstCaps *caps, GstBuffer *headers)
 {
-  CoverJob *job = g_new0 (CoverJob, 1);
+  CoverJob *job;
 
-  job->buffer = buffer ? gst_buffer_ref (buffer) : NULL;
-  job->caps = caps ? gst_caps_ref (caps) : NULL;
+  g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
+  g_return_val_if_fail (GST_IS_CAPS (caps), NULL);
+  g_return_val_if_fail (headers == NULL || GST_IS_BUFFER (headers), NULL);
+
+  job = g_new0 (CoverJob, 1);
+  job->buffer = gst_buffer_ref (buffer);
+  job->caps = gst_caps_ref (caps);
   job->headers = headers ? gst_buffer_ref (headers) : NULL;
   job->queued_at = g_get_monotonic_time ();
   job->capture_time = g_get_real_time ();
@@ -86,8 +93,8 @@ cover_job_free (CoverJob *job)
 {
   if (!job)
     return;
-  gst_clear_buffer (&job->buffer);
-  gst_clear_caps (&job->caps);
+  gst_buffer_unref (job->buffer);
+  gst_caps_unref (job->caps);
   gst_clear_buffer (&job->headers);
   g_free (job);
 }
@@ -96,8 +103,10 @@ static void
 worker_free (gpointer data)
 {
   CoverWorker *w = data;
+  guint i;
 
-  g_list_free_full (w->decoders, (GDestroyNotify) cover_decoder_free);
+  for (i = 0; i < G_N_ELEMENTS (w->decoders); i++)
+    cover_decoder_free (w->decoders[i]);
   cover_encoder_free (w->encoder);
   g_free (w);
 }
@@ -115,32 +124,43 @@ worker_get (void)
   return w;
 }
 
-static CoverDecoder *
-worker_get_decoder (CoverWorker *w, GstCaps *caps, GError **error)
+/* Decodes the job's keyframe (its parameter sets in front) into a raw
+ * frame, with the worker's decoder for the codec. */
+static GstSample *
+decode_keyframe (CoverWorker *w, CoverJob *job, GError **error)
 {
-  const gchar *codec =
-      gst_structure_get_name (gst_caps_get_structure (caps, 0));
-  CoverDecoder *dec;
-  GList *l;
+  CoverCodec codec = cover_codec_from_caps (job->caps);
+  CoverDecoder **dec;
+  GstSample *sample;
+  GstBuffer *au;
 
-  for (l = w->decoders; l; l = l->next) {
-    if (g_str_equal (cover_decoder_get_codec (l->data), codec))
-      return l->data;
+  if (codec == COVER_CODEC_NONE || codec >= G_N_ELEMENTS (w->decoders)) {
+    g_set_error (error, COVER_DECODER_ERROR, COVER_DECODER_ERROR_NO_DECODER,
+        "Covers are not made from %" GST_PTR_FORMAT, job->caps);
+    return NULL;
   }
-  dec = cover_decoder_new (caps, error);
-  if (dec)
-    w->decoders = g_list_prepend (w->decoders, dec);
-  return dec;
+  dec = &w->decoders[codec];
+  if (!*dec && !(*dec = cover_decoder_new (job->caps, error)))
+    return NULL;
+
+  au = gst_buffer_ref (job->buffer);
+  if (job->headers)
+    au = gst_buffer_append (gst_buffer_ref (job->headers), au);
+  sample = cover_decoder_decode (*dec, job->caps, au, error);
+  gst_buffer_unref (au);
+  if (!cover_decoder_is_usable (*dec))
+    g_clear_pointer (dec, cover_decoder_free);
+  return sample;
 }
 
+/* Encodes a raw frame as the job asks.  *@jpeg points into the worker's
+ * encoder until its next call. */
 static gboolean
-encode_frame (CoverWorker *w, CoverStream *stream, CoverJob *job, GstCaps *caps,
-    GstBuffer *buffer, CoverResult *res, GError **error)
+encode_frame (CoverWorker *w, CoverJob *job, GstCaps *caps, GstBuffer *buffer,
+    const guint8 **jpeg, gsize *size, CoverResult *res, GError **error)
 {
   GstVideoInfo info;
   GstVideoFrame frame;
-  const guint8 *jpeg;
-  gsize size;
   gboolean ok;
 
   if (!gst_video_info_from_caps (&info, caps)) {
@@ -157,16 +177,21 @@ encode_frame (CoverWorker *w, CoverStream *stream, CoverJob *job, GstCaps *caps,
     return FALSE;
   }
   ok = cover_encoder_encode (w->encoder, &frame, job->quality, job->max_width,
-      job->max_height, &jpeg, &size, &res->width, &res->height, error);
+      job->max_height, jpeg, size, &res->width, &res->height, error);
   gst_video_frame_unmap (&frame);
-  if (!ok)
-    return FALSE;
+  return ok;
+}
 
+/* Makes @jpeg the stream's cover in the store, and keeps it for a
+ * thumbnail at the end of the stream. */
+static gboolean
+publish_cover (CoverStream *stream, CoverJob *job, const guint8 *jpeg,
+    gsize size, CoverResult *res, GError **error)
+{
   if (!cover_store_writer_publish (stream->writer, jpeg, size, res->width,
           res->height, job->capture_time, &res->generation, error))
     return FALSE;
   if (stream->thumbnail_dir) {
-    /* kept for the thumbnail at the end of the stream */
     g_clear_pointer (&stream->last_jpeg, g_bytes_unref);
     stream->last_jpeg = g_bytes_new (jpeg, size);
     stream->last_capture_time = job->capture_time;
@@ -177,14 +202,16 @@ encode_frame (CoverWorker *w, CoverStream *stream, CoverJob *job, GstCaps *caps,
   return TRUE;
 }
 
+/* keyframe → raw frame → JPEG → the store */
 static gboolean
 process_job (CoverWorker *w, CoverStream *stream, CoverJob *job,
     CoverResult *res, GError **error)
 {
-  const GstStructure *s = gst_caps_get_structure (job->caps, 0);
-  CoverDecoder *dec;
-  GstSample *sample;
-  GstBuffer *au;
+  GstSample *sample = NULL;
+  GstCaps *caps = job->caps;
+  GstBuffer *frame = job->buffer;
+  const guint8 *jpeg;
+  gsize size;
   gboolean ok;
 
   if (!w->encoder) {
@@ -192,118 +219,36 @@ process_job (CoverWorker *w, CoverStream *stream, CoverJob *job,
         "Could not create a TurboJPEG compressor");
     return FALSE;
   }
-  if (gst_structure_has_name (s, "video/x-raw"))
-    return encode_frame (w, stream, job, job->caps, job->buffer, res, error);
-
-  dec = worker_get_decoder (w, job->caps, error);
-  if (!dec)
-    return FALSE;
-  au = gst_buffer_ref (job->buffer);
-  if (job->headers)
-    au = gst_buffer_append (gst_buffer_ref (job->headers), au);
-  sample = cover_decoder_decode (dec, job->caps, au, error);
-  gst_buffer_unref (au);
-  if (!cover_decoder_is_usable (dec)) {
-    w->decoders = g_list_remove (w->decoders, dec);
-    cover_decoder_free (dec);
+  if (cover_codec_from_caps (job->caps) != COVER_CODEC_RAW) {
+    sample = decode_keyframe (w, job, error);
+    if (!sample)
+      return FALSE;
+    caps = gst_sample_get_caps (sample);
+    frame = gst_sample_get_buffer (sample);
   }
-  if (!sample)
-    return FALSE;
-  ok = encode_frame (w, stream, job, gst_sample_get_caps (sample),
-      gst_sample_get_buffer (sample), res, error);
-  gst_sample_unref (sample);
+  ok = encode_frame (w, job, caps, frame, &jpeg, &size, res, error) &&
+      publish_cover (stream, job, jpeg, size, res, error);
+  if (sample)
+    gst_sample_unref (sample);
   return ok;
 }
 
-static gint
-compare_names (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(const gchar **) a, *(const gchar **) b);
-}
-
-/* Keeps the newest @max_files thumbnails, none older than @max_age_s.
- * Names sort by capture time; ages come from the files' mtimes. */
-static void
-prune_thumbnails (CoverStream *stream)
-{
-  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GDir) dir = g_dir_open (stream->thumbnail_dir, 0, NULL);
-  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
-  const gchar *name;
-  guint i, keep;
-
-  if (!dir)
-    return;
-  while ((name = g_dir_read_name (dir))) {
-    if (name[0] != '.' && g_str_has_suffix (name, ".jpg"))
-      g_ptr_array_add (names, g_strdup (name));
-  }
-  g_ptr_array_sort (names, compare_names);
-  keep = stream->thumbnail_max_files ? stream->thumbnail_max_files : names->len;
-  for (i = 0; i < names->len; i++) {
-    g_autofree gchar *path = g_build_filename (
-        stream->thumbnail_dir, (gchar *) g_ptr_array_index (names, i), NULL);
-    gboolean old = FALSE;
-    struct stat st;
-
-    if (stream->thumbnail_max_age_s && stat (path, &st) == 0)
-      old = now - st.st_mtime > (gint64) stream->thumbnail_max_age_s;
-    if (i + keep < names->len || old) {
-      GST_LOG ("pruning thumbnail %s", path);
-      g_unlink (path);
-    }
-  }
-}
-
-/* Writes the last cover as <dir>/<capture time, UTC>.jpg: a temp file then
- * a rename, so that a reader sees the whole JPEG or nothing. */
+/* The last cover as the newest thumbnail, then the old ones go. */
 static gchar *
 save_thumbnail (CoverStream *stream, GError **error)
 {
-  g_autoptr (GDateTime) t = NULL;
-  g_autofree gchar *stamp = NULL;
-  g_autofree gchar *tmp = NULL;
-  gchar *path;
-  gint64 us = stream->last_capture_time;
+  gchar *path = cover_thumbnail_save (stream->thumbnail_dir, stream->last_jpeg,
+      stream->last_capture_time, error);
 
-  if (g_mkdir_with_parents (stream->thumbnail_dir, 0750) < 0) {
-    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
-        "Could not create %s: %s", stream->thumbnail_dir, g_strerror (errno));
-    return NULL;
-  }
-  t = g_date_time_new_from_unix_utc (us / G_USEC_PER_SEC);
-  stamp = g_date_time_format (t, "%Y%m%dT%H%M%S");
-  path = g_strdup_printf ("%s/%s.%03dZ.jpg", stream->thumbnail_dir, stamp,
-      (int) (us % G_USEC_PER_SEC / 1000));
-  tmp = g_strdup_printf ("%s/.%s.tmp", stream->thumbnail_dir, stamp);
-  if (!g_file_set_contents_full (tmp,
-          g_bytes_get_data (stream->last_jpeg, NULL),
-          g_bytes_get_size (stream->last_jpeg), G_FILE_SET_CONTENTS_NONE, 0640,
-          error) ||
-      g_rename (tmp, path) < 0) {
-    if (error && !*error)
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
-          "Could not rename %s into place: %s", tmp, g_strerror (errno));
-    g_unlink (tmp);
-    g_free (path);
-    return NULL;
-  }
-  prune_thumbnails (stream);
+  if (path)
+    cover_thumbnail_prune (stream->thumbnail_dir, stream->thumbnail_max_files,
+        stream->thumbnail_max_age_s);
   return path;
 }
 
-static CoverStream *
-cover_stream_ref (CoverStream *stream)
-{
-  g_atomic_int_inc (&stream->refcount);
-  return stream;
-}
-
 static void
-cover_stream_unref (CoverStream *stream)
+cover_stream_clear (CoverStream *stream)
 {
-  if (!g_atomic_int_dec_and_test (&stream->refcount))
-    return;
   cover_job_free (stream->pending);
   g_clear_pointer (&stream->last_jpeg, g_bytes_unref);
   g_free (stream->thumbnail_dir);
@@ -311,7 +256,12 @@ cover_stream_unref (CoverStream *stream)
   g_weak_ref_clear (&stream->owner);
   g_cond_clear (&stream->idle);
   g_mutex_clear (&stream->lock);
-  g_free (stream);
+}
+
+static void
+cover_stream_unref (CoverStream *stream)
+{
+  g_atomic_rc_box_release_full (stream, (GDestroyNotify) cover_stream_clear);
 }
 
 static void
@@ -326,13 +276,15 @@ worker_run (gpointer data, gpointer user_data)
     };
     GError *err = NULL, *thumb_err = NULL;
     gchar *thumb_path = NULL;
+    gboolean ok = FALSE, thumbnail;
     GObject *owner;
     CoverJob *job;
-    gboolean ok;
 
     g_mutex_lock (&stream->lock);
     job = g_steal_pointer (&stream->pending);
-    if (!job || stream->closed) {
+    thumbnail = stream->thumbnail_wanted;
+    stream->thumbnail_wanted = FALSE;
+    if ((!job && !thumbnail) || stream->closed) {
       stream->scheduled = FALSE;
       stream->worker = NULL;
       g_cond_broadcast (&stream->idle);
@@ -345,17 +297,19 @@ worker_run (gpointer data, gpointer user_data)
 
     if (worker_delay_ms)
       g_usleep (worker_delay_ms * 1000);
-    /* a job without a keyframe only asks for the last cover as thumbnail */
-    ok = job->buffer ? process_job (w, stream, job, &res, &err) : FALSE;
-    if (job->thumbnail && stream->thumbnail_dir && stream->last_jpeg &&
-        (ok || !job->buffer))
+    if (job) {
+      ok = process_job (w, stream, job, &res, &err);
+      /* a keyframe that made no cover leaves no thumbnail either */
+      thumbnail = job->thumbnail && ok;
+    }
+    if (thumbnail && stream->thumbnail_dir && stream->last_jpeg)
       thumb_path = save_thumbnail (stream, &thumb_err);
 
     owner = g_weak_ref_get (&stream->owner);
     if (owner) {
-      if (job->buffer && ok && stream->callbacks.published)
+      if (job && ok && stream->callbacks.published)
         stream->callbacks.published (owner, &res);
-      else if (job->buffer && !ok && stream->callbacks.failed)
+      else if (job && !ok && stream->callbacks.failed)
         stream->callbacks.failed (owner, err);
       if ((thumb_path || thumb_err) && stream->callbacks.thumbnail)
         stream->callbacks.thumbnail (owner, thumb_path, thumb_err);
@@ -374,6 +328,7 @@ pool_init (gpointer data)
 {
   const gchar *env;
   GError *err = NULL;
+  guint n_workers;
 
   GST_DEBUG_CATEGORY_INIT (
       cover_pool_debug, "coverpool", 0, "coversnap snapshot workers");
@@ -390,7 +345,7 @@ pool_init (gpointer data)
    * decoders, instead of being reaped and re-created by GLib when idle */
   pool = g_thread_pool_new (worker_run, NULL, n_workers, TRUE, &err);
   if (!pool)
-    g_error ("coversnap: cannot create the snapshot workers: %s", err->message);
+    g_error ("cannot create the snapshot workers: %s", err->message);
   GST_INFO ("%u snapshot workers", n_workers);
   return NULL;
 }
@@ -403,21 +358,26 @@ ensure_pool (void)
   g_once (&once, pool_init, NULL);
 }
 
-guint
-cover_pool_get_n_workers (void)
-{
-  ensure_pool ();
-  return n_workers;
-}
-
 CoverStream *
-cover_stream_new (GObject *owner, CoverStoreWriter *writer,
-    const CoverStreamCallbacks *callbacks)
+cover_stream_new (GObject *owner, const gchar *store_dir, guint32 client_id,
+    guint mode, const CoverStreamCallbacks *callbacks, GError **error)
 {
-  CoverStream *stream = g_new0 (CoverStream, 1);
+  CoverStoreWriter *writer;
+  CoverStream *stream;
+
+  g_return_val_if_fail (G_IS_OBJECT (owner), NULL);
+  g_return_val_if_fail (store_dir != NULL, NULL);
+  g_return_val_if_fail (callbacks != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   ensure_pool ();
-  stream->refcount = 1;
+  writer = cover_store_writer_open (store_dir, client_id, mode, error);
+  if (!writer)
+    return NULL;
+  GST_INFO ("covers of client %u go to %s", client_id,
+      cover_store_writer_get_path (writer));
+
+  stream = g_atomic_rc_box_new0 (CoverStream);
   g_mutex_init (&stream->lock);
   g_cond_init (&stream->idle);
   g_weak_ref_init (&stream->owner, owner);
@@ -430,16 +390,22 @@ void
 cover_stream_set_thumbnails (
     CoverStream *stream, const gchar *dir, guint max_files, guint max_age_s)
 {
+  g_return_if_fail (stream != NULL);
+
   g_free (stream->thumbnail_dir);
   stream->thumbnail_dir = g_strdup (dir);
   stream->thumbnail_max_files = max_files;
   stream->thumbnail_max_age_s = max_age_s;
 }
 
-CoverStoreWriter *
-cover_stream_get_writer (CoverStream *stream)
+/* Called with the lock held. */
+static void
+schedule_locked (CoverStream *stream)
 {
-  return stream->writer;
+  if (!stream->scheduled) {
+    stream->scheduled = TRUE;
+    g_thread_pool_push (pool, g_atomic_rc_box_acquire (stream), NULL);
+  }
 }
 
 gboolean
@@ -447,26 +413,54 @@ cover_stream_submit (CoverStream *stream, CoverJob *job)
 {
   gboolean replaced;
 
+  g_return_val_if_fail (stream != NULL, FALSE);
+  g_return_val_if_fail (job != NULL, FALSE);
+
   g_mutex_lock (&stream->lock);
   replaced = stream->pending != NULL;
-  if (stream->pending && !job->buffer) {
-    /* the end of the stream: the keyframe waiting becomes the last cover,
-     * and the thumbnail */
-    stream->pending->thumbnail = TRUE;
-    cover_job_free (job);
-    g_mutex_unlock (&stream->lock);
-    return FALSE;
-  }
-  if (stream->pending && stream->pending->thumbnail)
+  /* a thumbnail asked for and not yet saved is this keyframe's */
+  if ((stream->pending && stream->pending->thumbnail) ||
+      stream->thumbnail_wanted)
     job->thumbnail = TRUE;
+  stream->thumbnail_wanted = FALSE;
   cover_job_free (stream->pending);
   stream->pending = job;
-  if (!stream->scheduled) {
-    stream->scheduled = TRUE;
-    g_thread_pool_push (pool, cover_stream_ref (stream), NULL);
-  }
+  schedule_locked (stream);
   g_mutex_unlock (&stream->lock);
   return replaced;
+}
+
+void
+cover_stream_save_thumbnail (CoverStream *stream)
+{
+  g_return_if_fail (stream != NULL);
+
+  if (!stream->thumbnail_dir)
+    return;
+  g_mutex_lock (&stream->lock);
+  /* the keyframe waiting will be the last cover, so it is the thumbnail */
+  if (stream->pending)
+    stream->pending->thumbnail = TRUE;
+  else
+    stream->thumbnail_wanted = TRUE;
+  schedule_locked (stream);
+  g_mutex_unlock (&stream->lock);
+}
+
+void
+cover_stream_heartbeat (CoverStream *stream)
+{
+  g_return_if_fail (stream != NULL);
+
+  cover_store_writer_heartbeat (stream->writer);
+}
+
+void
+cover_stream_set_ended (CoverStream *stream, gboolean ended)
+{
+  g_return_if_fail (stream != NULL);
+
+  cover_store_writer_set_ended (stream->writer, ended);
 }
 
 /* Called with the lock held.  A worker never waits for itself: a callback
@@ -488,6 +482,8 @@ cover_stream_drain (CoverStream *stream, gint64 timeout_us)
 {
   gboolean ret;
 
+  g_return_val_if_fail (stream != NULL, FALSE);
+
   g_mutex_lock (&stream->lock);
   ret = wait_idle_locked (stream, timeout_us);
   g_mutex_unlock (&stream->lock);
@@ -497,11 +493,14 @@ cover_stream_drain (CoverStream *stream, gint64 timeout_us)
 void
 cover_stream_close (CoverStream *stream, gboolean unlink_segment)
 {
+  g_return_if_fail (stream != NULL);
+
   cover_store_writer_set_ended (stream->writer, TRUE);
   g_mutex_lock (&stream->lock);
   stream->closed = TRUE;
   stream->unlink_segment = unlink_segment;
   g_clear_pointer (&stream->pending, cover_job_free);
+  stream->thumbnail_wanted = FALSE;
   /* the keyframe in hand is worth finishing: it takes milliseconds, and
    * the caller may be about to tear down the elements a worker uses */
   wait_idle_locked (stream, CLOSE_TIMEOUT_US);

@@ -12,8 +12,6 @@
 
 #include <gst/gst.h>
 
-#include "coverstore.h"
-
 G_BEGIN_DECLS
 
 /* One keyframe on its way to becoming a cover. */
@@ -30,8 +28,8 @@ typedef struct
   gboolean thumbnail;  /* also save the cover as a recording thumbnail */
 } CoverJob;
 
-/* @buffer may be NULL with @thumbnail set: "save the last cover as a
- * thumbnail" (at the end of a stream). */
+/* Takes a ref of @buffer, @caps and @headers (all transfer none; @headers
+ * may be NULL), stamped with the current times (transfer full). */
 CoverJob *cover_job_new (GstBuffer *buffer, GstCaps *caps, GstBuffer *headers);
 void cover_job_free (CoverJob *job);
 
@@ -55,31 +53,44 @@ typedef struct
   void (*thumbnail) (GObject *owner, const gchar *path, const GError *error);
 } CoverStreamCallbacks;
 
-/* The pool's view of one tapped stream: at most one keyframe waiting (the
- * newest), at most one worker on it at a time, so covers of a stream are
+/* The pool's view of one tapped stream: it owns the stream's cover segment
+ * (its store writer), keeps at most one keyframe waiting (the newest), and
+ * lets at most one worker on it at a time, so covers of a stream are
  * published in order. */
 typedef struct _CoverStream CoverStream;
 
-CoverStream *cover_stream_new (GObject *owner, CoverStoreWriter *writer,
-    const CoverStreamCallbacks *callbacks);
-/* Takes @job.  Never blocks.  Returns TRUE when @job replaced a keyframe
- * that was still waiting for a worker. */
-gboolean cover_stream_submit (CoverStream *stream, CoverJob *job);
-CoverStoreWriter *cover_stream_get_writer (CoverStream *stream);
-/* Recording thumbnails: jobs flagged thumbnail also write their JPEG to
- * @dir (created if missing) as <UTC capture time>.jpg, atomically (temp
- * file, rename), then keep at most @max_files (0: no limit) none older than
- * @max_age_s seconds (0: no limit).  Call before submitting. */
+/* Opens the cover segment of @client_id in @store_dir with permission bits
+ * @mode.  @owner (transfer none, held weakly) is handed to @callbacks
+ * (copied).  Returns the stream (transfer full: release it with
+ * cover_stream_close()), or NULL with @error set. */
+CoverStream *cover_stream_new (GObject *owner, const gchar *store_dir,
+    guint32 client_id, guint mode, const CoverStreamCallbacks *callbacks,
+    GError **error);
+/* Recording thumbnails: jobs flagged thumbnail also write their JPEG into
+ * @dir (transfer none) by the coverthumbnail.h contract, then keep at most
+ * @max_files (0: no limit) none older than @max_age_s seconds (0: no
+ * limit).  Call before submitting. */
 void cover_stream_set_thumbnails (
     CoverStream *stream, const gchar *dir, guint max_files, guint max_age_s);
+/* Takes @job (transfer full).  Never blocks.  Returns TRUE when @job
+ * replaced a keyframe that was still waiting for a worker. */
+gboolean cover_stream_submit (CoverStream *stream, CoverJob *job);
+/* Asks a worker to save the stream's last cover as a thumbnail (the
+ * keyframe still waiting, if any, becomes that cover).  Never blocks; does
+ * nothing without cover_stream_set_thumbnails(). */
+void cover_stream_save_thumbnail (CoverStream *stream);
+/* Tells readers the stream is alive (a buffer went by).  Lock-free. */
+void cover_stream_heartbeat (CoverStream *stream);
+/* Tells readers the stream ended (EOS), or started again. */
+void cover_stream_set_ended (CoverStream *stream, gboolean ended);
 /* Waits (at most @timeout_us) until the waiting keyframe, if any, is
  * published or failed.  Returns immediately in a worker thread. */
 gboolean cover_stream_drain (CoverStream *stream, gint64 timeout_us);
 /* Marks the segment ended, drops the waiting keyframe, lets a worker busy
- * with the stream finish (bounded wait) and drops the caller's reference. */
+ * with the stream finish (bounded wait) and releases @stream (transfer
+ * full); the segment is closed (removed if @unlink_segment) once no worker
+ * holds the stream any more. */
 void cover_stream_close (CoverStream *stream, gboolean unlink_segment);
-
-guint cover_pool_get_n_workers (void);
 
 G_END_DECLS
 

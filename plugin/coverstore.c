@@ -18,6 +18,7 @@
 #endif
 
 #include "coverstore.h"
+#include "coverid.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,9 +81,7 @@ G_DEFINE_QUARK (cover-store-error-quark, cover_store_error);
 struct _CoverStoreWriter
 {
   GMutex lock; /* serialises publish and close */
-  gchar *dir;
   gchar *path;
-  guint32 client_id;
   int fd;
   CoverHeader *hdr; /* fixed mapping of the header page */
   guint8 *data;     /* mapping of the whole file, remapped on growth */
@@ -111,6 +110,8 @@ gchar *
 cover_store_path (const gchar *dir, guint32 client_id)
 {
   gchar name[32];
+
+  g_return_val_if_fail (dir != NULL, NULL);
 
   g_snprintf (name, sizeof (name), COVER_STORE_FILE_PREFIX "%u", client_id);
   return g_build_filename (dir, name, NULL);
@@ -225,17 +226,19 @@ CoverStoreWriter *
 cover_store_writer_open (
     const gchar *dir, guint32 client_id, guint mode, GError **error)
 {
+  g_autofree gchar *suffix = NULL;
   CoverStoreWriter *w;
   gchar *tmp = NULL;
   gsize len;
   void *p;
   int i;
 
+  g_return_val_if_fail (dir != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
   w = g_new0 (CoverStoreWriter, 1);
   g_mutex_init (&w->lock);
   w->fd = -1;
-  w->dir = g_strdup (dir);
-  w->client_id = client_id;
   w->path = cover_store_path (dir, client_id);
   w->generation = previous_generation (w->path, client_id);
   {
@@ -253,8 +256,9 @@ cover_store_writer_open (
   /* Build the new segment aside and rename it into place: a reader sees
    * either the old segment or a complete new one, and a leftover from a
    * crashed writer (or a file of someone else's) is replaced, not reused. */
-  tmp = g_strdup_printf ("%s/.%s%u.%d.%08x", dir, COVER_STORE_FILE_PREFIX,
-      client_id, (int) getpid (), g_random_int ());
+  suffix = cover_random_hex (4);
+  tmp = g_strdup_printf ("%s/.%s%u.%d.%s", dir, COVER_STORE_FILE_PREFIX,
+      client_id, (int) getpid (), suffix);
   w->fd = open (
       tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0777);
   if (w->fd < 0) {
@@ -329,6 +333,8 @@ fail:
 const gchar *
 cover_store_writer_get_path (CoverStoreWriter *w)
 {
+  g_return_val_if_fail (w != NULL, NULL);
+
   return w->path;
 }
 
@@ -367,6 +373,10 @@ cover_store_writer_publish (CoverStoreWriter *w, const guint8 *data, gsize size,
   CoverSlot *slot;
   guint32 active, target, seq;
   gboolean ret = FALSE;
+
+  g_return_val_if_fail (w != NULL, FALSE);
+  g_return_val_if_fail (data != NULL || size == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   g_mutex_lock (&w->lock);
   active = __atomic_load_n (&w->hdr->active, __ATOMIC_RELAXED);
@@ -410,6 +420,8 @@ out:
 void
 cover_store_writer_heartbeat (CoverStoreWriter *w)
 {
+  g_return_if_fail (w != NULL);
+
   __atomic_store_n (
       &w->hdr->heartbeat, g_get_monotonic_time (), __ATOMIC_RELAXED);
 }
@@ -417,6 +429,8 @@ cover_store_writer_heartbeat (CoverStoreWriter *w)
 void
 cover_store_writer_set_ended (CoverStoreWriter *w, gboolean ended)
 {
+  g_return_if_fail (w != NULL);
+
   __atomic_store_n (&w->hdr->ended, ended ? 1 : 0, __ATOMIC_RELEASE);
   __atomic_store_n (
       &w->hdr->heartbeat, g_get_monotonic_time (), __ATOMIC_RELAXED);
@@ -447,7 +461,6 @@ cover_store_writer_close (CoverStoreWriter *w, gboolean unlink_file)
   g_mutex_unlock (&w->lock);
   g_mutex_clear (&w->lock);
   g_free (w->path);
-  g_free (w->dir);
   g_free (w);
 }
 
@@ -514,8 +527,12 @@ fail:
 CoverStoreReader *
 cover_store_reader_open (const gchar *dir, guint32 client_id, GError **error)
 {
-  CoverStoreReader *r = g_new0 (CoverStoreReader, 1);
+  CoverStoreReader *r;
 
+  g_return_val_if_fail (dir != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  r = g_new0 (CoverStoreReader, 1);
   r->fd = -1;
   r->client_id = client_id;
   r->path = cover_store_path (dir, client_id);
@@ -530,6 +547,8 @@ void
 cover_store_reader_set_recheck_interval (
     CoverStoreReader *r, gint64 interval_us)
 {
+  g_return_if_fail (r != NULL);
+
   r->recheck_us = interval_us;
 }
 
@@ -696,6 +715,10 @@ cover_store_reader_get_info (CoverStoreReader *r, gint64 live_timeout_us,
 {
   GError *err = NULL;
 
+  g_return_val_if_fail (r != NULL, FALSE);
+  g_return_val_if_fail (info != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
   if (reader_snapshot (r, live_timeout_us, info, NULL, &err))
     return TRUE;
   /* a segment without an image still says whether its writer is alive */
@@ -712,6 +735,9 @@ cover_store_reader_read (CoverStoreReader *r, gint64 live_timeout_us,
     CoverInfo *info, GError **error)
 {
   GBytes *bytes = NULL;
+
+  g_return_val_if_fail (r != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (!reader_snapshot (r, live_timeout_us, info, &bytes, error))
     return NULL;

@@ -54,23 +54,37 @@ typedef struct
 typedef struct _CoverStoreWriter CoverStoreWriter;
 typedef struct _CoverStoreReader CoverStoreReader;
 
+/* <dir>/coversnap.<client_id> (transfer full) */
 gchar *cover_store_path (const gchar *dir, guint32 client_id);
 
+/* Creates the segment of @client_id in @dir with permission bits @mode,
+ * replacing a dead writer's.  Returns the writer (transfer full:
+ * cover_store_writer_close()), or NULL with @error set
+ * (COVER_STORE_ERROR_IN_USE when a live writer has @client_id). */
 CoverStoreWriter *cover_store_writer_open (
     const gchar *dir, guint32 client_id, guint mode, GError **error);
+/* Copies @data (transfer none) into the segment as the latest image. */
 gboolean cover_store_writer_publish (CoverStoreWriter *writer,
     const guint8 *data, gsize size, guint32 width, guint32 height,
     gint64 capture_time, guint64 *generation, GError **error);
 void cover_store_writer_heartbeat (CoverStoreWriter *writer);
 void cover_store_writer_set_ended (CoverStoreWriter *writer, gboolean ended);
+/* (transfer none): owned by @writer */
 const gchar *cover_store_writer_get_path (CoverStoreWriter *writer);
+/* Marks the segment ended and frees @writer (transfer full); removes the
+ * file if @unlink_file, unless a newer writer replaced it. */
 void cover_store_writer_close (CoverStoreWriter *writer, gboolean unlink_file);
 
-/* A reader is not thread-safe: use one per thread (or lock around it). */
+/* A reader is not thread-safe: use one per thread (or lock around it).
+ * Returns the reader (transfer full: cover_store_reader_free()), or NULL
+ * with @error set. */
 CoverStoreReader *cover_store_reader_open (
     const gchar *dir, guint32 client_id, GError **error);
+/* Fills @info; on COVER_STORE_ERROR_EMPTY still with the writer's fields. */
 gboolean cover_store_reader_get_info (CoverStoreReader *reader,
     gint64 live_timeout_us, CoverInfo *info, GError **error);
+/* A copy of the latest image (transfer full), @info (may be NULL) filled;
+ * or NULL with @error set. */
 GBytes *cover_store_reader_read (CoverStoreReader *reader,
     gint64 live_timeout_us, CoverInfo *info, GError **error);
 /* By default every call looks for a replaced segment (a stat) and a dead

@@ -133,8 +133,11 @@ cover_thumbnail_list (const gchar *dir)
 gchar *
 cover_thumbnail_newest (const gchar *dir)
 {
-  g_autoptr (GPtrArray) names = cover_thumbnail_list (dir);
+  g_autoptr (GPtrArray) names = NULL;
 
+  g_return_val_if_fail (dir != NULL, NULL);
+
+  names = cover_thumbnail_list (dir);
   if (names->len == 0)
     return NULL;
   return g_strdup (g_ptr_array_index (names, names->len - 1));

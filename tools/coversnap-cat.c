@@ -22,18 +22,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "coverid.h"
 #include "coverstore.h"
-
-static gboolean
-parse_client_id (const gchar *text, guint32 *id)
-{
-  guint64 v;
-
-  if (!g_ascii_string_to_unsigned (text, 10, 0, G_MAXUINT32, &v, NULL))
-    return FALSE;
-  *id = v;
-  return TRUE;
-}
 
 static gboolean
 write_all (int fd, const guint8 *data, gsize size)
@@ -107,7 +97,7 @@ main (int argc, char **argv)
     g_printerr ("coversnap-cat: %s\n", err->message);
     return 2;
   }
-  if (argc != 2 || !parse_client_id (argv[1], &client_id)) {
+  if (argc != 2 || !cover_client_id_parse (argv[1], -1, &client_id)) {
     g_printerr ("coversnap-cat: expected one CLIENT_ID, an unsigned 32-bit "
                 "decimal number\n");
     return 2;

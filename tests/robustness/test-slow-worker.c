@@ -34,8 +34,8 @@ check_environment (void)
    * pushes of a burst all land while it sleeps */
   fail_unless (
       worker_delay_ms () >= 100, "run with COVERSNAP_WORKER_DELAY_MS >= 100");
-  /* the setting, not cover_pool_get_n_workers(): this executable has its
-   * own copy of the core, and the plugin's pool is another one */
+  /* the setting, not a question to the pool: this executable has its own
+   * copy of the core, and the plugin's pool is another one */
   fail_unless_equals_string (g_getenv ("COVERSNAP_WORKERS"), "1");
 }
 
