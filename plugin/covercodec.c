@@ -23,6 +23,7 @@ static const struct
   { COVER_CODEC_H264, "video/x-h264", "H264", "H.264" },
   { COVER_CODEC_H265, "video/x-h265", "H265", "H.265" },
   { COVER_CODEC_RAW, "video/x-raw", NULL, "raw" },
+  { COVER_CODEC_JPEG, "image/jpeg", "JPEG", "MJPEG" },
 };
 
 CoverCodec

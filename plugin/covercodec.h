@@ -21,13 +21,15 @@ typedef enum
   COVER_CODEC_NONE, /* unknown, or not a video codec we take */
   COVER_CODEC_H264,
   COVER_CODEC_H265,
-  COVER_CODEC_RAW, /* video/x-raw: no decoding */
+  COVER_CODEC_RAW,  /* video/x-raw: no decoding */
+  COVER_CODEC_JPEG, /* image/jpeg: MJPEG, each frame its own keyframe */
+  COVER_CODEC_LAST,
 } CoverCodec;
 
 /* From caps (the first structure's name); COVER_CODEC_NONE for others. */
 CoverCodec cover_codec_from_caps (const GstCaps *caps);
 /* From an RTP encoding name ("H264", "H265", any case, as in an SDP
- * rtpmap); COVER_CODEC_NONE for others. */
+ * rtpmap: "H264", "H265", "JPEG"); COVER_CODEC_NONE for others. */
 CoverCodec cover_codec_from_encoding_name (const gchar *name);
 /* "H.264", "H.265", "raw", "none": for people and logs. */
 const gchar *cover_codec_to_string (CoverCodec codec);

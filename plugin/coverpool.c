@@ -61,7 +61,7 @@ typedef struct
 {
   CoverEncoder *encoder;
   /* by CoverCodec, one per codec met; raw video needs none */
-  CoverDecoder *decoders[COVER_CODEC_RAW];
+  CoverDecoder *decoders[COVER_CODEC_LAST];
 } CoverWorker;
 
 static GThreadPool *pool;

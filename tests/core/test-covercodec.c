@@ -29,6 +29,7 @@ test_from_caps (void)
       COVER_CODEC_H264);
   g_assert_cmpint (codec_of ("video/x-h265"), ==, COVER_CODEC_H265);
   g_assert_cmpint (codec_of ("video/x-raw, format=I420"), ==, COVER_CODEC_RAW);
+  g_assert_cmpint (codec_of ("image/jpeg, parsed=true"), ==, COVER_CODEC_JPEG);
   /* the first structure decides */
   g_assert_cmpint (
       codec_of ("video/x-h265; video/x-h264"), ==, COVER_CODEC_H265);
@@ -49,6 +50,8 @@ test_from_encoding_name (void)
       cover_codec_from_encoding_name ("H265"), ==, COVER_CODEC_H265);
   g_assert_cmpint (
       cover_codec_from_encoding_name ("h265"), ==, COVER_CODEC_H265);
+  g_assert_cmpint (
+      cover_codec_from_encoding_name ("JPEG"), ==, COVER_CODEC_JPEG);
   /* raw video has no RTP encoding name of ours */
   g_assert_cmpint (
       cover_codec_from_encoding_name ("RAW"), ==, COVER_CODEC_NONE);
@@ -64,12 +67,13 @@ static void
 test_names (void)
 {
   static const CoverCodec all[] = { COVER_CODEC_H264, COVER_CODEC_H265,
-    COVER_CODEC_RAW };
+    COVER_CODEC_RAW, COVER_CODEC_JPEG };
   guint i;
 
   g_assert_cmpstr (cover_codec_to_string (COVER_CODEC_H264), ==, "H.264");
   g_assert_cmpstr (cover_codec_to_string (COVER_CODEC_H265), ==, "H.265");
   g_assert_cmpstr (cover_codec_to_string (COVER_CODEC_RAW), ==, "raw");
+  g_assert_cmpstr (cover_codec_to_string (COVER_CODEC_JPEG), ==, "MJPEG");
   g_assert_cmpstr (cover_codec_to_string (COVER_CODEC_NONE), ==, "none");
   g_assert_cmpstr (
       cover_codec_to_media_type (COVER_CODEC_H264), ==, "video/x-h264");
