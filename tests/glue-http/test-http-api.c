@@ -612,7 +612,7 @@ test_health_and_metrics (void)
   g_autofree gchar *m0 = NULL, *m1 = NULL, *m2 = NULL;
   const gchar *metric_names[] = { "coversnap_http_requests_total",
     "coversnap_token_failures_total", "coversnap_upload_bytes_total",
-    "coversnap_live_covers_published_total" };
+    "coversnap_live_covers_read_total" };
   HtResp *resp;
   guint i;
 
@@ -662,8 +662,7 @@ test_health_and_metrics (void)
                        "status=\"200\",source=\"none\"}"),
       ==, 1);
   g_assert_cmpint (ht_metric (m0, "coversnap_upload_bytes_total"), ==, 0);
-  g_assert_cmpint (
-      ht_metric (m0, "coversnap_live_covers_published_total"), >=, 0);
+  g_assert_cmpint (ht_metric (m0, "coversnap_live_covers_read_total"), >=, 0);
 
   /* requests change the counters exactly */
   resp = ht_get_cover (svc, 42, NULL);
@@ -723,7 +722,7 @@ test_health_and_metrics (void)
     gint64 before;
 
     g_assert_no_error (err);
-    before = ht_metric (m1, "coversnap_live_covers_published_total");
+    before = ht_metric (m1, "coversnap_live_covers_read_total");
     g_assert_true (cover_store_writer_publish (w, g_bytes_get_data (live, NULL),
         g_bytes_get_size (live), 64, 32, g_get_real_time (), NULL, &err));
     for (i = 0; i < 3; i++) {
@@ -732,8 +731,8 @@ test_health_and_metrics (void)
       ht_resp_free (resp);
     }
     m2 = ht_metrics (svc);
-    g_assert_cmpint (ht_metric (m2, "coversnap_live_covers_published_total"),
-        ==, before + 1);
+    g_assert_cmpint (
+        ht_metric (m2, "coversnap_live_covers_read_total"), ==, before + 1);
     g_assert_cmpint (ht_metric (m2,
                          "coversnap_http_requests_total{endpoint=\"cover\","
                          "status=\"200\",source=\"live\"}"),
