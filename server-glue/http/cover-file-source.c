@@ -51,8 +51,7 @@ typedef struct
   /* the file to read once @watched changed, or NULL: nothing there
    * (transfer full) */
   gchar *(*picture_path) (const gchar *watched);
-  GMutex lock;
-  GHashTable *entries; /* client id → FileEntry */
+  CoverSourceEntries entries; /* of FileEntry */
 } FileSource;
 
 static gint64
@@ -142,8 +141,8 @@ file_lookup (gpointer user_data, guint32 client_id, GError **error)
   if (stat (watched, &st) < 0)
     return NULL;
 
-  g_mutex_lock (&src->lock);
-  e = cover_source_entries_get (src->entries, client_id, sizeof (FileEntry));
+  g_mutex_lock (&src->entries.lock);
+  e = cover_source_entries_get (&src->entries, client_id, sizeof (FileEntry));
   if (!same_file (e, &st)) {
     g_autofree gchar *path = src->picture_path (watched);
 
@@ -158,7 +157,7 @@ file_lookup (gpointer user_data, guint32 client_id, GError **error)
   }
   if (e->base.picture)
     ret = cover_picture_ref (e->base.picture);
-  g_mutex_unlock (&src->lock);
+  g_mutex_unlock (&src->entries.lock);
   return ret;
 }
 
@@ -172,8 +171,7 @@ file_entry_free (FileEntry *e)
 static void
 file_source_free (FileSource *src)
 {
-  g_hash_table_unref (src->entries);
-  g_mutex_clear (&src->lock);
+  cover_source_entries_clear (&src->entries);
   g_free (src->dir);
   g_free (src);
 }
@@ -193,8 +191,7 @@ file_source_new (CoverSourceKind kind, gchar etag_prefix, const gchar *dir,
   src->dir = g_strdup (dir);
   src->watched_path = watched_path;
   src->picture_path = picture_path;
-  g_mutex_init (&src->lock);
-  src->entries = cover_source_entries_new ((GDestroyNotify) file_entry_free);
+  cover_source_entries_init (&src->entries, (GDestroyNotify) file_entry_free);
   return cover_source_new (cover_source_kind_to_string (kind), file_lookup, src,
       (GDestroyNotify) file_source_free);
 }

@@ -23,9 +23,8 @@ typedef struct
 {
   CoverListener *listener;
   GThread *thread;
-  GMainContext *context;
-  GMainLoop *loop;
-  GSocket *socket;
+  GMainLoop *loop; /* owns the thread's main context */
+  GSocket *socket; /* the thread's until it listens */
   GError *error;
   gboolean ready;
 } HttpThread;
@@ -86,24 +85,28 @@ http_thread (gpointer data)
 {
   HttpThread *t = data;
   CoverListener *l = t->listener;
+  GMainContext *context = g_main_loop_get_context (t->loop);
   SoupServer *server;
+  gboolean listening;
 
-  g_main_context_push_thread_default (t->context);
+  g_main_context_push_thread_default (context);
   server = soup_server_new ("server-header", "coversnap ", NULL);
   cover_service_attach (l->service, server);
-  soup_server_listen_socket (server, t->socket, 0, &t->error);
+  /* t->error belongs to the starting thread once ready is set */
+  listening = soup_server_listen_socket (server, t->socket, 0, &t->error);
+  g_clear_object (&t->socket);
 
   g_mutex_lock (&l->lock);
   t->ready = TRUE;
   g_cond_broadcast (&l->cond);
   g_mutex_unlock (&l->lock);
 
-  if (!t->error)
+  if (listening)
     g_main_loop_run (t->loop);
 
   soup_server_disconnect (server);
   g_object_unref (server);
-  g_main_context_pop_thread_default (t->context);
+  g_main_context_pop_thread_default (context);
   return NULL;
 }
 
@@ -125,8 +128,11 @@ start_thread (CoverListener *l, const gchar *address, GError **error)
   t = g_new0 (HttpThread, 1);
   t->listener = l;
   t->socket = sock;
-  t->context = g_main_context_new ();
-  t->loop = g_main_loop_new (t->context, FALSE);
+  {
+    g_autoptr (GMainContext) context = g_main_context_new ();
+
+    t->loop = g_main_loop_new (context, FALSE);
+  }
   g_ptr_array_add (l->threads, t);
   t->thread = g_thread_new ("coversnap-http", http_thread, t);
 
@@ -141,16 +147,13 @@ start_thread (CoverListener *l, const gchar *address, GError **error)
   return TRUE;
 }
 
+/* g_main_loop_quit() wakes the thread's context up */
 static void
 http_thread_join (HttpThread *t)
 {
   g_main_loop_quit (t->loop);
-  g_main_context_wakeup (t->context);
   g_thread_join (t->thread);
   g_main_loop_unref (t->loop);
-  g_main_context_unref (t->context);
-  g_object_unref (t->socket);
-  g_clear_error (&t->error);
   g_free (t);
 }
 

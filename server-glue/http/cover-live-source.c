@@ -37,8 +37,7 @@ typedef struct
 {
   gchar *store_dir;
   gint64 live_timeout_us;
-  GMutex lock;
-  GHashTable *entries; /* client id → LiveEntry */
+  CoverSourceEntries entries; /* of LiveEntry */
 } LiveSource;
 
 guint64
@@ -64,8 +63,8 @@ live_lookup (gpointer user_data, guint32 client_id, GError **error)
   CoverInfo info;
   LiveEntry *e;
 
-  g_mutex_lock (&src->lock);
-  e = cover_source_entries_get (src->entries, client_id, sizeof (LiveEntry));
+  g_mutex_lock (&src->entries.lock);
+  e = cover_source_entries_get (&src->entries, client_id, sizeof (LiveEntry));
   if (!e->reader) {
     e->reader = cover_store_reader_open (src->store_dir, client_id, &err);
     if (!e->reader)
@@ -102,7 +101,7 @@ live_lookup (gpointer user_data, guint32 client_id, GError **error)
   ret = cover_picture_ref (e->base.picture);
 
 out:
-  g_mutex_unlock (&src->lock);
+  g_mutex_unlock (&src->entries.lock);
   return ret;
 
 failed:
@@ -113,15 +112,14 @@ failed:
   else
     g_propagate_error (error, err);
   /* reopen next time: the segment may be replaced by a new writer */
-  g_hash_table_remove (src->entries, GUINT_TO_POINTER (client_id));
+  cover_source_entries_remove (&src->entries, client_id);
   goto out;
 }
 
 static void
 live_source_free (LiveSource *src)
 {
-  g_hash_table_unref (src->entries);
-  g_mutex_clear (&src->lock);
+  cover_source_entries_clear (&src->entries);
   g_free (src->store_dir);
   g_free (src);
 }
@@ -136,8 +134,7 @@ cover_live_source_new (const gchar *store_dir, gint64 live_timeout_us)
   src = g_new0 (LiveSource, 1);
   src->store_dir = g_strdup (store_dir);
   src->live_timeout_us = live_timeout_us;
-  g_mutex_init (&src->lock);
-  src->entries = cover_source_entries_new ((GDestroyNotify) live_entry_free);
+  cover_source_entries_init (&src->entries, (GDestroyNotify) live_entry_free);
   return cover_source_new (cover_source_kind_to_string (COVER_SOURCE_LIVE),
       live_lookup, src, (GDestroyNotify) live_source_free);
 }

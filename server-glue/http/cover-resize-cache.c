@@ -64,17 +64,6 @@ cover_resize_cache_new (guint max_entries)
   return cache;
 }
 
-void
-cover_resize_cache_free (CoverResizeCache *cache)
-{
-  if (!cache)
-    return;
-  g_queue_clear (&cache->order);
-  g_hash_table_unref (cache->pictures);
-  g_mutex_clear (&cache->lock);
-  g_free (cache);
-}
-
 static CoverPicture *
 cache_lookup (CoverResizeCache *cache, const gchar *key)
 {
@@ -206,4 +195,16 @@ cover_resize_cache_respond (CoverResizeCache *cache, CoverRequest *req,
     pic = cached;
   }
   cover_request_respond_picture (req, pic);
+}
+
+void
+cover_resize_cache_free (CoverResizeCache *cache)
+{
+  g_return_if_fail (cache != NULL);
+
+  /* the table owns the keys the queue points at */
+  g_queue_clear (&cache->order);
+  g_hash_table_unref (cache->pictures);
+  g_mutex_clear (&cache->lock);
+  g_free (cache);
 }

@@ -35,13 +35,26 @@ typedef struct
   gint64 used;
 } CoverSourceEntry;
 
-/* A table client id → entry, entries freed with @entry_free. */
-GHashTable *cover_source_entries_new (GDestroyNotify entry_free);
+/* What a local source keeps: client id → entry, under a lock that the
+ * source holds while it looks at an entry. */
+typedef struct
+{
+  GMutex lock;
+  GHashTable *table;
+} CoverSourceEntries;
+
+/* Entries are freed with @entry_free. */
+void cover_source_entries_init (
+    CoverSourceEntries *entries, GDestroyNotify entry_free);
+void cover_source_entries_clear (CoverSourceEntries *entries);
 /* The entry of @client_id, a zeroed one of @entry_size bytes when there was
  * none (transfer none).  The table stays bounded: beyond a few thousand
- * clients, entries idle for a minute are dropped.  Caller holds its lock. */
+ * clients, entries idle for a minute are dropped.  Caller holds the lock. */
 gpointer cover_source_entries_get (
-    GHashTable *entries, guint32 client_id, gsize entry_size);
+    CoverSourceEntries *entries, guint32 client_id, gsize entry_size);
+/* Drops the entry of @client_id.  Caller holds the lock. */
+void cover_source_entries_remove (
+    CoverSourceEntries *entries, guint32 client_id);
 void cover_source_entry_clear (CoverSourceEntry *entry);
 
 G_END_DECLS

@@ -138,38 +138,59 @@ cover_source_free (CoverSource *source)
   g_free (source);
 }
 
-GHashTable *
-cover_source_entries_new (GDestroyNotify entry_free)
+void
+cover_source_entries_init (
+    CoverSourceEntries *entries, GDestroyNotify entry_free)
 {
-  return g_hash_table_new_full (NULL, NULL, NULL, entry_free);
+  g_mutex_init (&entries->lock);
+  entries->table = g_hash_table_new_full (NULL, NULL, NULL, entry_free);
+}
+
+void
+cover_source_entries_clear (CoverSourceEntries *entries)
+{
+  g_clear_pointer (&entries->table, g_hash_table_unref);
+  g_mutex_clear (&entries->lock);
+}
+
+/* Drops the entries idle for long, or all when that is not enough. */
+static void
+make_room (GHashTable *table, gint64 now)
+{
+  GHashTableIter it;
+  gpointer value;
+
+  g_hash_table_iter_init (&it, table);
+  while (g_hash_table_iter_next (&it, NULL, &value)) {
+    if (now - ((CoverSourceEntry *) value)->used > IDLE_ENTRY_US)
+      g_hash_table_iter_remove (&it);
+  }
+  if (g_hash_table_size (table) >= MAX_ENTRIES)
+    g_hash_table_remove_all (table);
 }
 
 gpointer
 cover_source_entries_get (
-    GHashTable *entries, guint32 client_id, gsize entry_size)
+    CoverSourceEntries *entries, guint32 client_id, gsize entry_size)
 {
   CoverSourceEntry *e =
-      g_hash_table_lookup (entries, GUINT_TO_POINTER (client_id));
+      g_hash_table_lookup (entries->table, GUINT_TO_POINTER (client_id));
   gint64 now = g_get_monotonic_time ();
 
   if (!e) {
-    if (g_hash_table_size (entries) >= MAX_ENTRIES) {
-      GHashTableIter it;
-      gpointer value;
-
-      g_hash_table_iter_init (&it, entries);
-      while (g_hash_table_iter_next (&it, NULL, &value)) {
-        if (now - ((CoverSourceEntry *) value)->used > IDLE_ENTRY_US)
-          g_hash_table_iter_remove (&it);
-      }
-      if (g_hash_table_size (entries) >= MAX_ENTRIES)
-        g_hash_table_remove_all (entries);
-    }
+    if (g_hash_table_size (entries->table) >= MAX_ENTRIES)
+      make_room (entries->table, now);
     e = g_malloc0 (entry_size);
-    g_hash_table_insert (entries, GUINT_TO_POINTER (client_id), e);
+    g_hash_table_insert (entries->table, GUINT_TO_POINTER (client_id), e);
   }
   e->used = now;
   return e;
+}
+
+void
+cover_source_entries_remove (CoverSourceEntries *entries, guint32 client_id)
+{
+  g_hash_table_remove (entries->table, GUINT_TO_POINTER (client_id));
 }
 
 void
