@@ -196,8 +196,9 @@ cover_listener_get_port (CoverListener *l)
 void
 cover_listener_stop (CoverListener *l)
 {
-  if (!l)
-    return;
+  g_return_if_fail (l != NULL);
+
+  /* joins every thread */
   g_ptr_array_unref (l->threads);
   g_cond_clear (&l->cond);
   g_mutex_clear (&l->lock);
