@@ -376,42 +376,60 @@ set_unsupported (GError **error, const guint8 *data, gsize size)
         "Neither JPEG nor PNG (starts with 0x%02x)", data[0]);
 }
 
+/* The readers of each type */
+typedef struct
+{
+  gboolean (*sniff) (const guint8 *data, gsize size, guint *width,
+      guint *height, GError **error);
+  guint8 *(*decode) (const guint8 *data, gsize size, guint *width,
+      guint *height, GError **error);
+} ImageCodec;
+
+static const ImageCodec codecs[] = {
+  [COVER_IMAGE_TYPE_JPEG] = { sniff_jpeg, decode_jpeg },
+  [COVER_IMAGE_TYPE_PNG] = { sniff_png, decode_png },
+};
+
+/* The readers of what @data claims to be, or NULL with @error set. */
+static const ImageCodec *
+claimed_codec (
+    const guint8 *data, gsize size, CoverImageType *type, GError **error)
+{
+  *type = data ? claimed_type (data, size) : COVER_IMAGE_TYPE_UNKNOWN;
+  if (*type == COVER_IMAGE_TYPE_UNKNOWN) {
+    set_unsupported (error, data, size);
+    return NULL;
+  }
+  return &codecs[*type];
+}
+
+/* the optional size out-parameters of the API */
+static void
+set_size (guint *width, guint *height, guint w, guint h)
+{
+  if (width)
+    *width = w;
+  if (height)
+    *height = h;
+}
+
 CoverImageType
 cover_image_sniff (
     const guint8 *data, gsize size, guint *width, guint *height, GError **error)
 {
+  const ImageCodec *codec;
   CoverImageType type;
   guint w = 0, h = 0;
-  gboolean ok = FALSE;
 
   g_return_val_if_fail (data != NULL || size == 0, COVER_IMAGE_TYPE_UNKNOWN);
   g_return_val_if_fail (
       error == NULL || *error == NULL, COVER_IMAGE_TYPE_UNKNOWN);
 
-  if (width)
-    *width = 0;
-  if (height)
-    *height = 0;
-
-  type = data ? claimed_type (data, size) : COVER_IMAGE_TYPE_UNKNOWN;
-  switch (type) {
-    case COVER_IMAGE_TYPE_JPEG:
-      ok = sniff_jpeg (data, size, &w, &h, error);
-      break;
-    case COVER_IMAGE_TYPE_PNG:
-      ok = sniff_png (data, size, &w, &h, error);
-      break;
-    default:
-      set_unsupported (error, data, size);
-      break;
-  }
-  if (!ok)
+  set_size (width, height, 0, 0);
+  codec = claimed_codec (data, size, &type, error);
+  if (!codec || !codec->sniff (data, size, &w, &h, error))
     return COVER_IMAGE_TYPE_UNKNOWN;
-
-  if (width)
-    *width = w;
-  if (height)
-    *height = h;
+  set_size (width, height, w, h);
   return type;
 }
 
@@ -419,35 +437,19 @@ guint8 *
 cover_image_decode_rgb (
     const guint8 *data, gsize size, guint *width, guint *height, GError **error)
 {
+  const ImageCodec *codec;
+  CoverImageType type;
+  guint8 *pixels;
   guint w = 0, h = 0;
-  guint8 *pixels = NULL;
 
   g_return_val_if_fail (data != NULL || size == 0, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (width)
-    *width = 0;
-  if (height)
-    *height = 0;
-
-  switch (data ? claimed_type (data, size) : COVER_IMAGE_TYPE_UNKNOWN) {
-    case COVER_IMAGE_TYPE_JPEG:
-      pixels = decode_jpeg (data, size, &w, &h, error);
-      break;
-    case COVER_IMAGE_TYPE_PNG:
-      pixels = decode_png (data, size, &w, &h, error);
-      break;
-    default:
-      set_unsupported (error, data, size);
-      break;
-  }
-  if (pixels == NULL)
-    return NULL;
-
-  if (width)
-    *width = w;
-  if (height)
-    *height = h;
+  set_size (width, height, 0, 0);
+  codec = claimed_codec (data, size, &type, error);
+  pixels = codec ? codec->decode (data, size, &w, &h, error) : NULL;
+  if (pixels)
+    set_size (width, height, w, h);
   return pixels;
 }
 

@@ -30,11 +30,14 @@ typedef enum
  *   POST     /v2/devices/{client_id}/snapshots   (multipart, field "file")
  *   GET      /healthz, /metrics
  * Thread-safe: one service may serve several SoupServers, each on its own
- * main context (that is how cover_service_listen() spreads connections). */
+ * main context (that is how cover_service_listen() spreads connections).
+ * The caller calls gst_init() first: resized covers are scaled with
+ * GStreamer's video converter. */
 typedef struct _CoverService CoverService;
 
-/* Takes @config. */
+/* @config (transfer full).  Returns (transfer full). */
 CoverService *cover_service_new (CoverConfig *config, GError **error);
+/* (transfer none) */
 const CoverConfig *cover_service_get_config (CoverService *service);
 
 /* Adds the handlers to a server the caller runs (e.g. a media server's);
@@ -43,13 +46,15 @@ void cover_service_attach (CoverService *service, SoupServer *server);
 
 /* Or: listen on [server] listen-address:port with [server] http-threads
  * threads, each with its own main context and SoupServer on a shared
- * SO_REUSEPORT socket.  Returns once all listen. */
+ * SO_REUSEPORT socket.  Returns once all listen.  Once at a time: call
+ * cover_service_stop() before listening again. */
 gboolean cover_service_listen (CoverService *service, GError **error);
+/* The port listened on, 0 when not listening. */
 guint16 cover_service_get_port (CoverService *service);
 void cover_service_stop (CoverService *service);
 
-/* Puts @source (taken) at @position in the fallback chain (-1: last).  The
- * default chain is live, record, upload. */
+/* Puts @source (transfer full) at @position in the fallback chain (-1:
+ * last).  The default chain is live, record, upload. */
 void cover_service_insert_source (
     CoverService *service, CoverSource *source, gint position);
 

@@ -12,66 +12,53 @@
 
 #include <glib.h>
 
-#include "cover-image.h"
-
 G_BEGIN_DECLS
 
+/* What a cover is served as (the X-Cover-Source header, the metrics). */
 typedef enum
 {
   COVER_SOURCE_LIVE,
   COVER_SOURCE_RECORD,
   COVER_SOURCE_UPLOAD,
-  COVER_SOURCE_REMOTE,
 } CoverSourceKind;
 
 const gchar *cover_source_kind_to_string (CoverSourceKind kind);
 
 /* One cover as a source hands it out: immutable and reference counted, so
  * every HTTP thread can serve the same bytes without copying them. */
-typedef struct
-{
-  GBytes *data;
-  CoverImageType type;
-  gchar *etag;               /* strong, with its quotes */
-  gint64 last_modified;      /* Unix seconds */
-  gchar *last_modified_text; /* the same as an HTTP date */
-  CoverSourceKind kind;
-} CoverPicture;
+typedef struct _CoverPicture CoverPicture;
 
-CoverPicture *cover_picture_new (GBytes *data, CoverImageType type,
-    const gchar *etag, gint64 last_modified, CoverSourceKind kind);
+/* @data (transfer none: a reference is taken) is a JPEG or PNG, its type
+ * read from its magic bytes; @etag is strong, with its quotes;
+ * @last_modified in Unix seconds.  Returns (transfer full). */
+CoverPicture *cover_picture_new (GBytes *data, const gchar *etag,
+    gint64 last_modified, CoverSourceKind kind);
+/* Returns @picture (transfer full: one more reference). */
 CoverPicture *cover_picture_ref (CoverPicture *picture);
 void cover_picture_unref (CoverPicture *picture);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CoverPicture, cover_picture_unref);
 
-/* Where a cover comes from.  The service asks its sources in order; the
- * first one with a picture wins.  lookup() is called from any HTTP thread
- * and must be thread-safe; it must not block beyond a bounded read.  It
- * returns NULL without an error when it has nothing for the client, and NULL
- * with an error when it failed (the service logs it and goes on). */
+/* Returns the client's picture (transfer full), NULL without an error when
+ * the source has nothing for the client, NULL with @error when it failed
+ * (the service logs it and asks the next source).  Called from any HTTP
+ * thread: it must be thread-safe and not block beyond a bounded read. */
+typedef CoverPicture *(*CoverSourceLookupFunc) (
+    gpointer user_data, guint32 client_id, GError **error);
+
+/* Where a cover comes from: the service asks its sources in order and the
+ * first one with a picture wins. */
 typedef struct _CoverSource CoverSource;
-struct _CoverSource
-{
-  CoverSourceKind kind;
-  CoverPicture *(*lookup) (
-      CoverSource *source, guint32 client_id, GError **error);
-  void (*free) (CoverSource *source);
-};
 
-/* The live cover of a client's stream, from the cover store; only while its
- * writer is live.  Each new image is copied out of shared memory once. */
-CoverSource *cover_live_source_new (
-    const gchar *store_dir, gint64 live_timeout_us);
-/* The newest recording thumbnail: the greatest name among the *.jpg files
- * of <thumbnail_dir>/<client_id>/ (names sort by capture time). */
-CoverSource *cover_record_source_new (const gchar *thumbnail_dir);
-/* The cover the device uploaded: <upload_dir>/<client_id>. */
-CoverSource *cover_upload_source_new (const gchar *upload_dir);
-gchar *cover_upload_path (const gchar *upload_dir, guint32 client_id);
-/* New live images copied out of the cover store by this process. */
-guint64 cover_live_source_get_images_read (void);
-
+/* @name (static: "live", "record", ...) is for logs.  @user_data is passed
+ * to @lookup and freed with @user_data_free along with the source.
+ * Returns (transfer full). */
+CoverSource *cover_source_new (const gchar *name, CoverSourceLookupFunc lookup,
+    gpointer user_data, GDestroyNotify user_data_free);
+/* As the source's lookup function (transfer full). */
+CoverPicture *cover_source_lookup (
+    CoverSource *source, guint32 client_id, GError **error);
+const gchar *cover_source_get_name (CoverSource *source);
 void cover_source_free (CoverSource *source);
 
 G_END_DECLS

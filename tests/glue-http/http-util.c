@@ -16,13 +16,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <glib/gstdio.h>
+#include <gst/gst.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
 static guint warnings_seen;
 
-/* The service says why a source or a store failed with a g_warning()
- * starting "coversnap: ": some tests make them fail on purpose.  Those are
+/* The service says why a source or a store failed with a g_warning() in
+ * its log domain: some tests make them fail on purpose.  Those are
  * counted; any other warning still ends the test program.  (A fatal
  * handler cannot do this: GLib resets it before every test case.) */
 static void
@@ -32,7 +33,7 @@ log_handler (const gchar *domain, GLogLevelFlags level, const gchar *message,
   g_log_default_handler (domain, level, message, user_data);
   if (!(level & G_LOG_LEVEL_WARNING))
     return;
-  if (message && g_str_has_prefix (message, "coversnap: "))
+  if (g_strcmp0 (domain, "coversnap-http") == 0)
     g_atomic_int_inc (&warnings_seen);
   else
     abort ();
@@ -42,6 +43,8 @@ void
 ht_init (int *argc, char ***argv)
 {
   g_test_init (argc, argv, NULL);
+  /* the service's caller initializes GStreamer (resizing scales with it) */
+  gst_init (argc, argv);
   /* criticals stay fatal; warnings go through log_handler */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   g_log_set_default_handler (log_handler, NULL);

@@ -64,8 +64,9 @@ typedef struct
   gchar *request_id; /* the X-Request-ID header, checked to be 32 hex */
 } HtResp;
 
-/* g_test_init, plus: the service's own g_warning()s (a source failing, a
- * store failing) are expected in some tests and must not abort them. */
+/* g_test_init and gst_init (the service leaves that to its caller), plus:
+ * the service's own g_warning()s (a source failing, a store failing) are
+ * expected in some tests and must not abort them. */
 void ht_init (int *argc, char ***argv);
 /* g_test_run, then the temporary root goes ($COVERSNAP_HTTP_TMPDIR: a
  * directory of the build tree, emptied by ht_init; else the system's). */

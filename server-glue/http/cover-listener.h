@@ -1,0 +1,33 @@
+/* coversnap
+ * Copyright (C) 2026 coversnap authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2 of the License, or (at your option) any later version.
+ */
+
+#ifndef __COVER_LISTENER_H__
+#define __COVER_LISTENER_H__
+
+#include "cover-service.h"
+
+G_BEGIN_DECLS
+
+/* The service's own HTTP threads: each with its own main context and
+ * SoupServer, all accepting on one SO_REUSEPORT port so the kernel spreads
+ * the connections. */
+typedef struct _CoverListener CoverListener;
+
+/* Starts @threads threads serving @service on @address:@port (0: a free
+ * port, the same for all) and returns once all listen (transfer full), or
+ * NULL with @error set. */
+CoverListener *cover_listener_start (CoverService *service,
+    const gchar *address, guint16 port, guint threads, GError **error);
+guint16 cover_listener_get_port (CoverListener *listener);
+/* Stops and joins the threads, and frees @listener. */
+void cover_listener_stop (CoverListener *listener);
+
+G_END_DECLS
+
+#endif /* __COVER_LISTENER_H__ */

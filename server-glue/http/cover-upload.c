@@ -1,0 +1,267 @@
+/* coversnap
+ * Copyright (C) 2026 coversnap authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2 of the License, or (at your option) any later version.
+ */
+
+/* Uploads: memory stays bounded whatever the client sends (the body is
+ * counted, and kept only up to the limit), the image type comes from its
+ * bytes, and the previous cover is replaced only by a whole, synced file. */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "cover-upload.h"
+
+#include <string.h>
+
+#include "cover-file-source.h"
+#include "cover-image.h"
+#include "cover-job.h"
+#include "cover-service-private.h"
+
+/* room for the multipart framing around the image */
+#define FRAMING_ALLOWANCE (64 * 1024)
+#define BODY_KEY "coversnap-upload"
+
+typedef struct
+{
+  GByteArray *body;
+  gsize total;
+  gboolean too_big;
+  gsize limit;
+} UploadBody;
+
+typedef struct
+{
+  CoverJob job;
+  guint32 client_id;
+  GBytes *image;
+  GError *error;
+} StoreJob;
+
+static void
+upload_body_free (UploadBody *u)
+{
+  g_byte_array_unref (u->body);
+  g_free (u);
+}
+
+static void
+on_upload_chunk (SoupServerMessage *msg, GBytes *chunk, UploadBody *u)
+{
+  gsize n = g_bytes_get_size (chunk);
+
+  u->total += n;
+  if (u->total > u->limit) {
+    /* counted, not kept */
+    u->too_big = TRUE;
+    return;
+  }
+  g_byte_array_append (u->body, g_bytes_get_data (chunk, NULL), n);
+}
+
+static void
+respond_too_large (CoverRequest *req, const gchar *what)
+{
+  cover_request_respond_error (req, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
+      "too_large", "The %s is over the limit of %" G_GSIZE_FORMAT " bytes.",
+      what, req->service->config->max_upload_size);
+}
+
+void
+cover_upload_early_handler (SoupServer *server, SoupServerMessage *msg,
+    const char *path, GHashTable *query, gpointer user_data)
+{
+  CoverService *s = user_data;
+  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
+  gsize limit = s->config->max_upload_size + FRAMING_ALLOWANCE;
+  UploadBody *u;
+
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
+    return;
+  /* the body is taken chunk by chunk below, or drained */
+  soup_message_body_set_accumulate (
+      soup_server_message_get_request_body (msg), FALSE);
+  if (soup_message_headers_get_encoding (h) == SOUP_ENCODING_CONTENT_LENGTH &&
+      soup_message_headers_get_content_length (h) > (goffset) limit) {
+    CoverRequest req;
+
+    cover_request_init (&req, s, msg, COVER_ENDPOINT_UPLOAD);
+    /* Answered now.  A client that asked (Expect: 100-continue) gets it
+     * before sending the body; others send it anyway, and libsoup reads
+     * it: drain it without keeping it, and close the connection after. */
+    soup_message_headers_replace (
+        soup_server_message_get_response_headers (msg), "Connection", "close");
+    respond_too_large (&req, "upload");
+    return;
+  }
+  u = g_new0 (UploadBody, 1);
+  u->body = g_byte_array_new ();
+  u->limit = limit;
+  g_signal_connect (msg, "got-chunk", G_CALLBACK (on_upload_chunk), u);
+  g_object_set_data_full (
+      G_OBJECT (msg), BODY_KEY, u, (GDestroyNotify) upload_body_free);
+}
+
+/* The seed's own curl example sets a Content-Type with a boundary *and*
+ * uses -F, so curl sends two boundary parameters, and a body framed by the
+ * second; libsoup takes the first.  Of the boundaries declared, use the one
+ * the body opens with.  (A body framed by an undeclared boundary stays a
+ * 400.) */
+static SoupMultipart *
+multipart_with_body_boundary (SoupServerMessage *msg, GBytes *body)
+{
+  const gchar *type = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (msg), "Content-Type");
+  g_autoptr (SoupMessageHeaders) h = NULL;
+  g_autoptr (GHashTable) params = NULL;
+  g_autofree gchar *boundary = NULL;
+  g_autofree gchar *declared = NULL;
+  const gchar *data = g_bytes_get_data (body, NULL);
+  gsize size = g_bytes_get_size (body);
+  const gchar *eol;
+
+  if (!type || size < 4 || data[0] != '-' || data[1] != '-')
+    return NULL;
+  eol = memchr (data, '\r', MIN (size, 2 + 70 + 1));
+  /* RFC 2046: 1 to 70 characters */
+  if (!eol || eol - data < 3)
+    return NULL;
+  boundary = g_strndup (data + 2, eol - data - 2);
+  declared = g_strdup_printf ("boundary=%s", boundary);
+  if (!g_str_has_prefix (type, "multipart/form-data") ||
+      !strstr (type, declared))
+    return NULL;
+  params = g_hash_table_new (g_str_hash, g_str_equal);
+  g_hash_table_insert (params, (gpointer) "boundary", boundary);
+  h = soup_message_headers_new (SOUP_MESSAGE_HEADERS_MULTIPART);
+  soup_message_headers_set_content_type (h, "multipart/form-data", params);
+  return soup_multipart_new_from_message (h, body);
+}
+
+/* The "file" field of the form in @u (transfer full), or NULL when the
+ * request was answered. */
+static GBytes *
+form_file (CoverRequest *req, UploadBody *u)
+{
+  g_autoptr (GBytes) body =
+      g_byte_array_free_to_bytes (g_byte_array_ref (u->body));
+  g_autoptr (GHashTable) fields = NULL;
+  SoupMultipart *multipart;
+  GBytes *file = NULL;
+
+  multipart = soup_multipart_new_from_message (
+      soup_server_message_get_request_headers (req->msg), body);
+  if (!multipart)
+    multipart = multipart_with_body_boundary (req->msg, body);
+  if (!multipart) {
+    cover_request_respond_error (req, SOUP_STATUS_BAD_REQUEST, "bad_request",
+        "The body must be multipart/form-data with a boundary, and complete.");
+    return NULL;
+  }
+  /* takes the multipart */
+  fields = soup_form_decode_multipart (multipart, "file", NULL, NULL, &file);
+  if (!file)
+    cover_request_respond_error (req, SOUP_STATUS_BAD_REQUEST, "bad_request",
+        "The form has no \"file\" field.");
+  return file;
+}
+
+static void
+store_run (CoverJob *job)
+{
+  StoreJob *st = (StoreJob *) job;
+  CoverService *s = job->req.service;
+  g_autofree gchar *path =
+      cover_upload_path (s->config->upload_dir, st->client_id);
+
+  if (cover_image_store_durably (path, st->image, 0640, &st->error))
+    cover_metrics_add_upload_bytes (s->metrics, g_bytes_get_size (st->image));
+}
+
+static void
+store_done (CoverJob *job)
+{
+  StoreJob *st = (StoreJob *) job;
+  g_autoptr (JsonBuilder) b = NULL;
+
+  if (st->error) {
+    g_warning ("could not store the cover of client %u: %s", st->client_id,
+        st->error->message);
+    cover_request_respond_error (&job->req, SOUP_STATUS_INTERNAL_SERVER_ERROR,
+        "internal", "The cover could not be stored; the previous one stays.");
+    return;
+  }
+  b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "request_id");
+  json_builder_add_string_value (b, job->req.request_id);
+  json_builder_end_object (b);
+  cover_request_respond_json (&job->req, SOUP_STATUS_OK, b);
+}
+
+static void
+store_clear (CoverJob *job)
+{
+  StoreJob *st = (StoreJob *) job;
+
+  g_clear_pointer (&st->image, g_bytes_unref);
+  g_clear_error (&st->error);
+}
+
+void
+cover_upload_handler (SoupServer *server, SoupServerMessage *msg,
+    const char *path, GHashTable *query, gpointer user_data)
+{
+  CoverService *s = user_data;
+  UploadBody *u = g_object_get_data (G_OBJECT (msg), BODY_KEY);
+  g_autoptr (GHashTable) params = NULL;
+  g_autoptr (GBytes) file = NULL;
+  g_autoptr (GError) err = NULL;
+  guint32 client_id;
+  CoverRequest req;
+  StoreJob *st;
+
+  cover_request_init (&req, s, msg, COVER_ENDPOINT_UPLOAD);
+  if (!cover_request_begin_device (
+          &req, path, "/v2/devices/", "/snapshots", "POST", &client_id))
+    return;
+  params = cover_request_query_params (&req);
+  if (!cover_request_authorize (&req, params, client_id, 0))
+    return;
+  if (!u || u->too_big) {
+    respond_too_large (&req, "upload");
+    return;
+  }
+  file = form_file (&req, u);
+  if (!file)
+    return;
+  if (g_bytes_get_size (file) == 0) {
+    cover_request_respond_error (&req, SOUP_STATUS_BAD_REQUEST, "bad_request",
+        "The \"file\" field is empty.");
+    return;
+  }
+  if (g_bytes_get_size (file) > s->config->max_upload_size) {
+    respond_too_large (&req, "image");
+    return;
+  }
+  /* the type comes from the bytes, never from the part's headers */
+  if (cover_image_sniff (g_bytes_get_data (file, NULL), g_bytes_get_size (file),
+          NULL, NULL, &err) == COVER_IMAGE_TYPE_UNKNOWN) {
+    cover_request_respond_error (&req, SOUP_STATUS_NOT_ACCEPTABLE,
+        "unsupported_image", "The file must be a JPEG or PNG image: %s",
+        err->message);
+    return;
+  }
+
+  st = cover_job_new (
+      sizeof (StoreJob), &req, store_run, store_done, store_clear);
+  st->client_id = client_id;
+  st->image = g_steal_pointer (&file);
+  cover_job_start (st, s->workers);
+}

@@ -1,0 +1,28 @@
+/* coversnap
+ * Copyright (C) 2026 coversnap authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2 of the License, or (at your option) any later version.
+ */
+
+#ifndef __COVER_UPLOAD_H__
+#define __COVER_UPLOAD_H__
+
+#include <libsoup/soup.h>
+
+G_BEGIN_DECLS
+
+/* POST /v2/devices/{client_id}/snapshots, both handlers on the same path:
+ * the early one refuses a declared oversized body before it is read and
+ * counts the body as it comes; the other checks the form and the image and
+ * stores it durably in a worker.  @user_data: the CoverService. */
+void cover_upload_early_handler (SoupServer *server, SoupServerMessage *msg,
+    const char *path, GHashTable *query, gpointer user_data);
+void cover_upload_handler (SoupServer *server, SoupServerMessage *msg,
+    const char *path, GHashTable *query, gpointer user_data);
+
+G_END_DECLS
+
+#endif /* __COVER_UPLOAD_H__ */
