@@ -794,8 +794,8 @@ test_leading_zero_client_id (void)
     g_autofree gchar *post = g_strdup_printf (
         "/v2/devices/%s/snapshots?client_token=%s", spellings[i], token);
     g_autoptr (SoupMessage) msg = ht_message (svc, "POST", post);
-    g_autoptr (GBytes) body =
-        multipart (SEED_BOUNDARY, "file", "a.jpg", "image/jpeg", jpeg, TRUE);
+    g_autoptr (GBytes) body = cs_test_multipart_body (
+        SEED_BOUNDARY, "file", "a.jpg", "image/jpeg", jpeg, TRUE);
 
     resp = ht_get (svc, get);
     g_free (ht_assert_error (resp, 400, "bad_client_id"));
