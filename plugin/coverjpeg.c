@@ -22,7 +22,7 @@
 #include "config.h"
 #endif
 
-#include "coverjpeg.h"
+#include "coverjpeg-frame.h"
 
 #include <string.h>
 #include <turbojpeg.h>

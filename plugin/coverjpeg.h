@@ -10,8 +10,7 @@
 #ifndef __COVER_JPEG_H__
 #define __COVER_JPEG_H__
 
-#include <gst/gst.h>
-#include <gst/video/video.h>
+#include <glib.h>
 
 G_BEGIN_DECLS
 
@@ -25,6 +24,9 @@ typedef enum
   COVER_JPEG_ERROR_DECODE, /* not a JPEG, or a corrupt one */
 } CoverJpegError;
 
+/* GLib types only, so the server side can resize without GStreamer's video
+ * headers; encoding a GstVideoFrame is in coverjpeg-frame.h. */
+
 /* One per thread: it owns a TurboJPEG handle, a cached GstVideoConverter and
  * scratch frames, all reused from one frame to the next. */
 typedef struct _CoverEncoder CoverEncoder;
@@ -32,14 +34,6 @@ typedef struct _CoverEncoder CoverEncoder;
 /* (transfer full), or NULL when TurboJPEG cannot make a compressor */
 CoverEncoder *cover_encoder_new (void);
 void cover_encoder_free (CoverEncoder *enc);
-
-/* Encodes @frame (transfer none) scaled to fit @max_width x @max_height (0:
- * no limit; never upscaled; square pixels), with limited-range YUV expanded
- * to the full range JPEG viewers assume.  *@jpeg (transfer none) points into
- * @enc and stays valid until the next call. */
-gboolean cover_encoder_encode (CoverEncoder *enc, GstVideoFrame *frame,
-    guint quality, guint max_width, guint max_height, const guint8 **jpeg,
-    gsize *jpeg_size, guint *width, guint *height, GError **error);
 
 /* Resizing, a service of the core for whoever holds a decoded picture (the
  * HTTP side's ?width=&height=): scales packed RGB @rgb (@width x @height,

@@ -21,7 +21,7 @@
 #include "coverpool.h"
 #include "covercodec.h"
 #include "coverdecoder.h"
-#include "coverjpeg.h"
+#include "coverjpeg-frame.h"
 #include "coverstore.h"
 #include "coverthumbnail.h"
 

@@ -23,7 +23,7 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
-#include "coverjpeg.h"
+#include "coverjpeg-frame.h"
 #include "cs-test-image.h"
 
 /* cover_fit_size */

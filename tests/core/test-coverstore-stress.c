@@ -24,7 +24,7 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
-#include "coverjpeg.h"
+#include "coverjpeg-frame.h"
 #include "coverstore.h"
 
 #define N_READERS 3
