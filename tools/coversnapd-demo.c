@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,7 +45,8 @@
 struct _CoverDemo
 {
   GMainLoop *loop;
-  gchar *host; /* for URLs: the listen address, 127.0.0.1 for "any" */
+  /* for URLs: the listen address ("[...]" for IPv6), 127.0.0.1 for "any" */
+  gchar host[INET6_ADDRSTRLEN + 2];
   guint16 http_port;
   guint16 rtsp_port;
   gchar *key;
@@ -62,6 +64,16 @@ struct _CoverDemo
 };
 
 typedef CoverDemo Demo;
+
+CoverDemo *
+cover_demo_new (guint seconds)
+{
+  /* a box with a clear function: GLib frees the demo after it */
+  CoverDemo *demo = g_rc_box_new0 (CoverDemo);
+
+  demo->seconds = seconds;
+  return demo;
+}
 
 /* TRUE when nothing listens on @address:@port now (the server binds it a
  * moment later: a race we accept, a failed listen is reported) */
@@ -83,20 +95,21 @@ port_is_free (const gchar *address, guint16 port)
   return g_socket_bind (socket, sa, TRUE, NULL);
 }
 
+/* @path and the files in it (a cover store has no subdirectories); NULL:
+ * nothing */
 static void
 remove_dir (const gchar *path)
 {
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  g_autoptr (GDir) dir = path ? g_dir_open (path, 0, NULL) : NULL;
   const gchar *name;
 
-  if (dir) {
-    while ((name = g_dir_read_name (dir))) {
-      g_autofree gchar *child = g_build_filename (path, name, NULL);
+  while (dir && (name = g_dir_read_name (dir))) {
+    g_autofree gchar *child = g_build_filename (path, name, NULL);
 
-      g_unlink (child);
-    }
+    g_unlink (child);
   }
-  g_rmdir (path);
+  if (path)
+    g_rmdir (path);
 }
 
 /* <shm>/coversnap-demo-<pid>: segments of a demo never meet real ones.
@@ -412,11 +425,11 @@ cover_demo_start (CoverDemo *demo, GMainLoop *loop, const CoverConfig *config,
   demo->loop = loop;
   addr = config->listen_address;
   if (!strcmp (addr, "0.0.0.0") || !strcmp (addr, "::"))
-    demo->host = g_strdup ("127.0.0.1");
+    g_strlcpy (demo->host, "127.0.0.1", sizeof (demo->host));
   else if (strchr (addr, ':'))
-    demo->host = g_strdup_printf ("[%s]", addr);
+    g_snprintf (demo->host, sizeof (demo->host), "[%s]", addr);
   else
-    demo->host = g_strdup (addr);
+    g_strlcpy (demo->host, addr, sizeof (demo->host));
   demo->http_port = http_port;
   demo->rtsp_port = rtsp_port;
   g_message (
@@ -448,8 +461,12 @@ cover_demo_stop (CoverDemo *demo)
     g_source_remove (demo->poll_source);
     demo->poll_source = 0;
   }
+  /* a GET still in flight is cancelled: its callback leaves the demo
+   * alone */
   if (demo->cancel)
     g_cancellable_cancel (demo->cancel);
+  g_clear_object (&demo->session);
+  g_clear_object (&demo->cancel);
   demo_stop_pusher (demo);
 }
 
@@ -461,29 +478,19 @@ cover_demo_get_exit_code (CoverDemo *demo)
   return demo->exit_code;
 }
 
-CoverDemo *
-cover_demo_new (guint seconds)
+static void
+demo_clear (CoverDemo *demo)
 {
-  CoverDemo *demo = g_new0 (CoverDemo, 1);
-
-  demo->seconds = seconds;
-  return demo;
+  /* segments of a demo never outlive it */
+  remove_dir (demo->store_dir);
+  g_free (demo->store_dir);
+  g_free (demo->key);
+  g_free (demo->cover_url);
 }
 
 void
 cover_demo_free (CoverDemo *demo)
 {
-  if (!demo)
-    return;
-  /* a GET still in flight was cancelled: its callback leaves the demo
-   * alone */
-  g_clear_object (&demo->session);
-  g_clear_object (&demo->cancel);
-  if (demo->store_dir)
-    remove_dir (demo->store_dir);
-  g_free (demo->store_dir);
-  g_free (demo->host);
-  g_free (demo->key);
-  g_free (demo->cover_url);
-  g_free (demo);
+  if (demo)
+    g_rc_box_release_full (demo, (GDestroyNotify) demo_clear);
 }

@@ -54,14 +54,29 @@ quit (gpointer loop)
 
 /* The command line: its [server] keys are set through the configuration
  * layer like the file's. */
+enum
+{
+  OPT_LISTEN,
+  OPT_HTTP_PORT,
+  OPT_HTTP_THREADS,
+  OPT_DATA_DIR,
+  OPT_STORE_DIR,
+  N_SERVER_OPTIONS
+};
+
+/* the [server] key each of those options sets */
+static const gchar *const server_option_keys[N_SERVER_OPTIONS] = {
+  [OPT_LISTEN] = "listen-address",
+  [OPT_HTTP_PORT] = "port",
+  [OPT_HTTP_THREADS] = "http-threads",
+  [OPT_DATA_DIR] = "data-dir",
+  [OPT_STORE_DIR] = "store-dir",
+};
+
 typedef struct
 {
   gchar *config_path;
-  gchar *listen;
-  gchar *http_port;
-  gchar *http_threads;
-  gchar *data_dir;
-  gchar *store_dir;
+  gchar *server[N_SERVER_OPTIONS];
   gint rtsp_port;
   gboolean http_only;
   gboolean demo;
@@ -71,12 +86,11 @@ typedef struct
 static void
 options_clear (Options *o)
 {
+  guint i;
+
   g_free (o->config_path);
-  g_free (o->listen);
-  g_free (o->http_port);
-  g_free (o->http_threads);
-  g_free (o->data_dir);
-  g_free (o->store_dir);
+  for (i = 0; i < N_SERVER_OPTIONS; i++)
+    g_free (o->server[i]);
 }
 
 static gboolean
@@ -103,17 +117,17 @@ options_parse (Options *o, gint *argc, gchar ***argv, GError **error)
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &o->config_path,
         "Configuration file ([server], [app.NAME], [ingest], [stream.*])",
         "FILE" },
-    { "listen", 0, 0, G_OPTION_ARG_STRING, &o->listen,
+    { "listen", 0, 0, G_OPTION_ARG_STRING, &o->server[OPT_LISTEN],
         "Listen address (HTTP and RTSP)", "ADDR" },
-    { "http-port", 'p', 0, G_OPTION_ARG_STRING, &o->http_port,
+    { "http-port", 'p', 0, G_OPTION_ARG_STRING, &o->server[OPT_HTTP_PORT],
         "HTTP port (0: any free)", "N" },
-    { "http-threads", 0, 0, G_OPTION_ARG_STRING, &o->http_threads,
+    { "http-threads", 0, 0, G_OPTION_ARG_STRING, &o->server[OPT_HTTP_THREADS],
         "HTTP threads sharing the port", "N" },
     { "rtsp-port", 0, 0, G_OPTION_ARG_INT, &o->rtsp_port,
         "RTSP ingest port (0: any free)", "N" },
-    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->data_dir,
+    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->server[OPT_DATA_DIR],
         "Uploads and thumbnails", "DIR" },
-    { "store-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->store_dir,
+    { "store-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->server[OPT_STORE_DIR],
         "Cover store (shared memory)", "DIR" },
     { "http-only", 0, 0, G_OPTION_ARG_NONE, &o->http_only,
         "No ingest: serve covers published by other processes", NULL },
@@ -140,25 +154,14 @@ options_parse (Options *o, gint *argc, gchar ***argv, GError **error)
 static CoverConfig *
 configure (const Options *o, GKeyFile *file, GError **error)
 {
-  const struct
-  {
-    const gchar *key;
-    const gchar *value;
-  } overrides[] = {
-    { "listen-address", o->listen },
-    { "port", o->http_port },
-    { "http-threads", o->http_threads },
-    { "data-dir", o->data_dir },
-    { "store-dir", o->store_dir },
-  };
   g_autoptr (CoverConfig) config = cover_config_new ();
   guint i;
 
   if (!cover_config_load_key_file (config, file, error))
     return NULL;
-  for (i = 0; i < G_N_ELEMENTS (overrides); i++) {
-    if (overrides[i].value &&
-        !cover_config_set (config, overrides[i].key, overrides[i].value, error))
+  for (i = 0; i < N_SERVER_OPTIONS; i++) {
+    if (o->server[i] &&
+        !cover_config_set (config, server_option_keys[i], o->server[i], error))
       return NULL;
   }
   return g_steal_pointer (&config);

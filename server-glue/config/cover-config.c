@@ -78,16 +78,6 @@ static const CoverConfigTable app_table = {
   " (an application has key and cids)",
 };
 
-CoverConfig *
-cover_config_new (void)
-{
-  CoverConfig *c = g_new0 (CoverConfig, 1);
-
-  cover_config_table_init (&server_table, c);
-  c->apps = cover_app_table_new ();
-  return c;
-}
-
 void
 cover_config_free (CoverConfig *c)
 {
@@ -96,6 +86,16 @@ cover_config_free (CoverConfig *c)
   cover_config_table_clear (&server_table, c);
   cover_app_table_free (c->apps);
   g_free (c);
+}
+
+CoverConfig *
+cover_config_new (void)
+{
+  CoverConfig *c = g_new0 (CoverConfig, 1);
+
+  cover_config_table_init (&server_table, c);
+  c->apps = cover_app_table_new ();
+  return c;
 }
 
 gboolean
