@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "cover-token.h"
+#include "coverid.h"
 
 #define PROGRAM "coversnap-token"
 #define DEFAULT_TTL 3600
@@ -44,24 +45,12 @@ usage_error (const gchar *format, ...)
   g_printerr (PROGRAM ": %s (see --help)\n", msg);
 }
 
-/* Only digits: no sign, no blanks, no octal (strtoul would take " -1" as
- * 4294967295). */
+/* Decimal digits only: g_ascii_string_to_unsigned() refuses signs and blanks
+ * (strtoul would take " -1" as 4294967295). */
 static gboolean
-parse_decimal (const gchar *s, guint64 max, guint64 *out)
+parse_decimal (const gchar *s, guint64 *out)
 {
-  guint64 v = 0;
-
-  if (*s == '\0')
-    return FALSE;
-  for (; *s; s++) {
-    if (!g_ascii_isdigit (*s))
-      return FALSE;
-    v = v * 10 + (guint64) (*s - '0');
-    if (v > max)
-      return FALSE;
-  }
-  *out = v;
-  return TRUE;
+  return g_ascii_string_to_unsigned (s, 10, 0, G_MAXUINT32, out, NULL);
 }
 
 /* Decimal, or 0x followed by 1..8 hex digits: a bit field reads better in
@@ -72,16 +61,10 @@ parse_control (const gchar *s, guint32 *out)
   guint64 v = 0;
 
   if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-    const gchar *p = s + 2;
-
-    if (*p == '\0' || strlen (p) > 8)
+    if (strlen (s + 2) > 8 ||
+        !g_ascii_string_to_unsigned (s + 2, 16, 0, G_MAXUINT32, &v, NULL))
       return FALSE;
-    for (; *p; p++) {
-      if (!g_ascii_isxdigit (*p))
-        return FALSE;
-      v = v << 4 | (guint64) g_ascii_xdigit_value (*p);
-    }
-  } else if (!parse_decimal (s, G_MAXUINT32, &v)) {
+  } else if (!parse_decimal (s, &v)) {
     return FALSE;
   }
   *out = (guint32) v;
@@ -212,12 +195,12 @@ main (int argc, char **argv)
     usage_error ("--cid is required");
     return EXIT_USAGE;
   }
-  if (!parse_decimal (cid_s, G_MAXUINT32, &v)) {
-    usage_error ("--cid \"%s\" is not a decimal number from 0 to %u", cid_s,
-        G_MAXUINT32);
+  if (!cover_client_id_parse (cid_s, -1, &token.cid)) {
+    usage_error ("--cid \"%s\" is not a client id (a decimal number from 0 "
+                 "to %u, no leading zero)",
+        cid_s, G_MAXUINT32);
     return EXIT_USAGE;
   }
-  token.cid = (guint32) v;
 
   if (control_s && !parse_control (control_s, &token.control)) {
     usage_error ("--control \"%s\" is not an unsigned 32-bit number "
@@ -248,7 +231,7 @@ main (int argc, char **argv)
   }
   now = g_get_real_time () / G_USEC_PER_SEC;
   if (expire_s) {
-    if (!parse_decimal (expire_s, G_MAXUINT32, &v)) {
+    if (!parse_decimal (expire_s, &v)) {
       usage_error ("--expire \"%s\" is not a Unix time from 0 to %u", expire_s,
           G_MAXUINT32);
       return EXIT_USAGE;
@@ -261,7 +244,7 @@ main (int argc, char **argv)
   } else {
     guint64 ttl = DEFAULT_TTL;
 
-    if (ttl_s && !parse_decimal (ttl_s, G_MAXUINT32, &ttl)) {
+    if (ttl_s && !parse_decimal (ttl_s, &ttl)) {
       usage_error ("--ttl \"%s\" is not a number of seconds from 0 to %u",
           ttl_s, G_MAXUINT32);
       return EXIT_USAGE;

@@ -45,11 +45,11 @@ typedef struct
   guint resize_cache_entries; /* [server] resize-cache-entries */
   CoverAppTable *apps;        /* [app.NAME] key, cids */
 
-  /* private: whether the derived directories were set on their own */
-  gboolean upload_dir_set;
-  gboolean thumbnail_dir_set;
+  /* private: which [server] keys were given (bit per row of the table) */
+  guint64 given;
 } CoverConfig;
 
+/* Every [server] key at its default, no application (transfer full). */
 CoverConfig *cover_config_new (void);
 gboolean cover_config_load_key_file (
     CoverConfig *config, GKeyFile *file, GError **error);
@@ -59,6 +59,9 @@ gboolean cover_config_load_file (
  * overrides use this). */
 gboolean cover_config_set (
     CoverConfig *config, const gchar *key, const gchar *value, GError **error);
+/* Whether [server] @key was given (by a file or cover_config_set()), rather
+ * than left at its default. */
+gboolean cover_config_is_given (const CoverConfig *config, const gchar *key);
 void cover_config_free (CoverConfig *config);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CoverConfig, cover_config_free);

@@ -21,16 +21,18 @@ GQuark cover_ingest_error_quark (void);
 
 typedef enum
 {
-  COVER_INGEST_ERROR_INVALID, /* a bad [stream.*] / [ingest] value */
+  /* covertap missing, or the RTSP port cannot be bound; a bad [ingest] or
+   * [stream.*] value is a COVER_CONFIG_ERROR */
   COVER_INGEST_ERROR_LISTEN,
 } CoverIngestError;
 
 /* The RTSP push ingest of coversnapd: a gst-rtsp-server accepting
  * ANNOUNCE/RECORD of H.264 or H.265 at
  *   rtsp://HOST:PORT/live/<client_id>?token=<device token>
- * The token is verified as the HTTP side does (cover_token_verify() with the
- * configuration's applications): bad, expired or unknown → 401, a token for
- * another client id → 403, a client id already pushing → 453.  Each accepted
+ * The token is checked with the policy of the HTTP side
+ * (cover_token_authorize() with the configuration's applications): missing,
+ * bad, expired or unknown → 401, a token for another client id or address
+ * → 403, a client id already pushing → 453.  Each accepted
  * push gets a pipeline
  *   depay ! parse ! covertap client-id=N ... ! fakesink
  * with the settings of [stream.default] and [stream.<client_id>]; with
@@ -49,8 +51,8 @@ typedef struct _CoverIngest CoverIngest;
 
 /* @config is not taken and must outlive the ingest (the service's config).
  * @file: the same key file, for [ingest] rtsp-port and [stream.*]; NULL for
- * defaults.  Every [stream.*] group is checked now: an error names the
- * group and the key. */
+ * defaults; not taken.  Every [stream.*] group is checked now: an error
+ * (COVER_CONFIG_ERROR) names the group and the key (transfer full). */
 CoverIngest *cover_ingest_new (
     const CoverConfig *config, GKeyFile *file, GError **error);
 /* Overrides [ingest] rtsp-port (0: any free port). */

@@ -500,20 +500,38 @@ def read_tree(root, sub):
     return "\n".join(texts)
 
 
+def table_keys(root, sub):
+    """The key names of the config tables (rows "name", KIND, ...) of the .c
+    files below root/sub; the kinds are those of cover-config-keys.h."""
+    header = read(os.path.join(root, "server-glue/config/cover-config-keys.h"))
+    kinds = re.findall(r"COVER_CONFIG_KIND_([A-Z]+)", strip_c_comments(header))
+    code = strip_c_comments(read_tree(root, sub))
+    return re.findall(r'"([a-z][a-z-]*)",\s*(?:COVER_CONFIG_KIND_)?(?:%s),'
+                      % "|".join(kinds), code) if kinds else []
+
+
 def check_config(c, root, pages):
-    """Every key cover_config_set() accepts, and the [app.NAME] keys, have a
-    row in configuration.md; every status the HTTP API answers is in
-    http-api.md."""
+    """Every key of the config tables has a row: [server] and [app.NAME] in
+    configuration.md, [ingest] and [stream.*] in coversnapd.md; every status
+    the HTTP API answers is in http-api.md."""
     page = pages.get("configuration.md")
     if not c.check(page is not None, "gst-docs/configuration.md is missing"):
         return
-    code = strip_c_comments(read_tree(root, "server-glue/config"))
-    keys = re.findall(r'g_str_equal \(key, "([a-z-]+)"\)', code)
+    keys = table_keys(root, "server-glue/config")
     c.check(len(keys) >= 10, "found only %d [server] keys in server-glue/config"
             % len(keys))
     for key in keys + ["key", "cids"]:
         c.check("| `%s` |" % key in page,
                 "configuration.md has no table row for key %s" % key)
+    daemon = pages.get("coversnapd.md")
+    if c.check(daemon is not None, "gst-docs/coversnapd.md is missing"):
+        rows = [l for l in daemon.splitlines() if l.startswith("| `")]
+        ingest_keys = table_keys(root, "server-glue/ingest")
+        c.check(len(ingest_keys) >= 10, "found only %d [ingest] and "
+                "[stream.*] keys in server-glue/ingest" % len(ingest_keys))
+        for key in ingest_keys:
+            c.check(any("`%s`" % key in l.split("|")[1] for l in rows),
+                    "coversnapd.md has no table row for key %s" % key)
     api = pages.get("http-api.md")
     if not c.check(api is not None, "gst-docs/http-api.md is missing"):
         return

@@ -16,6 +16,7 @@
 
 #include <string.h>
 
+#include "cover-config-keys.h"
 #include "cover-config.h"
 
 static CoverConfig *
@@ -161,6 +162,48 @@ test_load_file_errors (void)
   g_assert_nonnull (strstr (err->message, "/nonexistent/coversnap.ini"));
 }
 
+/* a default is not "given"; the file's values and cover_config_set() are */
+static void
+test_given (void)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (CoverConfig) c = load ("[server]\nport=8080\n", &err);
+
+  g_assert_no_error (err);
+  g_assert_true (cover_config_is_given (c, "port"));
+  g_assert_false (cover_config_is_given (c, "store-dir"));
+  g_assert_true (cover_config_set (c, "store-dir", "/run/x", &err));
+  g_assert_true (cover_config_is_given (c, "store-dir"));
+  /* the key file's own boolean words */
+  g_assert_true (cover_config_set (c, "require-view-permission", "1", &err));
+  g_assert_true (c->require_view_permission);
+  g_assert_true (cover_config_set (c, "require-view-permission", "0", &err));
+  g_assert_false (c->require_view_permission);
+}
+
+/* defaults as a key file of their own go under the file's values */
+static void
+test_add_defaults (void)
+{
+  g_autoptr (GKeyFile) file = g_key_file_new ();
+  g_autoptr (GKeyFile) defaults = g_key_file_new ();
+  g_autoptr (GError) err = NULL;
+  g_autoptr (CoverConfig) c = cover_config_new ();
+
+  g_assert_true (g_key_file_load_from_data (
+      file, "[server]\nport=1234\n[stream.42]\n", -1, G_KEY_FILE_NONE, NULL));
+  g_key_file_set_value (defaults, "server", "port", "8080");
+  g_key_file_set_value (defaults, "server", "listen-address", "127.0.0.1");
+  g_key_file_set_value (defaults, "stream.default", "thumbnails", "true");
+  cover_config_key_file_add_defaults (file, defaults);
+  g_assert_true (cover_config_load_key_file (c, file, &err));
+  g_assert_cmpuint (c->port, ==, 1234);
+  g_assert_cmpstr (c->listen_address, ==, "127.0.0.1");
+  g_assert_true (g_key_file_has_group (file, "stream.42"));
+  g_assert_true (
+      g_key_file_get_boolean (file, "stream.default", "thumbnails", NULL));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -169,5 +212,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/every-key", test_every_key);
   g_test_add_func ("/config/bad-values", test_bad_values);
   g_test_add_func ("/config/load-file-errors", test_load_file_errors);
+  g_test_add_func ("/config/given", test_given);
+  g_test_add_func ("/config/add-defaults", test_add_defaults);
   return g_test_run ();
 }

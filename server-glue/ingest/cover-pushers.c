@@ -1,0 +1,302 @@
+/* coversnap
+ * Copyright (C) 2026 coversnap authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2 of the License, or (at your option) any later version.
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "cover-pushers.h"
+
+struct _CoverLiveness
+{
+  gint64 last_data; /* monotonic µs; atomic */
+};
+
+/* One push being ingested. */
+typedef struct
+{
+  guint32 cid;
+  GstRTSPMedia *media; /* not owned: weak ref */
+  gint64 started;      /* monotonic µs */
+  CoverCodec codec;
+  gchar *peer;
+  CoverLiveness *liveness; /* a reference, or NULL */
+  GWeakRef client;         /* the pusher's GstRTSPClient */
+  GWeakRef media_ref;      /* media, safe to take from the check */
+  gchar *stop_reason;      /* set when the ingest ended the push itself */
+} CoverPusher;
+
+struct _CoverPushers
+{
+  GMutex lock;
+  GHashTable *by_cid; /* cid → CoverPusher */
+};
+
+static void
+liveness_touch (CoverLiveness *liveness)
+{
+  __atomic_store_n (
+      &liveness->last_data, g_get_monotonic_time (), __ATOMIC_RELAXED);
+}
+
+CoverLiveness *
+cover_liveness_new (void)
+{
+  CoverLiveness *liveness = g_atomic_rc_box_new0 (CoverLiveness);
+
+  liveness_touch (liveness);
+  return liveness;
+}
+
+CoverLiveness *
+cover_liveness_ref (CoverLiveness *liveness)
+{
+  g_return_val_if_fail (liveness != NULL, NULL);
+
+  return g_atomic_rc_box_acquire (liveness);
+}
+
+void
+cover_liveness_unref (gpointer liveness)
+{
+  if (liveness)
+    g_atomic_rc_box_release (liveness);
+}
+
+static GstPadProbeReturn
+data_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  liveness_touch (data);
+  return GST_PAD_PROBE_OK;
+}
+
+void
+cover_liveness_watch_pad (CoverLiveness *liveness, GstPad *pad)
+{
+  g_return_if_fail (liveness != NULL && GST_IS_PAD (pad));
+
+  gst_pad_add_probe (pad,
+      GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, data_probe,
+      cover_liveness_ref (liveness), cover_liveness_unref);
+}
+
+static void
+pusher_free (CoverPusher *p)
+{
+  g_free (p->peer);
+  cover_liveness_unref (p->liveness);
+  g_weak_ref_clear (&p->client);
+  g_weak_ref_clear (&p->media_ref);
+  g_free (p->stop_reason);
+  g_free (p);
+}
+
+CoverPushers *
+cover_pushers_new (void)
+{
+  CoverPushers *pushers = g_new0 (CoverPushers, 1);
+
+  g_mutex_init (&pushers->lock);
+  pushers->by_cid = g_hash_table_new_full (
+      g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) pusher_free);
+  return pushers;
+}
+
+/* Removes @media's pusher (if it is still the registered one); logs the
+ * end. */
+static void
+forget_media (CoverPushers *pushers, GstRTSPMedia *media, const gchar *why)
+{
+  GHashTableIter iter;
+  CoverPusher *p;
+
+  g_mutex_lock (&pushers->lock);
+  g_hash_table_iter_init (&iter, pushers->by_cid);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &p)) {
+    if (p->media != media)
+      continue;
+    g_message ("stream %u: stopped (%s) after %.1f s", p->cid,
+        p->stop_reason ? p->stop_reason : why,
+        (g_get_monotonic_time () - p->started) / (gdouble) G_USEC_PER_SEC);
+    g_hash_table_iter_remove (&iter);
+    break;
+  }
+  g_mutex_unlock (&pushers->lock);
+}
+
+static void
+media_finalized (gpointer data, GObject *where_the_media_was)
+{
+  forget_media (data, (GstRTSPMedia *) where_the_media_was, "released");
+}
+
+static void
+media_unprepared (GstRTSPMedia *media, gpointer data)
+{
+  forget_media (data, media, "pusher gone");
+  /* nothing to watch any more */
+  g_signal_handlers_disconnect_by_data (media, data);
+  g_object_weak_unref (G_OBJECT (media), media_finalized, data);
+}
+
+GstRTSPStatusCode
+cover_pushers_add (CoverPushers *pushers, GstRTSPClient *client,
+    GstRTSPMedia *media, guint32 client_id, CoverCodec codec,
+    CoverLiveness *liveness)
+{
+  const gchar *peer;
+  CoverPusher *p;
+
+  g_return_val_if_fail (pushers != NULL, GST_RTSP_STS_INTERNAL_SERVER_ERROR);
+  g_return_val_if_fail (
+      GST_IS_RTSP_CLIENT (client), GST_RTSP_STS_INTERNAL_SERVER_ERROR);
+  g_return_val_if_fail (
+      GST_IS_RTSP_MEDIA (media), GST_RTSP_STS_INTERNAL_SERVER_ERROR);
+
+  peer = gst_rtsp_connection_get_ip (gst_rtsp_client_get_connection (client));
+  g_mutex_lock (&pushers->lock);
+  p = g_hash_table_lookup (pushers->by_cid, GUINT_TO_POINTER (client_id));
+  if (p) {
+    g_message ("stream %u: push from %s refused: %s is pushing it", client_id,
+        peer ? peer : "?", p->peer ? p->peer : "?");
+    g_mutex_unlock (&pushers->lock);
+    return GST_RTSP_STS_NOT_ENOUGH_BANDWIDTH;
+  }
+  p = g_new0 (CoverPusher, 1);
+  p->cid = client_id;
+  p->media = media;
+  p->started = g_get_monotonic_time ();
+  p->codec = codec;
+  p->peer = g_strdup (peer);
+  if (liveness) {
+    p->liveness = cover_liveness_ref (liveness);
+    /* counted from the ANNOUNCE */
+    liveness_touch (liveness);
+  }
+  g_weak_ref_init (&p->client, client);
+  g_weak_ref_init (&p->media_ref, media);
+  g_hash_table_insert (pushers->by_cid, GUINT_TO_POINTER (client_id), p);
+  g_object_weak_ref (G_OBJECT (media), media_finalized, pushers);
+  g_signal_connect (
+      media, "unprepared", G_CALLBACK (media_unprepared), pushers);
+  g_message ("stream %u: started (%s) from %s", client_id,
+      cover_codec_to_string (codec), peer ? peer : "?");
+  g_mutex_unlock (&pushers->lock);
+  return GST_RTSP_STS_OK;
+}
+
+guint
+cover_pushers_get_n (CoverPushers *pushers)
+{
+  guint n;
+
+  g_return_val_if_fail (pushers != NULL, 0);
+
+  g_mutex_lock (&pushers->lock);
+  n = g_hash_table_size (pushers->by_cid);
+  g_mutex_unlock (&pushers->lock);
+  return n;
+}
+
+/* The pusher gone silent: its client to close, or, without a client, its
+ * media to unprepare (transfer full, or NULL for neither). */
+static GObject *
+silent_pusher_end (CoverPusher *p, gint64 now, gint64 timeout_us)
+{
+  gint64 idle;
+  GObject *client;
+
+  if (p->stop_reason || !p->liveness)
+    return NULL;
+  idle = now - __atomic_load_n (&p->liveness->last_data, __ATOMIC_RELAXED);
+  if (idle < timeout_us)
+    return NULL;
+  p->stop_reason = g_strdup_printf (
+      "no data for %g s", timeout_us / (gdouble) G_USEC_PER_SEC);
+  g_message ("stream %u: no data for %.1f s: ending it", p->cid,
+      idle / (gdouble) G_USEC_PER_SEC);
+  client = g_weak_ref_get (&p->client);
+  return client ? client : g_weak_ref_get (&p->media_ref);
+}
+
+void
+cover_pushers_check_liveness (CoverPushers *pushers, gint64 timeout_us)
+{
+  g_autoptr (GPtrArray) ends = NULL;
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  CoverPusher *p;
+  guint i;
+
+  g_return_if_fail (pushers != NULL);
+
+  if (timeout_us <= 0)
+    return;
+  ends = g_ptr_array_new_with_free_func (g_object_unref);
+  g_mutex_lock (&pushers->lock);
+  g_hash_table_iter_init (&iter, pushers->by_cid);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &p)) {
+    GObject *end = silent_pusher_end (p, now, timeout_us);
+
+    if (end)
+      g_ptr_array_add (ends, end);
+  }
+  g_mutex_unlock (&pushers->lock);
+
+  /* outside the lock: both end in forget_media() */
+  for (i = 0; i < ends->len; i++) {
+    gpointer end = g_ptr_array_index (ends, i);
+
+    if (GST_IS_RTSP_CLIENT (end))
+      gst_rtsp_client_close (end);
+    else
+      gst_rtsp_media_unprepare (end);
+  }
+}
+
+void
+cover_pushers_unprepare_all (CoverPushers *pushers)
+{
+  g_autoptr (GPtrArray) medias = NULL;
+  GHashTableIter iter;
+  CoverPusher *p;
+  guint i;
+
+  g_return_if_fail (pushers != NULL);
+
+  medias = g_ptr_array_new_with_free_func (g_object_unref);
+  g_mutex_lock (&pushers->lock);
+  g_hash_table_iter_init (&iter, pushers->by_cid);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &p))
+    g_ptr_array_add (medias, g_object_ref (p->media));
+  g_mutex_unlock (&pushers->lock);
+  for (i = 0; i < medias->len; i++)
+    gst_rtsp_media_unprepare (g_ptr_array_index (medias, i));
+}
+
+void
+cover_pushers_free (CoverPushers *pushers)
+{
+  GHashTableIter iter;
+  CoverPusher *p;
+
+  if (!pushers)
+    return;
+  g_mutex_lock (&pushers->lock);
+  g_hash_table_iter_init (&iter, pushers->by_cid);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &p)) {
+    g_signal_handlers_disconnect_by_data (p->media, pushers);
+    g_object_weak_unref (G_OBJECT (p->media), media_finalized, pushers);
+  }
+  g_hash_table_remove_all (pushers->by_cid);
+  g_mutex_unlock (&pushers->lock);
+  g_hash_table_unref (pushers->by_cid);
+  g_mutex_clear (&pushers->lock);
+  g_free (pushers);
+}

@@ -1,0 +1,57 @@
+/* coversnap
+ * Copyright (C) 2026 coversnap authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2 of the License, or (at your option) any later version.
+ */
+
+#ifndef __COVER_PUSHERS_H__
+#define __COVER_PUSHERS_H__
+
+#include <gst/rtsp-server/rtsp-server.h>
+
+#include "covercodec.h"
+
+G_BEGIN_DECLS
+
+/* When a push last gave data: touched by a probe on the depayloader's
+ * output (streaming thread), read by the liveness check (the ingest's
+ * context).  Reference counted: shared by the probe, the media's bin and
+ * the pusher. */
+typedef struct _CoverLiveness CoverLiveness;
+
+/* Touched now (transfer full). */
+CoverLiveness *cover_liveness_new (void);
+CoverLiveness *cover_liveness_ref (CoverLiveness *liveness);
+void cover_liveness_unref (gpointer liveness);
+/* Every buffer through @pad touches @liveness (which the probe refs). */
+void cover_liveness_watch_pad (CoverLiveness *liveness, GstPad *pad);
+
+/* The pusher registry: one pusher per client id, from its ANNOUNCE until
+ * its media is unprepared or finalized; pushers that send nothing for the
+ * live timeout are ended.  Thread-safe. */
+typedef struct _CoverPushers CoverPushers;
+
+CoverPushers *cover_pushers_new (void);
+/* Registers the push of @client_id by @client with @media (neither taken:
+ * both are watched).  @liveness (may be NULL) is ref'd and touched.
+ * GST_RTSP_STS_NOT_ENOUGH_BANDWIDTH (453) while another pusher of
+ * @client_id lives. */
+GstRTSPStatusCode cover_pushers_add (CoverPushers *pushers,
+    GstRTSPClient *client, GstRTSPMedia *media, guint32 client_id,
+    CoverCodec codec, CoverLiveness *liveness);
+guint cover_pushers_get_n (CoverPushers *pushers);
+/* Ends the pushers that gave no data for @timeout_us: their connection is
+ * closed, which removes the session and unprepares the media (EOS first). */
+void cover_pushers_check_liveness (CoverPushers *pushers, gint64 timeout_us);
+/* Unprepares every registered media (an ANNOUNCE without RECORD, a client
+ * that did not go at shutdown). */
+void cover_pushers_unprepare_all (CoverPushers *pushers);
+/* Stops watching the medias and forgets every pusher. */
+void cover_pushers_free (CoverPushers *pushers);
+
+G_END_DECLS
+
+#endif /* __COVER_PUSHERS_H__ */
