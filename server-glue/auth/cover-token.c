@@ -116,7 +116,7 @@ parse_u32 (const gchar *s, gsize len, guint32 *out)
   for (i = 0; i < len; i++) {
     if (!g_ascii_isdigit (s[i]))
       return FALSE;
-    v = v * 10 + (guint64) (s[i] - '0');
+    v = v * 10 + (guint64) g_ascii_digit_value (s[i]);
   }
   if (v > G_MAXUINT32)
     return FALSE;
@@ -355,18 +355,6 @@ cover_app_table_lookup (
   return app ? app->key : NULL;
 }
 
-static gint
-hex_value (gchar c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 gboolean
 cover_token_parse (const gchar *text, CoverToken *token)
 {
@@ -416,7 +404,8 @@ cover_token_parse (const gchar *text, CoverToken *token)
   if (field_len[n_fields - 1] != DIGEST_HEX_LEN)
     return FALSE;
   for (i = 0; i < DIGEST_LEN; i++) {
-    gint h = hex_value (p[2 * i]), l = hex_value (p[2 * i + 1]);
+    gint h = g_ascii_xdigit_value (p[2 * i]);
+    gint l = g_ascii_xdigit_value (p[2 * i + 1]);
 
     if (h < 0 || l < 0)
       return FALSE;
@@ -445,15 +434,25 @@ pack_fields (const CoverToken *token, guint8 out[16])
   return n * sizeof (guint32);
 }
 
-static void
-compute_digest (GHmac *keyed, const CoverToken *token, guint8 digest[16])
+/* A copy of @keyed (reading a GHmac is thread-safe) fed with @token's
+ * plaintext, ready for g_hmac_get_digest() or g_hmac_get_string(). */
+static GHmac *
+token_hmac (GHmac *keyed, const CoverToken *token)
 {
   GHmac *hmac = g_hmac_copy (keyed);
   guint8 plain[16];
   gsize plain_len = pack_fields (token, plain);
-  gsize digest_len = DIGEST_LEN;
 
   g_hmac_update (hmac, plain, plain_len);
+  return hmac;
+}
+
+static void
+compute_digest (GHmac *keyed, const CoverToken *token, guint8 digest[16])
+{
+  GHmac *hmac = token_hmac (keyed, token);
+  gsize digest_len = DIGEST_LEN;
+
   g_hmac_get_digest (hmac, digest, &digest_len);
   g_hmac_unref (hmac);
   g_assert (digest_len == DIGEST_LEN);
@@ -507,11 +506,10 @@ cover_token_verify (
 gchar *
 cover_token_mint (const gchar *key, const CoverToken *token)
 {
+  g_autoptr (GHmac) keyed = NULL;
+  g_autoptr (GHmac) hmac = NULL;
   gboolean want_ip;
-  GHmac *hmac;
-  guint8 digest[DIGEST_LEN];
-  gchar hex[DIGEST_HEX_LEN + 1];
-  guint i;
+  const gchar *hex;
 
   g_return_val_if_fail (key != NULL, NULL);
   g_return_val_if_fail (token != NULL, NULL);
@@ -519,15 +517,10 @@ cover_token_mint (const gchar *key, const CoverToken *token)
   /* the text form cannot carry a disagreement between the two */
   g_return_val_if_fail (!token->has_ip == !want_ip, NULL);
 
-  hmac = g_hmac_new (G_CHECKSUM_MD5, (const guchar *) key, strlen (key));
-  compute_digest (hmac, token, digest);
-  g_hmac_unref (hmac);
-
-  for (i = 0; i < DIGEST_LEN; i++) {
-    hex[2 * i] = "0123456789abcdef"[digest[i] >> 4];
-    hex[2 * i + 1] = "0123456789abcdef"[digest[i] & 0xf];
-  }
-  hex[DIGEST_HEX_LEN] = '\0';
+  keyed = g_hmac_new (G_CHECKSUM_MD5, (const guchar *) key, strlen (key));
+  hmac = token_hmac (keyed, token);
+  /* lowercase hex, as the token format wants */
+  hex = g_hmac_get_string (hmac);
 
   if (want_ip)
     return g_strdup_printf ("%u_%u_%u_%u_%s", token->cid, token->control,
