@@ -58,11 +58,7 @@ struct _CoverAppTable
 /* Not in the header (it has no error domain): errors of
  * cover_app_table_add() carry this domain and code 0; the message is what
  * matters. */
-static GQuark
-cover_app_table_error_quark (void)
-{
-  return g_quark_from_static_string ("cover-app-table-error-quark");
-}
+static G_DEFINE_QUARK (cover-app-table-error-quark, cover_app_table_error);
 
 static void
 cover_app_free (gpointer data)
@@ -88,11 +84,11 @@ cover_app_table_new (void)
 void
 cover_app_table_free (CoverAppTable *table)
 {
-  if (!table)
-    return;
-  g_ptr_array_unref (table->apps);
-  g_array_unref (table->ranges);
-  g_free (table);
+  if (table) {
+    g_ptr_array_unref (table->apps);
+    g_array_unref (table->ranges);
+    g_free (table);
+  }
 }
 
 guint

@@ -24,6 +24,7 @@ typedef struct _CoverListener CoverListener;
  * NULL with @error set. */
 CoverListener *cover_listener_start (CoverService *service,
     const gchar *address, guint16 port, guint threads, GError **error);
+/* The bound port; 0 for a NULL @listener (not listening). */
 guint16 cover_listener_get_port (CoverListener *listener);
 /* Stops and joins the threads, and frees @listener. */
 void cover_listener_stop (CoverListener *listener);

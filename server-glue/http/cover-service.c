@@ -226,7 +226,7 @@ cover_service_get_port (CoverService *s)
 {
   g_return_val_if_fail (s != NULL, 0);
 
-  return s->listener ? cover_listener_get_port (s->listener) : 0;
+  return cover_listener_get_port (s->listener);
 }
 
 void
