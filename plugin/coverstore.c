@@ -96,8 +96,7 @@ struct _CoverStoreReader
   int fd;
   dev_t dev;
   ino_t ino;
-  const guint8 *map;
-  gsize map_len;
+  CoverHeader hdr; /* the last header read */
   /* how often to look for a replaced segment and a dead writer */
   gint64 recheck_us;
   gint64 refreshed_at;
@@ -378,6 +377,14 @@ cover_store_writer_publish (CoverStoreWriter *w, const guint8 *data, gsize size,
   g_return_val_if_fail (data != NULL || size == 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if (size > COVER_STORE_MAX_IMAGE_SIZE) {
+    g_set_error (error, COVER_STORE_ERROR, COVER_STORE_ERROR_INVALID,
+        "A %" G_GSIZE_FORMAT "-byte cover is over the store's limit of %d "
+        "bytes",
+        size, COVER_STORE_MAX_IMAGE_SIZE);
+    return FALSE;
+  }
+
   g_mutex_lock (&w->lock);
   active = __atomic_load_n (&w->hdr->active, __ATOMIC_RELAXED);
   target = active == 0 ? 1 : 0;
@@ -467,25 +474,24 @@ cover_store_writer_close (CoverStoreWriter *w, gboolean unlink_file)
 /* Reader */
 
 static void
-reader_unmap (CoverStoreReader *r)
+reader_close (CoverStoreReader *r)
 {
-  if (r->map)
-    munmap ((void *) r->map, r->map_len);
-  r->map = NULL;
-  r->map_len = 0;
   if (r->fd >= 0)
     close (r->fd);
   r->fd = -1;
 }
 
+/* A segment is trusted only when it is a regular file (never a link) owned
+ * by us or by root, writable by nobody else, and holds a valid header: any
+ * local user who can write the store directory could plant a file there. */
 static gboolean
-reader_map (CoverStoreReader *r, GError **error)
+reader_open_segment (CoverStoreReader *r, GError **error)
 {
+  CoverHeader hdr;
   struct stat st;
-  void *p;
 
-  reader_unmap (r);
-  r->fd = open (r->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  reader_close (r);
+  r->fd = open (r->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (r->fd < 0 && errno == ELOOP) {
     struct stat target;
 
@@ -502,17 +508,21 @@ reader_map (CoverStoreReader *r, GError **error)
   }
   if (!S_ISREG (st.st_mode) || st.st_size < COVER_STORE_HEADER_SIZE)
     goto invalid;
-  p = mmap (NULL, st.st_size, PROT_READ, MAP_SHARED, r->fd, 0);
-  if (p == MAP_FAILED) {
-    set_errno_error (error, errno, "Could not map", r->path);
+  if ((st.st_uid != geteuid () && st.st_uid != 0) ||
+      (st.st_mode & (S_IWGRP | S_IWOTH))) {
+    g_set_error (error, COVER_STORE_ERROR, COVER_STORE_ERROR_INVALID,
+        "%s is not trusted: owned by uid %u with mode %04o (a segment must "
+        "belong to uid %u or root and be writable by its owner only)",
+        r->path, (guint) st.st_uid, (guint) (st.st_mode & 07777),
+        (guint) geteuid ());
     goto fail;
   }
-  r->map = p;
-  r->map_len = st.st_size;
+  if (pread (r->fd, &hdr, sizeof (hdr), 0) != (ssize_t) sizeof (hdr) ||
+      !header_is_valid (&hdr, st.st_size, r->client_id))
+    goto invalid;
   r->dev = st.st_dev;
   r->ino = st.st_ino;
-  if (!header_is_valid ((const CoverHeader *) r->map, r->map_len, r->client_id))
-    goto invalid;
+  r->hdr = hdr;
   return TRUE;
 
 invalid:
@@ -520,7 +530,7 @@ invalid:
       "%s is not a version %d cover segment for client %u", r->path,
       COVER_STORE_VERSION, r->client_id);
 fail:
-  reader_unmap (r);
+  reader_close (r);
   return FALSE;
 }
 
@@ -536,7 +546,7 @@ cover_store_reader_open (const gchar *dir, guint32 client_id, GError **error)
   r->fd = -1;
   r->client_id = client_id;
   r->path = cover_store_path (dir, client_id);
-  if (!reader_map (r, error)) {
+  if (!reader_open_segment (r, error)) {
     cover_store_reader_free (r);
     return NULL;
   }
@@ -557,7 +567,7 @@ cover_store_reader_free (CoverStoreReader *r)
 {
   if (!r)
     return;
-  reader_unmap (r);
+  reader_close (r);
   g_free (r->path);
   g_free (r);
 }
@@ -569,14 +579,14 @@ reader_refresh (CoverStoreReader *r, GError **error)
   gint64 now = g_get_monotonic_time ();
   struct stat st;
 
-  if (r->map && r->recheck_us > 0 && now - r->refreshed_at < r->recheck_us)
+  if (r->fd >= 0 && r->recheck_us > 0 && now - r->refreshed_at < r->recheck_us)
     return TRUE;
   r->refreshed_at = now;
   if (lstat (r->path, &st) < 0)
     return set_errno_error (error, errno, "Could not stat", r->path);
-  if (r->map && st.st_ino == r->ino && st.st_dev == r->dev)
+  if (r->fd >= 0 && st.st_ino == r->ino && st.st_dev == r->dev)
     return TRUE;
-  return reader_map (r, error);
+  return reader_open_segment (r, error);
 }
 
 static gboolean
@@ -610,16 +620,45 @@ fill_header_info (CoverStoreReader *r, const CoverHeader *hdr,
   info->writer_start = hdr->writer_start;
   info->heartbeat = __atomic_load_n (&hdr->heartbeat, __ATOMIC_RELAXED);
   info->ended = __atomic_load_n (&hdr->ended, __ATOMIC_ACQUIRE) != 0;
+  /* a heartbeat from the future is not fresh: it proves nothing */
   info->live = !info->ended && reader_pid_alive (r, info->writer_pid, now) &&
-      now - info->heartbeat <= live_timeout_us;
+      info->heartbeat <= now && now - info->heartbeat <= live_timeout_us;
 }
 
-/* Copies the latest image when @out is not NULL, else only its metadata. */
+/* The header as it is now; FALSE when the file no longer holds one (a
+ * hostile or broken writer truncated it). */
+static gboolean
+reader_read_header (CoverStoreReader *r, GError **error)
+{
+  if (pread (r->fd, &r->hdr, sizeof (r->hdr), 0) == (ssize_t) sizeof (r->hdr))
+    return TRUE;
+  g_set_error (error, COVER_STORE_ERROR, COVER_STORE_ERROR_INVALID,
+      "%s lost its header", r->path);
+  return FALSE;
+}
+
+static guint32
+reader_read_seq (CoverStoreReader *r, guint32 active)
+{
+  guint32 seq;
+
+  if (pread (r->fd, &seq, sizeof (seq),
+          G_STRUCT_OFFSET (CoverHeader, slots) + active * sizeof (CoverSlot)) !=
+      (ssize_t) sizeof (seq))
+    return G_MAXUINT32; /* odd: never equal to an even seq read before */
+  return seq;
+}
+
+/* Copies the latest image when @out is not NULL, else only its metadata.
+ *
+ * Everything is read with pread() into our own memory, never through a
+ * mapping: a segment that shrinks or has holes under a reader then gives a
+ * short read (an error), not a SIGBUS.  The seqlock works the same, each
+ * pread() being a full barrier. */
 static gboolean
 reader_snapshot (CoverStoreReader *r, gint64 live_timeout_us, CoverInfo *info,
     GBytes **out, GError **error)
 {
-  const CoverHeader *hdr;
   guint8 *buf = NULL;
   gsize buf_len = 0;
   int attempt;
@@ -629,22 +668,22 @@ reader_snapshot (CoverStoreReader *r, gint64 live_timeout_us, CoverInfo *info,
 
   for (attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
     const CoverSlot *slot;
-    guint32 active, s1, s2;
+    guint32 active;
     CoverInfo tmp = {
       0,
     };
     guint64 offset, size;
 
-    hdr = (const CoverHeader *) r->map;
-    active = __atomic_load_n (&hdr->active, __ATOMIC_ACQUIRE);
+    if (!reader_read_header (r, error))
+      goto fail;
+    active = r->hdr.active;
     if (active > 1) {
       g_set_error (error, COVER_STORE_ERROR, COVER_STORE_ERROR_EMPTY,
           "No cover has been published for client %u yet", r->client_id);
       goto fail;
     }
-    slot = &hdr->slots[active];
-    s1 = __atomic_load_n (&slot->seq, __ATOMIC_ACQUIRE);
-    if (s1 & 1) {
+    slot = &r->hdr.slots[active];
+    if (slot->seq & 1) {
       sched_yield ();
       continue;
     }
@@ -657,39 +696,30 @@ reader_snapshot (CoverStoreReader *r, gint64 live_timeout_us, CoverInfo *info,
     tmp.size = size;
 
     if (out) {
-      if (offset < COVER_STORE_HEADER_SIZE || size > G_MAXSIZE - offset) {
-        /* torn read of the metadata: check the seqlock before judging */
-        __atomic_thread_fence (__ATOMIC_ACQUIRE);
-        if (__atomic_load_n (&slot->seq, __ATOMIC_RELAXED) != s1)
+      if (offset < COVER_STORE_HEADER_SIZE ||
+          size > COVER_STORE_MAX_IMAGE_SIZE || offset > G_MAXINT64 - size) {
+        /* torn metadata, or a lie: the seqlock tells which */
+        if (reader_read_seq (r, active) != slot->seq)
           continue;
         goto invalid;
-      }
-      if (offset + size > r->map_len) {
-        /* the writer grew the file since we mapped it */
-        if (!reader_map (r, error))
-          goto fail;
-        if (offset + size > r->map_len) {
-          __atomic_thread_fence (__ATOMIC_ACQUIRE);
-          if (__atomic_load_n (&slot->seq, __ATOMIC_RELAXED) != s1)
-            continue;
-          goto invalid;
-        }
-        continue;
       }
       if (buf_len < size) {
         g_free (buf);
         buf_len = MAX (size, 1);
         buf = g_malloc (buf_len);
       }
-      if (size > 0)
-        memcpy (buf, r->map + offset, size);
+      if (size > 0 &&
+          pread (r->fd, buf, size, (off_t) offset) != (ssize_t) size) {
+        /* a writer growing the file sets the seq odd first */
+        if (reader_read_seq (r, active) != slot->seq)
+          continue;
+        goto invalid;
+      }
     }
-    __atomic_thread_fence (__ATOMIC_ACQUIRE);
-    s2 = __atomic_load_n (&slot->seq, __ATOMIC_RELAXED);
-    if (s1 != s2)
+    if (reader_read_seq (r, active) != slot->seq)
       continue;
 
-    fill_header_info (r, hdr, live_timeout_us, &tmp);
+    fill_header_info (r, &r->hdr, live_timeout_us, &tmp);
     if (info)
       *info = tmp;
     if (out)
@@ -724,7 +754,7 @@ cover_store_reader_get_info (CoverStoreReader *r, gint64 live_timeout_us,
   /* a segment without an image still says whether its writer is alive */
   if (g_error_matches (err, COVER_STORE_ERROR, COVER_STORE_ERROR_EMPTY)) {
     memset (info, 0, sizeof (*info));
-    fill_header_info (r, (const CoverHeader *) r->map, live_timeout_us, info);
+    fill_header_info (r, &r->hdr, live_timeout_us, info);
   }
   g_propagate_error (error, err);
   return FALSE;

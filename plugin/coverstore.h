@@ -22,6 +22,9 @@ G_BEGIN_DECLS
 #define COVER_STORE_HEADER_SIZE 4096
 #define COVER_STORE_NO_SLOT 0xffffffffu
 #define COVER_STORE_FILE_PREFIX "coversnap."
+/* The largest JPEG a segment holds: writers refuse more, readers never
+ * allocate more whatever a segment claims. */
+#define COVER_STORE_MAX_IMAGE_SIZE (64 * 1024 * 1024)
 
 #define COVER_STORE_ERROR (cover_store_error_quark ())
 GQuark cover_store_error_quark (void);

@@ -877,6 +877,182 @@ test_full_store (Fixture *f, gconstpointer data)
   g_assert_cmpint (umount (f->dir), ==, 0);
 }
 
+/* Hostile segments: the layout's offsets (gst-docs/cover-store.md) */
+#define HDR_HEARTBEAT 32
+#define HDR_ACTIVE 44
+#define SLOT_BASE 64
+#define SLOT_SIZE_FIELD 48
+
+static void
+poke (const gchar *path, goffset offset, gconstpointer data, gsize size)
+{
+  int fd = open (path, O_WRONLY | O_CLOEXEC);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (pwrite (fd, data, size, offset), ==, (gssize) size);
+  close (fd);
+}
+
+static guint32
+peek_active (const gchar *path)
+{
+  guint32 active = G_MAXUINT32;
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (pread (fd, &active, 4, HDR_ACTIVE), ==, 4);
+  close (fd);
+  g_assert_cmpuint (active, <=, 1);
+  return active;
+}
+
+static void
+assert_open_refused (const gchar *dir, guint32 client_id)
+{
+  GError *err = NULL;
+  CoverStoreReader *r = cover_store_reader_open (dir, client_id, &err);
+
+  g_assert_null (r);
+  g_assert_error (err, COVER_STORE_ERROR, COVER_STORE_ERROR_INVALID);
+  g_clear_error (&err);
+}
+
+/* Only segments of ours (or root's), writable by their owner alone: anybody
+ * else who can write the store directory could plant covers. */
+static void
+test_untrusted_owner_and_mode (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *path = cover_store_path (f->dir, 21);
+  g_autoptr (CoverStoreReader) r = NULL;
+  CoverStoreWriter *w;
+  GError *err = NULL;
+
+  w = cover_store_writer_open (f->dir, 21, 0600, &err);
+  g_assert_no_error (err);
+  publish (w, 1, 100, 1, 1, 1);
+
+  g_assert_cmpint (chmod (path, 0666), ==, 0);
+  assert_open_refused (f->dir, 21);
+  g_assert_cmpint (chmod (path, 0620), ==, 0);
+  assert_open_refused (f->dir, 21);
+  g_assert_cmpint (chmod (path, 0644), ==, 0);
+  r = cover_store_reader_open (f->dir, 21, &err);
+  g_assert_no_error (err);
+  assert_reads (r, 1, 100, 1, NULL);
+  g_clear_pointer (&r, cover_store_reader_free);
+
+  if (geteuid () == 0) {
+    /* as root (CI) we can play the other local user */
+    g_assert_cmpint (chown (path, 4242, 4242), ==, 0);
+    assert_open_refused (f->dir, 21);
+  } else {
+    g_test_message ("not root: the foreign-owner case needs chown");
+  }
+  cover_store_writer_close (w, TRUE);
+}
+
+/* A slot claiming 60 GiB: refused without allocating it. */
+static void
+test_oversized_slot (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *path = cover_store_path (f->dir, 22);
+  g_autoptr (CoverStoreReader) r = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+  guint64 huge = G_GUINT64_CONSTANT (60) << 30;
+  CoverStoreWriter *w;
+  GError *err = NULL;
+  guint32 active;
+
+  w = cover_store_writer_open (f->dir, 22, 0600, &err);
+  g_assert_no_error (err);
+  publish (w, 1, 100, 1, 1, 1);
+  r = cover_store_reader_open (f->dir, 22, &err);
+  g_assert_no_error (err);
+  active = peek_active (path);
+  poke (path, SLOT_BASE + active * 64 + SLOT_SIZE_FIELD, &huge, 8);
+  bytes = cover_store_reader_read (r, LIVE_TIMEOUT, NULL, &err);
+  g_assert_null (bytes);
+  g_assert_error (err, COVER_STORE_ERROR, COVER_STORE_ERROR_INVALID);
+  g_clear_error (&err);
+  cover_store_writer_close (w, TRUE);
+}
+
+/* A segment cut short under a reader that already has it open: an error,
+ * never a SIGBUS.  (The writer is done with it: it would fault itself.) */
+static void
+test_truncated_under_reader (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *path = cover_store_path (f->dir, 23);
+  g_autoptr (CoverStoreReader) r = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+  CoverStoreWriter *w;
+  GError *err = NULL;
+
+  w = cover_store_writer_open (f->dir, 23, 0600, &err);
+  g_assert_no_error (err);
+  publish (w, 1, 200 * 1024, 1, 1, 1);
+  r = cover_store_reader_open (f->dir, 23, &err);
+  g_assert_no_error (err);
+  assert_reads (r, 1, 200 * 1024, 1, NULL);
+  cover_store_writer_close (w, FALSE);
+
+  g_assert_cmpint (truncate (path, COVER_STORE_HEADER_SIZE + 10), ==, 0);
+  bytes = cover_store_reader_read (r, LIVE_TIMEOUT, NULL, &err);
+  g_assert_null (bytes);
+  g_assert_error (err, COVER_STORE_ERROR, COVER_STORE_ERROR_INVALID);
+  g_clear_error (&err);
+  /* and below the header */
+  g_assert_cmpint (truncate (path, 16), ==, 0);
+  bytes = cover_store_reader_read (r, LIVE_TIMEOUT, NULL, &err);
+  g_assert_null (bytes);
+  g_assert_error (err, COVER_STORE_ERROR, COVER_STORE_ERROR_INVALID);
+  g_clear_error (&err);
+}
+
+/* A heartbeat from the future is not fresh (it used to be, forever). */
+static void
+test_future_heartbeat (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *path = cover_store_path (f->dir, 24);
+  g_autoptr (CoverStoreReader) r = NULL;
+  gint64 future = g_get_monotonic_time () + (gint64) 3600 * G_USEC_PER_SEC;
+  CoverStoreWriter *w;
+  GError *err = NULL;
+  CoverInfo info;
+
+  w = cover_store_writer_open (f->dir, 24, 0600, &err);
+  g_assert_no_error (err);
+  publish (w, 1, 100, 1, 1, 1);
+  r = cover_store_reader_open (f->dir, 24, &err);
+  g_assert_no_error (err);
+  g_assert_true (cover_store_reader_get_info (r, LIVE_TIMEOUT, &info, &err));
+  g_assert_true (info.live);
+  poke (path, HDR_HEARTBEAT, &future, 8);
+  g_assert_true (cover_store_reader_get_info (r, LIVE_TIMEOUT, &info, &err));
+  g_assert_no_error (err);
+  g_assert_cmpint (info.heartbeat, ==, future);
+  g_assert_false (info.live);
+  cover_store_writer_close (w, TRUE);
+}
+
+/* Writers refuse what readers would refuse. */
+static void
+test_image_size_limit (Fixture *f, gconstpointer data)
+{
+  CoverStoreWriter *w;
+  GError *err = NULL;
+  static const guint8 byte = 0;
+
+  w = cover_store_writer_open (f->dir, 25, 0600, &err);
+  g_assert_no_error (err);
+  /* the size is refused before the data is looked at */
+  g_assert_false (cover_store_writer_publish (
+      w, &byte, COVER_STORE_MAX_IMAGE_SIZE + 1, 1, 1, 1, NULL, &err));
+  g_assert_error (err, COVER_STORE_ERROR, COVER_STORE_ERROR_INVALID);
+  g_clear_error (&err);
+  cover_store_writer_close (w, TRUE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -900,6 +1076,11 @@ main (int argc, char **argv)
   ADD ("symlink-is-invalid", test_symlink_is_invalid);
   ADD ("dangling-symlink-not-found", test_dangling_symlink_not_found);
   ADD ("generation-continues", test_generation_continues);
+  ADD ("untrusted-owner-and-mode", test_untrusted_owner_and_mode);
+  ADD ("oversized-slot", test_oversized_slot);
+  ADD ("truncated-under-reader", test_truncated_under_reader);
+  ADD ("future-heartbeat", test_future_heartbeat);
+  ADD ("image-size-limit", test_image_size_limit);
 #undef ADD
 
   return g_test_run ();
