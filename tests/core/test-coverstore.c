@@ -951,6 +951,22 @@ test_untrusted_owner_and_mode (Fixture *f, gconstpointer data)
   cover_store_writer_close (w, TRUE);
 }
 
+/* A writer for @client_id with image 1 of @size bytes published, and a
+ * reader on it. */
+static CoverStoreWriter *
+open_published (
+    const gchar *dir, guint32 client_id, gsize size, CoverStoreReader **reader)
+{
+  GError *err = NULL;
+  CoverStoreWriter *w = cover_store_writer_open (dir, client_id, 0600, &err);
+
+  g_assert_no_error (err);
+  publish (w, 1, size, 1, 1, 1);
+  *reader = cover_store_reader_open (dir, client_id, &err);
+  g_assert_no_error (err);
+  return w;
+}
+
 /* A slot claiming 60 GiB: refused without allocating it. */
 static void
 test_oversized_slot (Fixture *f, gconstpointer data)
@@ -963,11 +979,7 @@ test_oversized_slot (Fixture *f, gconstpointer data)
   GError *err = NULL;
   guint32 active;
 
-  w = cover_store_writer_open (f->dir, 22, 0600, &err);
-  g_assert_no_error (err);
-  publish (w, 1, 100, 1, 1, 1);
-  r = cover_store_reader_open (f->dir, 22, &err);
-  g_assert_no_error (err);
+  w = open_published (f->dir, 22, 100, &r);
   active = peek_active (path);
   poke (path, SLOT_BASE + active * 64 + SLOT_SIZE_FIELD, &huge, 8);
   bytes = cover_store_reader_read (r, LIVE_TIMEOUT, NULL, &err);
@@ -988,11 +1000,7 @@ test_truncated_under_reader (Fixture *f, gconstpointer data)
   CoverStoreWriter *w;
   GError *err = NULL;
 
-  w = cover_store_writer_open (f->dir, 23, 0600, &err);
-  g_assert_no_error (err);
-  publish (w, 1, 200 * 1024, 1, 1, 1);
-  r = cover_store_reader_open (f->dir, 23, &err);
-  g_assert_no_error (err);
+  w = open_published (f->dir, 23, 200 * 1024, &r);
   assert_reads (r, 1, 200 * 1024, 1, NULL);
   cover_store_writer_close (w, FALSE);
 
@@ -1020,11 +1028,7 @@ test_future_heartbeat (Fixture *f, gconstpointer data)
   GError *err = NULL;
   CoverInfo info;
 
-  w = cover_store_writer_open (f->dir, 24, 0600, &err);
-  g_assert_no_error (err);
-  publish (w, 1, 100, 1, 1, 1);
-  r = cover_store_reader_open (f->dir, 24, &err);
-  g_assert_no_error (err);
+  w = open_published (f->dir, 24, 100, &r);
   g_assert_true (cover_store_reader_get_info (r, LIVE_TIMEOUT, &info, &err));
   g_assert_true (info.live);
   poke (path, HDR_HEARTBEAT, &future, 8);
