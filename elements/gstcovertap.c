@@ -19,7 +19,10 @@
  * Buffers pass through untouched: the element only takes a reference to a
  * keyframe (at most one every #GstCoverTap:min-interval) and hands it to a
  * process-wide pool of snapshot workers.  A worker decodes that single
- * keyframe with the best decoder the system has for it, scales it to fit
+ * keyframe (for periodic intra refresh: the access units from a recovery
+ * point to the picture it recovers; for MJPEG nothing, when the JPEG can
+ * be published as it is) with the best decoder the system has for it,
+ * scales it to fit
  * #GstCoverTap:max-width x #GstCoverTap:max-height, encodes it with
  * libjpeg-turbo and publishes it.  If a worker is still busy with this
  * stream, a newer keyframe replaces the one waiting: the streaming thread
