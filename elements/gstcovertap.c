@@ -146,7 +146,8 @@ struct _GstCoverTap
   GstCaps *caps;
   CoverCodec codec;
   gboolean byte_stream;
-  GstBuffer *params; /* last complete set of parameter sets */
+  guint nal_length_size; /* avc, hvc1 ...: of the NAL unit lengths, or 0 */
+  GstBuffer *params;     /* last complete set of parameter sets */
   /* a recovery point waiting for the access units up to the picture it
    * recovers (then submitted), or NULL; run_left: reference pictures
    * still to come before that picture */
@@ -658,6 +659,7 @@ gst_cover_tap_stop (GstBaseTransform *trans)
   g_clear_pointer (&self->run, cover_job_free);
   gst_clear_object (&self->last_clock);
   self->codec = COVER_CODEC_NONE;
+  self->nal_length_size = 0;
   return TRUE;
 }
 
@@ -678,6 +680,19 @@ gst_cover_tap_set_caps (
   g_clear_pointer (&self->run, cover_job_free);
   self->codec = codec;
   self->byte_stream = g_strcmp0 (format, "byte-stream") == 0;
+  self->nal_length_size = 0;
+  if (!self->byte_stream &&
+      (codec == COVER_CODEC_H264 || codec == COVER_CODEC_H265)) {
+    const GValue *v = gst_structure_get_value (s, "codec_data");
+    /* lengthSizeMinusOne: avcC byte 4, hvcC byte 21 */
+    guint at = codec == COVER_CODEC_H264 ? 4 : 21;
+    guint8 b;
+
+    self->nal_length_size = 4;
+    if (v && G_VALUE_HOLDS (v, GST_TYPE_BUFFER) &&
+        gst_buffer_extract (gst_value_get_buffer (v), at, &b, 1) == 1)
+      self->nal_length_size = (b & 3) + 1;
+  }
   gst_caps_replace (&self->caps, incaps);
   return TRUE;
 }
@@ -958,6 +973,45 @@ track_parameter_sets (GstCoverTap *self, GstBuffer *buf, AuInfo *info)
   return (found & needed) == needed;
 }
 
+/* The same for a packetized (avc, avc3, hvc1, hev1) access unit: its NAL
+ * units have lengths in front.  Extracts the few header bytes it reads,
+ * whatever the memory layout. */
+static void
+scan_packetized (GstCoverTap *self, GstBuffer *buf, AuInfo *info)
+{
+  gsize size = gst_buffer_get_size (buf), pos = 0;
+  guint len_size = self->nal_length_size, i, n;
+
+  memset (info, 0, sizeof (*info));
+  info->recovery = -1;
+  /* the units before a picture's first slice are few */
+  for (n = 0; n < 64 && pos + len_size < size; n++) {
+    guint8 head[4], nal;
+    gsize len = 0;
+
+    gst_buffer_extract (buf, pos, head, len_size);
+    for (i = 0; i < len_size; i++)
+      len = len << 8 | head[i];
+    pos += len_size;
+    if (len == 0 || len > size - pos)
+      return;
+    gst_buffer_extract (buf, pos, &nal, 1);
+    if (nal_is_slice (self->codec, nal)) {
+      info->slice = TRUE;
+      info->slice_nal = nal;
+      return;
+    }
+    info->found |= nal_param_bit (self->codec, nal);
+    if (nal_is_sei (self->codec, nal) && info->recovery < 0) {
+      guint8 sei[MAX_SEI_BYTES];
+      gsize got = gst_buffer_extract (buf, pos, sei, MIN (len, sizeof (sei)));
+
+      info->recovery = sei_recovery_count (self->codec, sei, got);
+    }
+    pos += len;
+  }
+}
+
 /* The pipeline clock's time, or monotonic time without one.  A change of
  * time base (prerolled without a clock, then a pipeline clock that started
  * at 0) restarts the interval instead of skipping keyframes for hours. */
@@ -1063,6 +1117,8 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
     if (self->byte_stream &&
         (self->run || GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_HEADER)))
       track_parameter_sets (self, buf, &info);
+    else if (self->run && self->nal_length_size)
+      scan_packetized (self, buf, &info);
     if (self->run && info.slice)
       run_add (self, buf, &info);
     return GST_FLOW_OK;
@@ -1071,6 +1127,12 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
     has_params = track_parameter_sets (self, buf, &info);
     if (!info.slice)
       return GST_FLOW_OK;
+  } else if (self->nal_length_size) {
+    /* codec_data has the parameter sets; a unit we cannot walk is still
+     * handed over alone */
+    scan_packetized (self, buf, &info);
+    if (!info.slice)
+      info.recovery = -1;
   }
   /* A recovery point that is not a random access picture (periodic intra
    * refresh: a P picture) only gives a whole picture some units later;
