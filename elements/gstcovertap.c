@@ -19,7 +19,10 @@
  * Buffers pass through untouched: the element only takes a reference to a
  * keyframe (at most one every #GstCoverTap:min-interval) and hands it to a
  * process-wide pool of snapshot workers.  A worker decodes that single
- * keyframe with the best decoder the system has for it, scales it to fit
+ * keyframe (for periodic intra refresh: the access units from a recovery
+ * point to the picture it recovers; for MJPEG nothing, when the JPEG can
+ * be published as it is) with the best decoder the system has for it,
+ * scales it to fit
  * #GstCoverTap:max-width x #GstCoverTap:max-height, encodes it with
  * libjpeg-turbo and publishes it.  If a worker is still busy with this
  * stream, a newer keyframe replaces the one waiting: the streaming thread
@@ -52,6 +55,7 @@
 
 #include <gst/gst.h>
 #include <gst/base/gstbasetransform.h>
+#include <gst/base/gstbitreader.h>
 #include <gst/base/gstbytereader.h>
 #include <gst/video/video.h>
 #include <string.h>
@@ -82,6 +86,13 @@ GST_DEBUG_CATEGORY_STATIC (gst_cover_tap_debug);
 #define WARNING_INTERVAL (10 * G_USEC_PER_SEC)
 /* EOS waits this long at most for the last keyframe to be published */
 #define EOS_DRAIN_TIMEOUT (2 * G_USEC_PER_SEC)
+/* The budget of a recovery point (periodic intra refresh): the access
+ * units from it to the picture it recovers, 10 s at 30 fps, 32 MiB.  A
+ * recovery point that needs more makes no cover. */
+#define MAX_RUN_UNITS 300
+#define MAX_RUN_BYTES (32 << 20)
+/* bytes of an SEI NAL unit read for a recovery point, after unescaping */
+#define MAX_SEI_BYTES 512
 
 /* The settings come first: their values live in GstCoverTap.settings,
  * indexed by property id; the statistics after them, in .stats. */
@@ -135,7 +146,13 @@ struct _GstCoverTap
   GstCaps *caps;
   CoverCodec codec;
   gboolean byte_stream;
-  GstBuffer *params; /* last complete set of parameter sets */
+  guint nal_length_size; /* avc, hvc1 ...: of the NAL unit lengths, or 0 */
+  GstBuffer *params;     /* last complete set of parameter sets */
+  /* a recovery point waiting for the access units up to the picture it
+   * recovers (then submitted), or NULL; run_left: reference pictures
+   * still to come before that picture */
+  CoverJob *run;
+  guint run_left;
   GstClockTime last_submit;
   GstClockTime last_thumbnail;
   gboolean thumbnails;      /* thumbnail-dir was set at start */
@@ -154,6 +171,7 @@ GST_ELEMENT_REGISTER_DEFINE (
   "stream-format = (string) { byte-stream, avc, avc3 }; " \
   "video/x-h265, parsed = (boolean) true, alignment = (string) au, " \
   "stream-format = (string) { byte-stream, hvc1, hev1 }; " \
+  "image/jpeg; " \
   "video/x-raw"
 /* clang-format on */
 /* *INDENT-ON* */
@@ -638,8 +656,10 @@ gst_cover_tap_stop (GstBaseTransform *trans)
   self->stream = NULL;
   gst_clear_caps (&self->caps);
   gst_clear_buffer (&self->params);
+  g_clear_pointer (&self->run, cover_job_free);
   gst_clear_object (&self->last_clock);
   self->codec = COVER_CODEC_NONE;
+  self->nal_length_size = 0;
   return TRUE;
 }
 
@@ -656,8 +676,23 @@ gst_cover_tap_set_caps (
   /* parameter sets of another codec are of no use */
   if (codec != self->codec)
     gst_clear_buffer (&self->params);
+  /* nor are units of other caps */
+  g_clear_pointer (&self->run, cover_job_free);
   self->codec = codec;
   self->byte_stream = g_strcmp0 (format, "byte-stream") == 0;
+  self->nal_length_size = 0;
+  if (!self->byte_stream &&
+      (codec == COVER_CODEC_H264 || codec == COVER_CODEC_H265)) {
+    const GValue *v = gst_structure_get_value (s, "codec_data");
+    /* lengthSizeMinusOne: avcC byte 4, hvcC byte 21 */
+    guint at = codec == COVER_CODEC_H264 ? 4 : 21;
+    guint8 b;
+
+    self->nal_length_size = 4;
+    if (v && G_VALUE_HOLDS (v, GST_TYPE_BUFFER) &&
+        gst_buffer_extract (gst_value_get_buffer (v), at, &b, 1) == 1)
+      self->nal_length_size = (b & 3) + 1;
+  }
   gst_caps_replace (&self->caps, incaps);
   return TRUE;
 }
@@ -670,6 +705,8 @@ gst_cover_tap_sink_event (GstBaseTransform *trans, GstEvent *event)
   if (self->stream) {
     switch (GST_EVENT_TYPE (event)) {
       case GST_EVENT_EOS:
+        /* a recovery point that never reached its picture makes none */
+        g_clear_pointer (&self->run, cover_job_free);
         /* readers stop calling the stream live at once; the last keyframe
          * of a stream is still its best cover, so EOS goes on once it is
          * published (a few ms, bounded) */
@@ -683,6 +720,7 @@ gst_cover_tap_sink_event (GstBaseTransform *trans, GstEvent *event)
         break;
       case GST_EVENT_STREAM_START:
       case GST_EVENT_FLUSH_STOP:
+        g_clear_pointer (&self->run, cover_job_free);
         cover_stream_set_ended (self->stream, FALSE);
         break;
       default:
@@ -713,6 +751,105 @@ nal_param_bit (CoverCodec codec, guint8 header)
   }
   type = (header >> 1) & 0x3f;
   return type == 32 ? 1 : type == 33 ? 2 : type == 34 ? 4 : 0;
+}
+
+static gboolean
+nal_is_sei (CoverCodec codec, guint8 header)
+{
+  if (codec == COVER_CODEC_H264)
+    return (header & 0x1f) == 6;
+  return ((header >> 1) & 0x3f) == 39; /* prefix SEI */
+}
+
+/* IDR (H.264); IRAP: BLA, IDR, CRA (H.265): a picture that needs nothing
+ * before it and nothing after it */
+static gboolean
+nal_is_random_access (CoverCodec codec, guint8 header)
+{
+  guint type;
+
+  if (codec == COVER_CODEC_H264)
+    return (header & 0x1f) == 5;
+  type = (header >> 1) & 0x3f;
+  return type >= 16 && type <= 23;
+}
+
+/* A picture later ones refer to (H.264 nal_ref_idc): frame_num counts
+ * them.  H.265 counts pictures (POC), so every one is counted. */
+static gboolean
+nal_is_reference (CoverCodec codec, guint8 header)
+{
+  return codec != COVER_CODEC_H264 || (header & 0x60) != 0;
+}
+
+static gboolean
+read_ue (GstBitReader *br, guint *value)
+{
+  guint zeros = 0;
+  guint32 bits;
+  guint8 bit = 0;
+
+  while (gst_bit_reader_get_bits_uint8 (br, &bit, 1) && !bit)
+    if (++zeros > 16)
+      return FALSE;
+  if (!bit)
+    return FALSE;
+  if (!gst_bit_reader_get_bits_uint32 (br, &bits, zeros))
+    return FALSE;
+  *value = (1u << zeros) - 1 + bits;
+  return TRUE;
+}
+
+/* The recovery point SEI message (payload type 6, both codecs) of an SEI
+ * NAL unit: its recovery_frame_cnt (H.264) or recovery_poc_cnt (H.265),
+ * or -1.  Reads at most MAX_SEI_BYTES. */
+static gint
+sei_recovery_count (CoverCodec codec, const guint8 *nal, gsize size)
+{
+  guint8 rbsp[MAX_SEI_BYTES];
+  gsize i, n = 0, zeros = 0, pos;
+
+  /* the NAL header, then the payload without emulation prevention */
+  for (i = codec == COVER_CODEC_H264 ? 1 : 2; i < size && n < sizeof (rbsp);
+       i++) {
+    if (zeros >= 2 && nal[i] == 3) {
+      zeros = 0;
+      continue;
+    }
+    zeros = nal[i] == 0 ? zeros + 1 : 0;
+    rbsp[n++] = nal[i];
+  }
+  pos = 0;
+  /* sei_message()s until the trailing bits */
+  while (pos < n && rbsp[pos] != 0x80) {
+    guint type = 0, len = 0;
+
+    while (pos < n && rbsp[pos] == 0xff)
+      type += rbsp[pos++];
+    if (pos >= n)
+      break;
+    type += rbsp[pos++];
+    while (pos < n && rbsp[pos] == 0xff)
+      len += rbsp[pos++];
+    if (pos >= n)
+      break;
+    len += rbsp[pos++];
+    if (type == 6) {
+      GstBitReader br = GST_BIT_READER_INIT (rbsp + pos, MIN (len, n - pos));
+      guint count;
+      gint32 poc;
+
+      if (codec == COVER_CODEC_H264)
+        return read_ue (&br, &count) && count <= G_MAXINT ? (gint) count : -1;
+      /* H.265: recovery_poc_cnt is se(v); a negative one is a past picture */
+      if (!read_ue (&br, &count))
+        return -1;
+      poc = count & 1 ? (gint32) ((count + 1) / 2) : -(gint32) (count / 2);
+      return MAX (poc, 0);
+    }
+    pos += len;
+  }
+  return -1;
 }
 
 static void
@@ -749,13 +886,22 @@ next_start_code (GstByteReader *br, guint offset, gboolean *has_nal)
   return -1;
 }
 
+/* What the NAL units in front of an access unit's picture data say. */
+typedef struct
+{
+  guint found;      /* the parameter sets it carries (nal_param_bit) */
+  gboolean slice;   /* a slice was reached */
+  guint8 slice_nal; /* then: the first byte of its NAL header */
+  gint recovery;    /* the count of a recovery point SEI, or -1 */
+} AuInfo;
+
 /* Walks the NAL units of one memory of a byte-stream access unit up to its
  * first slice, collecting parameter sets in @params (with 4-byte start
- * codes).  Reads only the headers that come before the picture data.
- * Returns TRUE once a slice was seen. */
+ * codes) and what @info asks.  Reads only the headers that come before the
+ * picture data.  Returns TRUE once a slice was seen. */
 static gboolean
 scan_nals (CoverCodec codec, const guint8 *data, gsize size, GByteArray *params,
-    guint *found)
+    AuInfo *info)
 {
   GstByteReader br = GST_BYTE_READER_INIT (data, size);
   gsize nal = 0, end;
@@ -770,38 +916,46 @@ scan_nals (CoverCodec codec, const guint8 *data, gsize size, GByteArray *params,
       end--;
     if (in_nal && nal_param_bit (codec, data[nal]))
       append_parameter_set (params, data + nal, end - nal);
+    if (in_nal && nal_is_sei (codec, data[nal]) && info->recovery < 0)
+      info->recovery = sei_recovery_count (codec, data + nal, end - nal);
     if (sc < 0 || !has_nal)
       return FALSE;
     nal = sc + 3;
     in_nal = TRUE;
-    if (nal_is_slice (codec, data[nal]))
+    if (nal_is_slice (codec, data[nal])) {
+      info->slice_nal = data[nal];
       return TRUE;
-    *found |= nal_param_bit (codec, data[nal]);
+    }
+    info->found |= nal_param_bit (codec, data[nal]);
   }
 }
 
 /* Remembers the stream's parameter sets, and says whether @buf carries a
  * whole set itself.  Cameras often send SPS/PPS only with the first
  * keyframe, or in buffers of their own; the decoder needs them in front of
- * every keyframe we hand it. */
+ * every keyframe we hand it.  @info tells the rest of what came before the
+ * picture data. */
 static gboolean
-track_parameter_sets (GstCoverTap *self, GstBuffer *buf, gboolean *slice)
+track_parameter_sets (GstCoverTap *self, GstBuffer *buf, AuInfo *info)
 {
-  guint needed = self->codec == COVER_CODEC_H265 ? 7 : 6, found = 0, i, n;
+  guint needed = self->codec == COVER_CODEC_H265 ? 7 : 6, i, n;
   GByteArray *params = g_byte_array_new ();
+  guint found;
 
-  *slice = FALSE;
+  memset (info, 0, sizeof (*info));
+  info->recovery = -1;
   n = gst_buffer_n_memory (buf);
-  for (i = 0; i < n && !*slice; i++) {
+  for (i = 0; i < n && !info->slice; i++) {
     GstMemory *mem = gst_buffer_peek_memory (buf, i);
     GstMapInfo map;
 
     /* one memory at a time: mapping the whole buffer could merge (copy) */
     if (!gst_memory_map (mem, &map, GST_MAP_READ))
       break;
-    *slice = scan_nals (self->codec, map.data, map.size, params, &found);
+    info->slice = scan_nals (self->codec, map.data, map.size, params, info);
     gst_memory_unmap (mem, &map);
   }
+  found = info->found;
 
   if ((found & needed) == needed &&
       (!self->params || gst_buffer_get_size (self->params) != params->len ||
@@ -817,6 +971,45 @@ track_parameter_sets (GstCoverTap *self, GstBuffer *buf, gboolean *slice)
     g_byte_array_free (params, TRUE);
   }
   return (found & needed) == needed;
+}
+
+/* The same for a packetized (avc, avc3, hvc1, hev1) access unit: its NAL
+ * units have lengths in front.  Extracts the few header bytes it reads,
+ * whatever the memory layout. */
+static void
+scan_packetized (GstCoverTap *self, GstBuffer *buf, AuInfo *info)
+{
+  gsize size = gst_buffer_get_size (buf), pos = 0;
+  guint len_size = self->nal_length_size, i, n;
+
+  memset (info, 0, sizeof (*info));
+  info->recovery = -1;
+  /* the units before a picture's first slice are few */
+  for (n = 0; n < 64 && pos + len_size < size; n++) {
+    guint8 head[4], nal;
+    gsize len = 0;
+
+    gst_buffer_extract (buf, pos, head, len_size);
+    for (i = 0; i < len_size; i++)
+      len = len << 8 | head[i];
+    pos += len_size;
+    if (len == 0 || len > size - pos)
+      return;
+    gst_buffer_extract (buf, pos, &nal, 1);
+    if (nal_is_slice (self->codec, nal)) {
+      info->slice = TRUE;
+      info->slice_nal = nal;
+      return;
+    }
+    info->found |= nal_param_bit (self->codec, nal);
+    if (nal_is_sei (self->codec, nal) && info->recovery < 0) {
+      guint8 sei[MAX_SEI_BYTES];
+      gsize got = gst_buffer_extract (buf, pos, sei, MIN (len, sizeof (sei)));
+
+      info->recovery = sei_recovery_count (self->codec, sei, got);
+    }
+    pos += len;
+  }
 }
 
 /* The pipeline clock's time, or monotonic time without one.  A change of
@@ -852,14 +1045,63 @@ within_interval (GstClockTime now, GstClockTime last, GstClockTime interval)
   return now - last < interval - interval / 8;
 }
 
+/* Hands @job (transfer full) to the workers. */
+static void
+submit_job (GstCoverTap *self, CoverJob *job)
+{
+  if (cover_stream_submit (self->stream, job)) {
+    GST_LOG_OBJECT (self, "a waiting keyframe was replaced by a newer one");
+    stat_add (self, PROP_KEYFRAMES_SKIPPED, 1);
+  }
+}
+
+static void
+run_failed (GstCoverTap *self, const gchar *why)
+{
+  GError *err = g_error_new (GST_STREAM_ERROR, GST_STREAM_ERROR_DECODE,
+      "recovery point skipped: %s", why);
+
+  g_clear_pointer (&self->run, cover_job_free);
+  on_failed (G_OBJECT (self), err);
+  g_error_free (err);
+}
+
+/* The run has its unit described by @info: the picture the recovery point
+ * recovers (then the run goes to the workers), or one before it. */
+static void
+run_step (GstCoverTap *self, const AuInfo *info)
+{
+  if (self->run_left == 0) {
+    GST_LOG_OBJECT (self, "recovery point complete, %u access units",
+        gst_buffer_list_length (self->run->units));
+    cover_job_restamp (self->run);
+    submit_job (self, g_steal_pointer (&self->run));
+  } else if (nal_is_reference (self->codec, info->slice_nal)) {
+    self->run_left--;
+  }
+}
+
+static void
+run_add (GstCoverTap *self, GstBuffer *buf, const AuInfo *info)
+{
+  if (gst_buffer_list_length (self->run->units) >= MAX_RUN_UNITS ||
+      self->run->bytes + gst_buffer_get_size (buf) > MAX_RUN_BYTES) {
+    run_failed (self, "more access units to its picture than the budget");
+    return;
+  }
+  cover_job_add_unit (self->run, buf);
+  run_step (self, info);
+}
+
 static GstFlowReturn
 gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 {
   GstCoverTap *self = GST_COVER_TAP (trans);
-  gboolean has_params = TRUE, slice = TRUE, enabled;
+  gboolean has_params = TRUE, enabled, needs_run;
   guint quality, max_width, max_height;
   GstClockTime min_interval, thumbnail_interval, now;
-  gboolean thumbnail;
+  AuInfo info = { 0, TRUE, 0, -1 };
+  gboolean thumbnail, picture;
   CoverJob *job;
 
   if (!self->stream || !self->caps)
@@ -867,21 +1109,49 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 
   cover_stream_heartbeat (self->stream);
 
-  if (self->codec != COVER_CODEC_RAW &&
-      GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT)) {
-    /* parameter sets may travel on their own, flagged as headers */
+  /* raw video and JPEG: every buffer is a picture */
+  picture = self->codec == COVER_CODEC_RAW || self->codec == COVER_CODEC_JPEG;
+  if (!picture && GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT)) {
+    /* parameter sets may travel on their own, flagged as headers; a run
+     * counts the pictures that follow its recovery point */
     if (self->byte_stream &&
-        GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_HEADER))
-      track_parameter_sets (self, buf, &slice);
+        (self->run || GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_HEADER)))
+      track_parameter_sets (self, buf, &info);
+    else if (self->run && self->nal_length_size)
+      scan_packetized (self, buf, &info);
+    if (self->run && info.slice)
+      run_add (self, buf, &info);
     return GST_FLOW_OK;
   }
   if (self->byte_stream) {
-    has_params = track_parameter_sets (self, buf, &slice);
-    if (!slice)
+    has_params = track_parameter_sets (self, buf, &info);
+    if (!info.slice)
       return GST_FLOW_OK;
+  } else if (self->nal_length_size) {
+    /* codec_data has the parameter sets; a unit we cannot walk is still
+     * handed over alone */
+    scan_packetized (self, buf, &info);
+    if (!info.slice)
+      info.recovery = -1;
   }
+  /* A recovery point that is not a random access picture (periodic intra
+   * refresh: a P picture) only gives a whole picture some units later;
+   * an IDR, CRA/BLA or an I picture (open GOP: count 0) decodes alone. */
+  needs_run =
+      info.recovery > 0 && !nal_is_random_access (self->codec, info.slice_nal);
 
   stat_add (self, PROP_KEYFRAMES_SEEN, 1);
+  if (self->run) {
+    /* the next recovery point of a refresh in progress: part of the run */
+    if (needs_run) {
+      stat_add (self, PROP_KEYFRAMES_SKIPPED, 1);
+      run_add (self, buf, &info);
+      return GST_FLOW_OK;
+    }
+    /* a picture that decodes alone beats a run still waiting */
+    g_clear_pointer (&self->run, cover_job_free);
+    stat_add (self, PROP_KEYFRAMES_SKIPPED, 1);
+  }
 
   GST_OBJECT_LOCK (self);
   enabled = g_value_get_boolean (&self->settings[PROP_ENABLED]);
@@ -911,10 +1181,18 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   job->max_width = max_width;
   job->max_height = max_height;
   job->thumbnail = thumbnail;
-  if (cover_stream_submit (self->stream, job)) {
-    GST_LOG_OBJECT (self, "a waiting keyframe was replaced by a newer one");
-    stat_add (self, PROP_KEYFRAMES_SKIPPED, 1);
+  if (!needs_run) {
+    submit_job (self, job);
+    return GST_FLOW_OK;
   }
+  self->run = job;
+  self->run_left = info.recovery;
+  if (info.recovery >= MAX_RUN_UNITS) {
+    run_failed (self, "its picture is too far away");
+    return GST_FLOW_OK;
+  }
+  GST_LOG_OBJECT (self, "recovery point, picture in %d", info.recovery);
+  run_step (self, &info);
   return GST_FLOW_OK;
 
 skip:

@@ -173,6 +173,42 @@ set_if_exists (GstElement *e, const gchar *prop, const gchar *value)
     gst_util_set_object_arg (G_OBJECT (e), prop, value);
 }
 
+/* Decoder settings per codec, where the decoder has the property.  They
+ * are chosen so that a lone keyframe of any common shape gives a picture,
+ * and are tested (tests/elements/covertap-shapes.c):
+ * - H.264: libav's decoder without frame threads gives no picture for a
+ *   non-IDR I-frame that has B-frames around it (open GOP: x264
+ *   open-gop=1, or a stream joined mid-GOP); with frame threads (two are
+ *   enough, one is the same as none) it does.  The delay frame threads add
+ *   is drained by EOS, so it costs nothing here.
+ * - H.265: CRA and BLA pictures decode alone with slice threads.
+ * - Both: a frame the decoder knows is corrupt (a picture before its
+ *   recovery point) must not become a cover. */
+static const struct
+{
+  const gchar *codec;
+  const gchar *prop;
+  const gchar *value;
+} decoder_settings[] = {
+  { "video/x-h264", "thread-type", "frame" },
+  { "video/x-h264", "max-threads", "2" },
+  { "video/x-h265", "thread-type", "slice" },
+  { NULL, "output-corrupt", "false" },
+};
+
+static void
+apply_settings (GstElement *decoder, const gchar *codec)
+{
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (decoder_settings); i++) {
+    if (!decoder_settings[i].codec ||
+        g_str_equal (decoder_settings[i].codec, codec))
+      set_if_exists (
+          decoder, decoder_settings[i].prop, decoder_settings[i].value);
+  }
+}
+
 CoverDecoder *
 cover_decoder_new (const GstCaps *caps, GError **error)
 {
@@ -208,11 +244,7 @@ cover_decoder_new (const GstCaps *caps, GError **error)
   if (!dec->decoder || (pf && !dec->parser))
     goto create_failed;
 
-  /* One frame at a time: frame threads would only add memory and delay.
-   * Slice threads still help with multi-slice keyframes.  A frame the
-   * decoder knows is corrupt must not become a cover. */
-  set_if_exists (dec->decoder, "thread-type", "slice");
-  set_if_exists (dec->decoder, "output-corrupt", "false");
+  apply_settings (dec->decoder, codec);
 
   if (dec->parser && !gst_element_link (dec->parser, dec->decoder))
     goto create_failed;
@@ -298,20 +330,25 @@ pop_bus_error (CoverDecoder *dec)
   return text;
 }
 
+/* Units go in at this pace: the decoder wants growing timestamps. */
+#define UNIT_DURATION (GST_SECOND / 25)
+
 GstSample *
 cover_decoder_decode (
-    CoverDecoder *dec, GstCaps *caps, GstBuffer *access_unit, GError **error)
+    CoverDecoder *dec, GstCaps *caps, GstBufferList *units, GError **error)
 {
+  GstFlowReturn ret = GST_FLOW_OK;
   GstSample *sample = NULL;
   GstSegment segment;
-  GstBuffer *in;
-  GstFlowReturn ret;
+  guint i, n;
+  gsize bytes = 0;
   gchar *why;
 
   g_return_val_if_fail (dec != NULL, NULL);
   g_return_val_if_fail (!dec->broken, NULL);
   g_return_val_if_fail (GST_IS_CAPS (caps), NULL);
-  g_return_val_if_fail (GST_IS_BUFFER (access_unit), NULL);
+  g_return_val_if_fail (
+      units != NULL && gst_buffer_list_length (units) > 0, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (!dec->started) {
@@ -327,16 +364,23 @@ cover_decoder_decode (
   gst_segment_init (&segment, GST_FORMAT_TIME);
   gst_pad_push_event (dec->srcpad, gst_event_new_segment (&segment));
 
-  /* a fresh buffer sharing the keyframe's memory: the stream's own buffer
-   * keeps its timestamps and flags, ours starts the segment */
-  in = gst_buffer_new ();
-  gst_buffer_copy_into (in, access_unit, GST_BUFFER_COPY_MEMORY, 0, -1);
-  GST_BUFFER_PTS (in) = 0;
-  GST_BUFFER_DTS (in) = 0;
+  n = gst_buffer_list_length (units);
+  for (i = 0; i < n && (ret == GST_FLOW_OK || ret == GST_FLOW_EOS); i++) {
+    GstBuffer *unit = gst_buffer_list_get (units, i);
+    /* a fresh buffer sharing the unit's memory: the stream's own buffer
+     * keeps its timestamps and flags, ours start the segment */
+    GstBuffer *in = gst_buffer_new ();
 
-  ret = gst_pad_push (dec->srcpad, in);
+    gst_buffer_copy_into (in, unit, GST_BUFFER_COPY_MEMORY, 0, -1);
+    GST_BUFFER_PTS (in) = GST_BUFFER_DTS (in) = i * UNIT_DURATION;
+    GST_BUFFER_DURATION (in) = UNIT_DURATION;
+    bytes += gst_buffer_get_size (unit);
+    ret = gst_pad_push (dec->srcpad, in);
+  }
   gst_pad_push_event (dec->srcpad, gst_event_new_eos ());
 
+  /* the last picture out is the newest: the keyframe, or the picture a
+   * recovery point recovers */
   if (dec->out && dec->out_caps)
     sample = gst_sample_new (dec->out, dec->out_caps, NULL, NULL);
   gst_clear_buffer (&dec->out);
@@ -349,9 +393,9 @@ cover_decoder_decode (
     dec->broken = TRUE;
   if (!sample) {
     g_set_error (error, COVER_DECODER_ERROR, COVER_DECODER_ERROR_DECODE,
-        "%s produced no picture from a %" G_GSIZE_FORMAT "-byte %s keyframe"
-        " (%s)%s%s",
-        decoder_name (dec), gst_buffer_get_size (access_unit), dec->codec,
+        "%s produced no picture from %u %s access unit%s of %" G_GSIZE_FORMAT
+        " bytes (%s)%s%s",
+        decoder_name (dec), n, dec->codec, n == 1 ? "" : "s", bytes,
         gst_flow_get_name (ret), why ? ": " : "", why ? why : "");
   }
   g_free (why);

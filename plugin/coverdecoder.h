@@ -24,19 +24,22 @@ typedef enum
 } CoverDecoderError;
 
 /* A parser + decoder pair for one codec, driven synchronously from the
- * calling thread: one keyframe in, one raw frame out.  It outlives the
+ * calling thread: a keyframe (or a short run of access units) in, one raw
+ * frame out.  It outlives the
  * frames it decodes and is reused across streams (and caps) of its codec. */
 typedef struct _CoverDecoder CoverDecoder;
 
 /* A decoder for the codec of @caps (transfer none), or NULL with @error set
  * (transfer full: cover_decoder_free()). */
 CoverDecoder *cover_decoder_new (const GstCaps *caps, GError **error);
-/* Decodes @access_unit (transfer none: its memory is shared, not copied) of
- * @caps (transfer none).  Returns a sample holding the decoded frame (system
- * memory) and its caps (transfer full), or NULL with @error set.  On
- * failure the decoder may be broken: check cover_decoder_is_usable(). */
+/* Decodes @units (transfer none: their memory is shared, not copied), the
+ * access units of @caps (transfer none) in decode order: one keyframe, or a
+ * recovery point and the units up to the picture it recovers.  Returns a
+ * sample holding the last picture decoded (system memory) and its caps
+ * (transfer full), or NULL with @error set.  On failure the decoder may be
+ * broken: check cover_decoder_is_usable(). */
 GstSample *cover_decoder_decode (
-    CoverDecoder *dec, GstCaps *caps, GstBuffer *access_unit, GError **error);
+    CoverDecoder *dec, GstCaps *caps, GstBufferList *units, GError **error);
 gboolean cover_decoder_is_usable (CoverDecoder *dec);
 void cover_decoder_free (CoverDecoder *dec);
 

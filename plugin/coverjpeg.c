@@ -421,6 +421,85 @@ cover_jpeg_get_size (
   return TRUE;
 }
 
+/* Y sampling factors (h << 4 | v) of 4:2:0, 4:2:2 and 4:4:4, chroma 1x1 */
+static gboolean
+is_jfif_sampling (const guint8 *comps, guint n)
+{
+  guint8 y = comps[1];
+
+  if (n == 1)
+    return TRUE;
+  return (y == 0x22 || y == 0x21 || y == 0x11) && comps[4] == 0x11 &&
+      comps[7] == 0x11;
+}
+
+/* The frame header (SOF0): precision, height, width, components. */
+static gboolean
+read_sof0 (const guint8 *seg, guint len, guint *width, guint *height)
+{
+  guint n;
+
+  if (len < 6 || seg[0] != 8)
+    return FALSE;
+  *height = GST_READ_UINT16_BE (seg + 1);
+  *width = GST_READ_UINT16_BE (seg + 3);
+  n = seg[5];
+  /* a height of 0 (given later by DNL) is legal and shown by nobody */
+  return *width > 0 && *height > 0 && (n == 1 || n == 3) && len >= 6 + 3 * n &&
+      is_jfif_sampling (seg + 6, n);
+}
+
+gboolean
+cover_jpeg_is_baseline (
+    const guint8 *data, gsize size, guint *width, guint *height)
+{
+  gboolean sof = FALSE, rgb = FALSE;
+  gsize pos = 2, end = size;
+
+  g_return_val_if_fail (data != NULL || size == 0, FALSE);
+  g_return_val_if_fail (width != NULL && height != NULL, FALSE);
+
+  if (size < 4 || data[0] != 0xff || data[1] != 0xd8)
+    return FALSE;
+  /* some senders pad the frame after EOI */
+  while (end > 4 && data[end - 1] == 0 && size - end < 16)
+    end--;
+  if (data[end - 2] != 0xff || data[end - 1] != 0xd9)
+    return FALSE;
+
+  while (pos + 4 <= end) {
+    guint8 marker;
+    guint len;
+
+    if (data[pos] != 0xff)
+      return FALSE;
+    marker = data[pos + 1];
+    if (marker == 0xff) { /* fill byte */
+      pos++;
+      continue;
+    }
+    len = GST_READ_UINT16_BE (data + pos + 2);
+    if (len < 2 || pos + 2 + len > end)
+      return FALSE;
+    if (marker == 0xda) /* SOS: the headers are over */
+      return sof && !rgb;
+    if (marker == 0xc0) {
+      if (sof || !read_sof0 (data + pos + 4, len - 2, width, height))
+        return FALSE;
+      sof = TRUE;
+    } else if (marker >= 0xc1 && marker <= 0xcf && marker != 0xc4 &&
+        marker != 0xc8 && marker != 0xcc) {
+      return FALSE; /* progressive, extended, lossless, arithmetic */
+    } else if (marker == 0xee && len >= 14 &&
+        memcmp (data + pos + 4, "Adobe", 5) == 0) {
+      /* Adobe transform 0 with three components: RGB, not YCbCr */
+      rgb = data[pos + 4 + 11] == 0;
+    }
+    pos += 2 + len;
+  }
+  return FALSE;
+}
+
 guint8 *
 cover_jpeg_decode_rgb (
     const guint8 *data, gsize size, guint *width, guint *height, GError **error)

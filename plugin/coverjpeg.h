@@ -52,6 +52,13 @@ void cover_fit_size (guint width, guint height, gint par_n, gint par_d,
 gboolean cover_jpeg_get_size (const guint8 *data, gsize size, guint *width,
     guint *height, GError **error);
 
+/* Whether @data is a JPEG that every viewer shows as it is, so that it may
+ * be published without decoding: baseline (SOF0), 8-bit, grey or YCbCr
+ * (not Adobe RGB) sampled 4:2:0, 4:2:2 or 4:4:4, whole (ends with EOI).
+ * Reads the headers only.  Sets its size when TRUE. */
+gboolean cover_jpeg_is_baseline (
+    const guint8 *data, gsize size, guint *width, guint *height);
+
 /* Decodes a whole JPEG into packed RGB (3 bytes a pixel) (transfer full:
  * g_free() it). */
 guint8 *cover_jpeg_decode_rgb (const guint8 *data, gsize size, guint *width,

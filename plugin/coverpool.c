@@ -80,12 +80,31 @@ cover_job_new (GstBuffer *buffer, GstCaps *caps, GstBuffer *headers)
   g_return_val_if_fail (headers == NULL || GST_IS_BUFFER (headers), NULL);
 
   job = g_new0 (CoverJob, 1);
-  job->buffer = gst_buffer_ref (buffer);
+  job->units = gst_buffer_list_new ();
+  cover_job_add_unit (job, buffer);
   job->caps = gst_caps_ref (caps);
   job->headers = headers ? gst_buffer_ref (headers) : NULL;
+  cover_job_restamp (job);
+  return job;
+}
+
+void
+cover_job_add_unit (CoverJob *job, GstBuffer *buffer)
+{
+  g_return_if_fail (job != NULL);
+  g_return_if_fail (GST_IS_BUFFER (buffer));
+
+  gst_buffer_list_add (job->units, gst_buffer_ref (buffer));
+  job->bytes += gst_buffer_get_size (buffer);
+}
+
+void
+cover_job_restamp (CoverJob *job)
+{
+  g_return_if_fail (job != NULL);
+
   job->queued_at = g_get_monotonic_time ();
   job->capture_time = g_get_real_time ();
-  return job;
 }
 
 void
@@ -93,7 +112,7 @@ cover_job_free (CoverJob *job)
 {
   if (!job)
     return;
-  gst_buffer_unref (job->buffer);
+  gst_buffer_list_unref (job->units);
   gst_caps_unref (job->caps);
   gst_clear_buffer (&job->headers);
   g_free (job);
@@ -131,8 +150,8 @@ decode_keyframe (CoverWorker *w, CoverJob *job, GError **error)
 {
   CoverCodec codec = cover_codec_from_caps (job->caps);
   CoverDecoder **dec;
+  GstBufferList *units;
   GstSample *sample;
-  GstBuffer *au;
 
   if (codec == COVER_CODEC_NONE || codec >= G_N_ELEMENTS (w->decoders)) {
     g_set_error (error, COVER_DECODER_ERROR, COVER_DECODER_ERROR_NO_DECODER,
@@ -143,11 +162,17 @@ decode_keyframe (CoverWorker *w, CoverJob *job, GError **error)
   if (!*dec && !(*dec = cover_decoder_new (job->caps, error)))
     return NULL;
 
-  au = gst_buffer_ref (job->buffer);
-  if (job->headers)
-    au = gst_buffer_append (gst_buffer_ref (job->headers), au);
-  sample = cover_decoder_decode (*dec, job->caps, au, error);
-  gst_buffer_unref (au);
+  units = gst_buffer_list_ref (job->units);
+  if (job->headers) {
+    /* the parameter sets go in front of the first unit */
+    units = gst_buffer_list_make_writable (units);
+    gst_buffer_list_remove (units, 0, 1);
+    gst_buffer_list_insert (units, 0,
+        gst_buffer_append (gst_buffer_ref (job->headers),
+            gst_buffer_ref (gst_buffer_list_get (job->units, 0))));
+  }
+  sample = cover_decoder_decode (*dec, job->caps, units, error);
+  gst_buffer_list_unref (units);
   if (!cover_decoder_is_usable (*dec))
     g_clear_pointer (dec, cover_decoder_free);
   return sample;
@@ -202,14 +227,69 @@ publish_cover (CoverStream *stream, CoverJob *job, const guint8 *jpeg,
   return TRUE;
 }
 
+/* An MJPEG frame is its own cover when it needs no resizing and is a
+ * JPEG every viewer shows (baseline, 8-bit, YCbCr or grey); otherwise it is
+ * decoded and encoded again. */
+static gboolean
+process_jpeg (CoverWorker *w, CoverStream *stream, CoverJob *job,
+    CoverResult *res, GError **error)
+{
+  const GstStructure *s = gst_caps_get_structure (job->caps, 0);
+  GstBuffer *buf = gst_buffer_list_get (job->units, 0);
+  gint par_n = 1, par_d = 1;
+  guint width, height, fit_w, fit_h;
+  GBytes *bytes = NULL;
+  GstMapInfo map;
+  gboolean ok = FALSE;
+
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
+    g_set_error (error, COVER_JPEG_ERROR, COVER_JPEG_ERROR_DECODE,
+        "Could not map a %" G_GSIZE_FORMAT "-byte JPEG frame",
+        gst_buffer_get_size (buf));
+    return FALSE;
+  }
+  gst_structure_get_fraction (s, "pixel-aspect-ratio", &par_n, &par_d);
+  if (cover_jpeg_is_baseline (map.data, map.size, &width, &height)) {
+    cover_fit_size (width, height, par_n, par_d, job->max_width,
+        job->max_height, &fit_w, &fit_h);
+    if (fit_w == width && fit_h == height) {
+      res->width = width;
+      res->height = height;
+      ok = publish_cover (stream, job, map.data, map.size, res, error);
+      gst_buffer_unmap (buf, &map);
+      return ok;
+    }
+  }
+  {
+    guint8 *rgb =
+        cover_jpeg_decode_rgb (map.data, map.size, &width, &height, error);
+
+    if (rgb) {
+      bytes = cover_image_resize (w->encoder, rgb, width, height, job->quality,
+          job->max_width, job->max_height, &res->width, &res->height, error);
+      g_free (rgb);
+    }
+  }
+  gst_buffer_unmap (buf, &map);
+  if (bytes) {
+    gsize size;
+    const guint8 *jpeg = g_bytes_get_data (bytes, &size);
+
+    ok = publish_cover (stream, job, jpeg, size, res, error);
+    g_bytes_unref (bytes);
+  }
+  return ok;
+}
+
 /* keyframe → raw frame → JPEG → the store */
 static gboolean
 process_job (CoverWorker *w, CoverStream *stream, CoverJob *job,
     CoverResult *res, GError **error)
 {
+  CoverCodec codec = cover_codec_from_caps (job->caps);
   GstSample *sample = NULL;
   GstCaps *caps = job->caps;
-  GstBuffer *frame = job->buffer;
+  GstBuffer *frame = gst_buffer_list_get (job->units, 0);
   const guint8 *jpeg;
   gsize size;
   gboolean ok;
@@ -219,7 +299,9 @@ process_job (CoverWorker *w, CoverStream *stream, CoverJob *job,
         "Could not create a TurboJPEG compressor");
     return FALSE;
   }
-  if (cover_codec_from_caps (job->caps) != COVER_CODEC_RAW) {
+  if (codec == COVER_CODEC_JPEG)
+    return process_jpeg (w, stream, job, res, error);
+  if (codec != COVER_CODEC_RAW) {
     sample = decode_keyframe (w, job, error);
     if (!sample)
       return FALSE;

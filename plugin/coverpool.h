@@ -14,10 +14,13 @@
 
 G_BEGIN_DECLS
 
-/* One keyframe on its way to becoming a cover. */
+/* One keyframe on its way to becoming a cover: a picture (raw video, a
+ * JPEG), a keyframe, or a recovery point and the access units after it up
+ * to the picture it recovers (periodic intra refresh), in decode order. */
 typedef struct
 {
-  GstBuffer *buffer; /* the keyframe, a ref of the stream's buffer */
+  GstBufferList *units; /* refs of the stream's buffers, at least one */
+  gsize bytes;          /* their total size */
   GstCaps *caps;
   GstBuffer *headers; /* parameter sets to put in front, or NULL */
   guint quality;
@@ -31,6 +34,12 @@ typedef struct
 /* Takes a ref of @buffer, @caps and @headers (all transfer none; @headers
  * may be NULL), stamped with the current times (transfer full). */
 CoverJob *cover_job_new (GstBuffer *buffer, GstCaps *caps, GstBuffer *headers);
+/* Appends the next access unit @buffer (transfer none: a ref is taken) of a
+ * run. */
+void cover_job_add_unit (CoverJob *job, GstBuffer *buffer);
+/* Stamps @job with the current times: a run is ready when its last unit
+ * came, not its first. */
+void cover_job_restamp (CoverJob *job);
 void cover_job_free (CoverJob *job);
 
 typedef struct
