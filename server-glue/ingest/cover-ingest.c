@@ -148,6 +148,7 @@ check_liveness (gpointer data)
  * it was given: rtspclientsink's SETUP goes to
  * rtsp://H:P/live/42/stream=0?token=...; the query is no part of the
  * session's paths (the default keeps it, and then finds no "stream=0").
+ * ffmpeg appends it after the query instead (see below).
  * Neither subclass adds fields: the parent's structs serve. */
 typedef GstRTSPClient CoverIngestClient;
 typedef GstRTSPClientClass CoverIngestClientClass;
@@ -158,7 +159,14 @@ static gchar *
 cover_ingest_client_make_path_from_uri (
     GstRTSPClient *client, const GstRTSPUrl *uri)
 {
-  return g_strdup (uri->abspath && uri->abspath[0] ? uri->abspath : "/");
+  const gchar *abspath = uri->abspath && uri->abspath[0] ? uri->abspath : "/";
+  const gchar *control = uri->query ? strchr (uri->query, '/') : NULL;
+
+  /* ffmpeg's SETUP: rtsp://H:P/live/42?token=T/streamid=0, the control
+   * path after the query: /live/42/streamid=0 */
+  if (control && control[1])
+    return g_strconcat (abspath, control, NULL);
+  return g_strdup (abspath);
 }
 
 static void
