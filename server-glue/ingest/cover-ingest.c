@@ -81,7 +81,7 @@ pending_free (gpointer data)
 
 /* a push that sends this long nothing is stale: a new push of its client
  * id takes over (at most live-timeout) */
-#define STALE_US (2 * G_USEC_PER_SEC)
+#define STALE_US (1 * G_USEC_PER_SEC)
 
 gboolean
 cover_ingest_cid_from_path (const gchar *path, gboolean sub, guint32 *cid)

@@ -164,10 +164,18 @@ media_unprepared (GstRTSPMedia *media, gpointer data)
   g_object_weak_unref (G_OBJECT (media), media_finalized, data);
 }
 
+/* The socket is shut down rather than the client closed: the client's
+ * watch then sees the end of its connection and closes it the way it does
+ * for a pusher that went (gst_rtsp_client_close() under a watch with data
+ * pending makes it read a closed stream). */
 static gboolean
 close_now (gpointer client)
 {
-  gst_rtsp_client_close (client);
+  GstRTSPConnection *conn = gst_rtsp_client_get_connection (client);
+  GSocket *sock = conn ? gst_rtsp_connection_get_read_socket (conn) : NULL;
+
+  if (sock)
+    g_socket_shutdown (sock, TRUE, TRUE, NULL);
   return G_SOURCE_REMOVE;
 }
 
