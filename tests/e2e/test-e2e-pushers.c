@@ -138,40 +138,32 @@ query_url (E2eServer *f, guint32 cid)
   return e2e_location_for (f, cid, token);
 }
 
-/* ffmpeg's URL forms: the query (ffmpeg appends /streamid=N after it) */
-static void
-push_and_check (gboolean h265, Audio audio, const gchar *transport)
+/* ffmpeg's URL form: the query (ffmpeg appends /streamid=N after it) */
+typedef struct
 {
+  const gchar *path;
+  gboolean h265;
+  Audio audio;
+  const gchar *transport;
+} PushCase;
+
+static const PushCase push_cases[] = {
+  { "/pushers/ffmpeg-tcp-h264-aac", FALSE, AUDIO_AAC, "tcp" },
+  { "/pushers/ffmpeg-udp-h264-alaw", FALSE, AUDIO_ALAW, "udp" },
+  { "/pushers/ffmpeg-udp-h265-aac", TRUE, AUDIO_AAC, "udp" },
+  { "/pushers/ffmpeg-tcp-h265-noaudio", TRUE, AUDIO_NONE, "tcp" },
+};
+
+static void
+test_push_case (gconstpointer data)
+{
+  const PushCase *c = data;
   E2eServer *f = e2e_server_new (3, NULL, FALSE);
   g_autofree gchar *url = query_url (f, CID);
 
-  ffmpeg_push (f, url, "red", h265, audio, transport, 30);
+  ffmpeg_push (f, url, "red", c->h265, c->audio, c->transport, 30);
   wait_live (f, CID, "red");
   e2e_server_free (f);
-}
-
-static void
-test_ffmpeg_tcp_h264_aac (void)
-{
-  push_and_check (FALSE, AUDIO_AAC, "tcp");
-}
-
-static void
-test_ffmpeg_udp_h264_alaw (void)
-{
-  push_and_check (FALSE, AUDIO_ALAW, "udp");
-}
-
-static void
-test_ffmpeg_udp_h265_aac (void)
-{
-  push_and_check (TRUE, AUDIO_AAC, "udp");
-}
-
-static void
-test_ffmpeg_tcp_h265_noaudio (void)
-{
-  push_and_check (TRUE, AUDIO_NONE, "tcp");
 }
 
 /* Basic credentials, the token as the password (no query) */
@@ -492,12 +484,11 @@ test_squatters (void)
 int
 main (int argc, char **argv)
 {
+  guint i;
+
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/pushers/ffmpeg-tcp-h264-aac", test_ffmpeg_tcp_h264_aac);
-  g_test_add_func ("/pushers/ffmpeg-udp-h264-alaw", test_ffmpeg_udp_h264_alaw);
-  g_test_add_func ("/pushers/ffmpeg-udp-h265-aac", test_ffmpeg_udp_h265_aac);
-  g_test_add_func (
-      "/pushers/ffmpeg-tcp-h265-noaudio", test_ffmpeg_tcp_h265_noaudio);
+  for (i = 0; i < G_N_ELEMENTS (push_cases); i++)
+    g_test_add_data_func (push_cases[i].path, &push_cases[i], test_push_case);
   g_test_add_func ("/pushers/ffmpeg-basic-auth", test_ffmpeg_basic_auth);
   g_test_add_func ("/pushers/record-aac", test_record_aac);
   g_test_add_func ("/pushers/record-alaw", test_record_alaw);
