@@ -13,7 +13,7 @@ PKGS=(
   gstreamer1.0-rtsp gstreamer1.0-x
   libturbojpeg0-dev libjpeg62-turbo-dev
   libsoup-3.0-dev libjson-glib-dev libpng-dev
-  clang-format python3 curl
+  clang-format python3 curl ffmpeg
 )
 if [ "${COVERSNAP_EXTRA_PKGS:-}" ]; then
   # shellcheck disable=SC2206

@@ -56,7 +56,32 @@ struct _CoverIngest
   gboolean stopped;
 
   CoverPushers *pushers;
+  CoverIngestLimits limits;
+  /* connections that have not reached RECORD: GstRTSPClient → Pending
+   * (lock); bounded per address and in all, and in time */
+  GHashTable *pending;
 };
+
+typedef struct
+{
+  GstRTSPClient *client; /* a reference */
+  gchar *peer;
+  gint64 since; /* monotonic µs */
+} Pending;
+
+static void
+pending_free (gpointer data)
+{
+  Pending *pd = data;
+
+  g_object_unref (pd->client);
+  g_free (pd->peer);
+  g_free (pd);
+}
+
+/* a push that sends this long nothing is stale: a new push of its client
+ * id takes over (at most live-timeout) */
+#define STALE_US (1 * G_USEC_PER_SEC)
 
 gboolean
 cover_ingest_cid_from_path (const gchar *path, gboolean sub, guint32 *cid)
@@ -109,16 +134,136 @@ pre_announce (GstRTSPClient *client, GstRTSPContext *ctx, CoverIngest *ingest)
     codec = cover_push_factory_get_codec (element);
     liveness = cover_push_factory_get_liveness (element);
   }
-  return cover_pushers_add (
-      ingest->pushers, client, ctx->media, cid, codec, liveness);
+  return cover_pushers_add (ingest->pushers, client, ctx->media, cid, codec,
+      liveness,
+      ingest->config->live_timeout_us > 0
+          ? MIN (STALE_US, ingest->config->live_timeout_us)
+          : STALE_US);
+}
+
+static void
+record_done (GstRTSPClient *client, GstRTSPContext *ctx, CoverIngest *ingest)
+{
+  g_mutex_lock (&ingest->lock);
+  g_hash_table_remove (ingest->pending, client);
+  g_mutex_unlock (&ingest->lock);
+  if (ctx->media)
+    cover_pushers_set_recording (ingest->pushers, ctx->media);
+}
+
+static GstRTSPFilterResult
+drop_session (GstRTSPClient *client, GstRTSPSession *sess, gpointer data)
+{
+  return GST_RTSP_FILTER_REMOVE;
+}
+
+static void
+client_closed (GstRTSPClient *client, CoverIngest *ingest)
+{
+  g_mutex_lock (&ingest->lock);
+  g_hash_table_remove (ingest->pending, client);
+  g_mutex_unlock (&ingest->lock);
+  cover_pushers_client_closed (ingest->pushers, client);
+  /* its sessions go with it: nothing waits for the session timeout */
+  gst_rtsp_client_session_filter (client, drop_session, NULL);
+}
+
+/* The oldest pending connection (from @peer, or from anyone when NULL),
+ * once there are more than @max (transfer full), or NULL. */
+static GstRTSPClient *
+oldest_over_locked (CoverIngest *ingest, const gchar *peer, guint max)
+{
+  GHashTableIter iter;
+  Pending *pd, *oldest = NULL;
+  guint n = 0;
+
+  g_hash_table_iter_init (&iter, ingest->pending);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &pd)) {
+    if (peer && g_strcmp0 (pd->peer, peer) != 0)
+      continue;
+    n++;
+    if (!oldest || pd->since < oldest->since)
+      oldest = pd;
+  }
+  return n > max ? g_object_ref (oldest->client) : NULL;
+}
+
+/* Over a limit, the oldest pending connection is closed, not the new one:
+ * a device's push takes milliseconds from connect to RECORD, so squatters
+ * that connect and stay silent cannot lock it out. */
+static void
+enforce_limits (CoverIngest *ingest, const gchar *peer)
+{
+  for (;;) {
+    GstRTSPClient *victim;
+
+    g_mutex_lock (&ingest->lock);
+    victim = oldest_over_locked (
+        ingest, peer, ingest->limits.max_pending_per_address);
+    if (!victim)
+      victim = oldest_over_locked (ingest, NULL, ingest->limits.max_pending);
+    if (victim)
+      g_hash_table_remove (ingest->pending, victim);
+    g_mutex_unlock (&ingest->lock);
+    if (!victim)
+      return;
+    g_message ("RTSP connection from %s closed: over the limit of connections "
+               "without RECORD (max-pending-per-address %u, "
+               "max-pending-sessions %u)",
+        peer ? peer : "?", ingest->limits.max_pending_per_address,
+        ingest->limits.max_pending);
+    cover_pushers_close_client_later (victim);
+    g_object_unref (victim);
+  }
 }
 
 static void
 client_connected (
     GstRTSPServer *server, GstRTSPClient *client, CoverIngest *ingest)
 {
+  Pending *pd = g_new0 (Pending, 1);
+  GstRTSPConnection *conn = gst_rtsp_client_get_connection (client);
+
   g_signal_connect (
       client, "pre-announce-request", G_CALLBACK (pre_announce), ingest);
+  g_signal_connect (client, "record-request", G_CALLBACK (record_done), ingest);
+  g_signal_connect (client, "closed", G_CALLBACK (client_closed), ingest);
+
+  pd->client = g_object_ref (client);
+  pd->peer = g_strdup (conn ? gst_rtsp_connection_get_ip (conn) : NULL);
+  pd->since = g_get_monotonic_time ();
+  g_mutex_lock (&ingest->lock);
+  g_hash_table_insert (ingest->pending, client, pd);
+  g_mutex_unlock (&ingest->lock);
+  enforce_limits (ingest, pd->peer);
+}
+
+/* pending connections past pending-timeout are closed */
+static void
+expire_pending (CoverIngest *ingest)
+{
+  gint64 limit = g_get_monotonic_time () -
+      ingest->limits.pending_timeout_s * (gint64) G_USEC_PER_SEC;
+  g_autoptr (GPtrArray) expired =
+      g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  Pending *pd;
+  guint i;
+
+  g_mutex_lock (&ingest->lock);
+  g_hash_table_iter_init (&iter, ingest->pending);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &pd)) {
+    if (pd->since < limit) {
+      g_message ("RTSP connection from %s closed: no RECORD within %u s "
+                 "(pending-timeout)",
+          pd->peer ? pd->peer : "?", ingest->limits.pending_timeout_s);
+      g_ptr_array_add (expired, g_object_ref (pd->client));
+      g_hash_table_iter_remove (&iter);
+    }
+  }
+  g_mutex_unlock (&ingest->lock);
+  for (i = 0; i < expired->len; i++)
+    cover_pushers_close_client_later (g_ptr_array_index (expired, i));
 }
 
 static gboolean
@@ -139,6 +284,7 @@ check_liveness (gpointer data)
 
   cover_pushers_check_liveness (
       ingest->pushers, ingest->config->live_timeout_us);
+  expire_pending (ingest);
   return G_SOURCE_CONTINUE;
 }
 
@@ -148,6 +294,7 @@ check_liveness (gpointer data)
  * it was given: rtspclientsink's SETUP goes to
  * rtsp://H:P/live/42/stream=0?token=...; the query is no part of the
  * session's paths (the default keeps it, and then finds no "stream=0").
+ * ffmpeg appends it after the query instead (see below).
  * Neither subclass adds fields: the parent's structs serve. */
 typedef GstRTSPClient CoverIngestClient;
 typedef GstRTSPClientClass CoverIngestClientClass;
@@ -158,7 +305,14 @@ static gchar *
 cover_ingest_client_make_path_from_uri (
     GstRTSPClient *client, const GstRTSPUrl *uri)
 {
-  return g_strdup (uri->abspath && uri->abspath[0] ? uri->abspath : "/");
+  const gchar *abspath = uri->abspath && uri->abspath[0] ? uri->abspath : "/";
+  const gchar *control = uri->query ? strchr (uri->query, '/') : NULL;
+
+  /* ffmpeg's SETUP: rtsp://H:P/live/42?token=T/streamid=0, the control
+   * path after the query: /live/42/streamid=0 */
+  if (control && control[1])
+    return g_strconcat (abspath, control, NULL);
+  return g_strdup (abspath);
 }
 
 static void
@@ -229,6 +383,9 @@ cover_ingest_new (const CoverConfig *config, GKeyFile *file, GError **error)
   ingest->port = cover_ingest_settings_get_rtsp_port (settings);
   ingest->mounted = g_hash_table_new (g_direct_hash, g_direct_equal);
   ingest->pushers = cover_pushers_new ();
+  cover_ingest_settings_get_limits (settings, &ingest->limits);
+  ingest->pending =
+      g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, pending_free);
   g_mutex_init (&ingest->lock);
   return ingest;
 }
@@ -392,6 +549,7 @@ cover_ingest_free (CoverIngest *ingest)
   if (ingest->context)
     g_main_context_unref (ingest->context);
   g_hash_table_unref (ingest->mounted);
+  g_hash_table_unref (ingest->pending);
   g_clear_object (&ingest->factory);
   cover_ingest_settings_free (ingest->settings);
   g_mutex_clear (&ingest->lock);

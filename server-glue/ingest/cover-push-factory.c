@@ -36,51 +36,159 @@ struct _CoverPushFactory
 G_DEFINE_TYPE (
     CoverPushFactory, cover_push_factory, GST_TYPE_RTSP_MEDIA_FACTORY);
 
-/* "96 H264/90000" → H.264 */
-static CoverCodec
-codec_of_rtpmap (const gchar *rtpmap)
+/* the encoding name of @fmt in @media: its rtpmap, else the static payload
+ * types of RFC 3551 that pushers send without one (transfer full) */
+static gchar *
+encoding_of (const GstSDPMedia *media, const gchar *fmt)
 {
-  const gchar *name = rtpmap ? strchr (rtpmap, ' ') : NULL;
-  g_autofree gchar *encoding = NULL;
+  guint i;
 
-  if (!name)
-    return COVER_CODEC_NONE;
-  name++;
-  encoding = g_strndup (name, strcspn (name, "/"));
-  return cover_codec_from_encoding_name (encoding);
+  for (i = 0; i < gst_sdp_media_attributes_len (media); i++) {
+    const GstSDPAttribute *a = gst_sdp_media_get_attribute (media, i);
+    const gchar *name;
+
+    if (g_strcmp0 (a->key, "rtpmap") != 0 || !a->value ||
+        !g_str_has_prefix (a->value, fmt) || a->value[strlen (fmt)] != ' ')
+      continue;
+    name = a->value + strlen (fmt) + 1;
+    return g_ascii_strup (name, strcspn (name, "/"));
+  }
+  if (g_str_equal (fmt, "0"))
+    return g_strdup ("PCMU");
+  if (g_str_equal (fmt, "8"))
+    return g_strdup ("PCMA");
+  if (g_str_equal (fmt, "26"))
+    return g_strdup ("JPEG");
+  return NULL;
 }
 
-/* the codec of the first media of the SDP in the request being handled */
-static CoverCodec
-codec_of_request (GstRTSPContext *ctx)
+/* How one SDP media is received: a depayloader (and parser) feeding the
+ * cover, an audio chain the recording muxes, or dropped. */
+typedef struct
+{
+  CoverCodec codec;     /* the cover's video, or NONE */
+  const gchar *audio;   /* a chain ending in a parsed stream mp4mux takes */
+  const gchar *encoder; /* of G.711 audio */
+} MediaPlan;
+
+/* audio mp4mux takes as it is (AAC, Opus) or after a cheap transcode
+ * (G.711 to AAC with @encoder): a format of the media's index (%u) and, for
+ * G.711, the encoder (%s); NULL for audio we drop */
+static const gchar *
+audio_chain (const gchar *encoding, const gchar *encoder)
+{
+  if (g_str_equal (encoding, "MPEG4-GENERIC"))
+    return "rtpmp4gdepay name=depay%u ! aacparse";
+  if (g_str_equal (encoding, "MP4A-LATM"))
+    return "rtpmp4adepay name=depay%u ! aacparse";
+  if (g_str_equal (encoding, "OPUS"))
+    return "rtpopusdepay name=depay%u ! opusparse";
+  if (encoder && g_str_equal (encoding, "PCMA"))
+    return "rtppcmadepay name=depay%u ! alawdec ! audioconvert ! "
+           "audioresample ! %s ! aacparse";
+  if (encoder && g_str_equal (encoding, "PCMU"))
+    return "rtppcmudepay name=depay%u ! mulawdec ! audioconvert ! "
+           "audioresample ! %s ! aacparse";
+  return NULL;
+}
+
+static const gchar *
+aac_encoder (void)
+{
+  static const gchar *const names[] = { "avenc_aac", "voaacenc", "fdkaacenc" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (names); i++) {
+    g_autoptr (GstElementFactory) f = gst_element_factory_find (names[i]);
+
+    if (f)
+      return names[i];
+  }
+  return NULL;
+}
+
+CoverCodec
+cover_push_factory_probe_sdp (
+    const guint8 *data, gsize size, gchar **offered, guint *n_media)
 {
   g_autoptr (GstSDPMessage) sdp = NULL;
-  const GstSDPMedia *media;
+  g_autoptr (GString) text = g_string_new (NULL);
+  CoverCodec codec = COVER_CODEC_NONE;
+  guint i, j;
+
+  if (offered)
+    *offered = NULL;
+  if (n_media)
+    *n_media = 0;
+  g_return_val_if_fail (data != NULL || size == 0, COVER_CODEC_NONE);
+
+  if (!size || size > G_MAXUINT || gst_sdp_message_new (&sdp) != GST_SDP_OK ||
+      gst_sdp_message_parse_buffer (data, size, sdp) != GST_SDP_OK)
+    return COVER_CODEC_NONE;
+  for (i = 0; i < gst_sdp_message_medias_len (sdp); i++) {
+    const GstSDPMedia *media = gst_sdp_message_get_media (sdp, i);
+    const gchar *kind = gst_sdp_media_get_media (media);
+
+    for (j = 0; j < gst_sdp_media_formats_len (media) && j < 8; j++) {
+      g_autofree gchar *enc =
+          encoding_of (media, gst_sdp_media_get_format (media, j));
+      CoverCodec c =
+          enc ? cover_codec_from_encoding_name (enc) : COVER_CODEC_NONE;
+
+      if (text->len < 256)
+        g_string_append_printf (text, "%s%s %s", text->len ? ", " : "",
+            kind ? kind : "?", enc ? enc : gst_sdp_media_get_format (media, j));
+      if (codec == COVER_CODEC_NONE && g_strcmp0 (kind, "video") == 0 &&
+          c != COVER_CODEC_NONE && j == 0)
+        codec = c;
+    }
+  }
+  if (offered)
+    *offered = g_strdup (text->len ? text->str : "nothing");
+  if (n_media)
+    *n_media = gst_sdp_message_medias_len (sdp);
+  return codec;
+}
+
+/* One plan per media of the ANNOUNCE being handled; the cover's video is
+ * the first video media whose first format is a codec covertap takes. */
+static GArray *
+plan_of_request (GstRTSPContext *ctx, CoverCodec *codec)
+{
+  g_autoptr (GstSDPMessage) sdp = NULL;
+  const gchar *encoder = aac_encoder ();
+  GArray *plans;
   guint8 *data = NULL;
   guint size = 0, i;
 
+  *codec = COVER_CODEC_NONE;
   if (!ctx || !ctx->request || ctx->method != GST_RTSP_ANNOUNCE)
-    return COVER_CODEC_NONE;
+    return NULL;
   gst_rtsp_message_get_body (ctx->request, &data, &size);
   if (!data || !size || gst_sdp_message_new (&sdp) != GST_SDP_OK ||
       gst_sdp_message_parse_buffer (data, size, sdp) != GST_SDP_OK ||
-      gst_sdp_message_medias_len (sdp) == 0)
-    return COVER_CODEC_NONE;
-  media = gst_sdp_message_get_media (sdp, 0);
-  if (g_strcmp0 (gst_sdp_media_get_media (media), "video") != 0)
-    return COVER_CODEC_NONE;
-  for (i = 0; i < gst_sdp_media_attributes_len (media); i++) {
-    const GstSDPAttribute *a = gst_sdp_media_get_attribute (media, i);
-    CoverCodec codec;
+      gst_sdp_message_medias_len (sdp) > COVER_PUSH_MAX_MEDIA)
+    return NULL;
+  plans = g_array_new (FALSE, TRUE, sizeof (MediaPlan));
+  for (i = 0; i < gst_sdp_message_medias_len (sdp); i++) {
+    const GstSDPMedia *media = gst_sdp_message_get_media (sdp, i);
+    const gchar *fmt = gst_sdp_media_formats_len (media) > 0
+        ? gst_sdp_media_get_format (media, 0)
+        : "";
+    g_autofree gchar *enc = encoding_of (media, fmt);
+    MediaPlan plan = { COVER_CODEC_NONE, NULL, encoder };
 
-    if (g_strcmp0 (a->key, "rtpmap") != 0)
-      continue;
-    codec = codec_of_rtpmap (a->value);
-    /* raw video is no push we take */
-    if (codec == COVER_CODEC_H264 || codec == COVER_CODEC_H265)
-      return codec;
+    if (enc && g_strcmp0 (gst_sdp_media_get_media (media), "video") == 0 &&
+        *codec == COVER_CODEC_NONE) {
+      plan.codec = cover_codec_from_encoding_name (enc);
+      *codec = plan.codec;
+    } else if (enc &&
+        g_strcmp0 (gst_sdp_media_get_media (media), "audio") == 0) {
+      plan.audio = audio_chain (enc, encoder);
+    }
+    g_array_append_val (plans, plan);
   }
-  return COVER_CODEC_NONE;
+  return plans;
 }
 
 /* splitmuxsink::format-location: segments are named by the UTC time they
@@ -113,7 +221,7 @@ setup_recording (
     GstElement *bin, guint32 cid, const gchar *dir, guint segment_s)
 {
   g_autoptr (GstElement) rec = gst_bin_get_by_name (GST_BIN (bin), "rec");
-  GstElement *mux;
+  g_autoptr (GstElementFactory) mux = NULL;
 
   if (g_mkdir_with_parents (dir, 0700) != 0) {
     int e = errno;
@@ -122,14 +230,16 @@ setup_recording (
         g_strerror (e));
     return FALSE;
   }
-  mux = gst_element_factory_make ("mp4mux", NULL);
+  /* splitmuxsink's default muxer (its pads are requested by the launch
+   * line, before a "muxer" could be set) */
+  mux = gst_element_factory_find ("mp4mux");
   if (!mux) {
     g_warning (
         "stream %u: no mp4mux (gst-plugins-good isom): not recording", cid);
     return FALSE;
   }
-  g_object_set (rec, "muxer", mux, "max-size-time",
-      (guint64) segment_s * GST_SECOND, "async-handling", TRUE, NULL);
+  g_object_set (rec, "max-size-time", (guint64) segment_s * GST_SECOND,
+      "async-handling", TRUE, NULL);
   g_signal_connect_data (rec, "format-location", G_CALLBACK (segment_location),
       g_strdup (dir), (GClosureNotify) (void (*) (void)) g_free, 0);
   return TRUE;
@@ -180,24 +290,98 @@ configure_tap (CoverPushFactory *self, GstElement *tap, guint32 cid,
   set_given (tap, s, "thumbnail-max-age", s->thumbnail_max_age);
 }
 
-static gchar *
-pipeline_description (CoverCodec codec, gboolean record)
+/* the cover's chain of @codec: depayloader, parser */
+static gboolean
+video_chain (CoverCodec codec, const gchar **depay, const gchar **parse)
 {
-  const gchar *depay =
-      codec == COVER_CODEC_H264 ? "rtph264depay" : "rtph265depay";
-  const gchar *parse = codec == COVER_CODEC_H264 ? "h264parse" : "h265parse";
+  switch (codec) {
+    case COVER_CODEC_H264:
+      *depay = "rtph264depay";
+      *parse = "h264parse";
+      return TRUE;
+    case COVER_CODEC_H265:
+      *depay = "rtph265depay";
+      *parse = "h265parse";
+      return TRUE;
+    case COVER_CODEC_JPEG:
+      *depay = "rtpjpegdepay";
+      *parse = "jpegparse";
+      return TRUE;
+    default:
+      return FALSE;
+  }
+}
 
-  /* one parser for both branches: the tee agrees on a stream format mp4mux
-   * and covertap both take (avc/hvc1) */
+/* One branch per SDP media, in SDP order (gst-rtsp-server pairs media i
+ * with the element named depay<i>): the video into covertap (and, teed,
+ * the recording), audio into the recording or, without one, like every
+ * media we do not use, into a fakesink: received, never decoded. */
+static gchar *
+pipeline_description (GArray *plans, gboolean record)
+{
+  GString *d = g_string_new ("( ");
+  guint i, n_audio = 0;
+
   if (record)
-    return g_strdup_printf ("( %s name=depay0 ! %s ! tee name=t "
-                            "t. ! queue ! covertap name=tap ! "
-                            "fakesink sync=false async=false "
-                            "t. ! queue ! splitmuxsink name=rec )",
-        depay, parse);
-  return g_strdup_printf ("( %s name=depay0 ! %s ! covertap name=tap ! "
-                          "fakesink sync=false async=false )",
-      depay, parse);
+    g_string_append (d, "splitmuxsink name=rec ");
+  for (i = 0; i < plans->len; i++) {
+    const MediaPlan *p = &g_array_index (plans, MediaPlan, i);
+    const gchar *depay, *parse;
+
+    if (video_chain (p->codec, &depay, &parse)) {
+      /* one parser for both branches: the tee agrees on a stream format
+       * mp4mux and covertap both take (avc/hvc1) */
+      g_string_append_printf (d, "%s name=depay%u ! %s ! ", depay, i, parse);
+      if (record)
+        g_string_append (d, "tee name=t t. ! queue ! rec.video t. ! queue ! ");
+      g_string_append (d,
+          "covertap name=tap ! fakesink sync=false "
+          "async=false ");
+    } else if (record && p->audio) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+      /* a format of audio_chain()'s: the index, then the encoder */
+      g_string_append_printf (d, p->audio, i, p->encoder);
+#pragma GCC diagnostic pop
+      g_string_append_printf (
+          d, " ! queue name=aq%u ! rec.audio_%u ", n_audio, n_audio);
+      n_audio++;
+    } else {
+      g_string_append_printf (
+          d, "fakesink name=depay%u sync=false async=false ", i);
+    }
+  }
+  g_string_append (d, ")");
+  return g_string_free (d, FALSE);
+}
+
+/* mp4mux refuses a buffer without PTS as an error: the first AUs of an RTP
+ * packet carrying several (AAC) get none until the parser has one to count
+ * from; they are dropped */
+static GstPadProbeReturn
+drop_untimed (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+
+  return GST_BUFFER_PTS_IS_VALID (buf) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+}
+
+static void
+guard_audio (GstElement *bin)
+{
+  guint i;
+
+  for (i = 0; i < COVER_PUSH_MAX_MEDIA; i++) {
+    g_autofree gchar *name = g_strdup_printf ("aq%u", i);
+    g_autoptr (GstElement) q = gst_bin_get_by_name (GST_BIN (bin), name);
+    g_autoptr (GstPad) sink = NULL;
+
+    if (!q)
+      break;
+    sink = gst_element_get_static_pad (q, "sink");
+    gst_pad_add_probe (
+        sink, GST_PAD_PROBE_TYPE_BUFFER, drop_untimed, NULL, NULL);
+  }
 }
 
 static GstElement *
@@ -211,17 +395,19 @@ cover_push_factory_create_element (
   g_autoptr (GstPad) depay_src = NULL;
   g_autofree gchar *launch = NULL;
   g_autofree gchar *rec_dir = NULL;
+  g_autoptr (GArray) plans = NULL;
+  g_autofree gchar *depay_name = NULL;
   CoverStreamSettings s;
   CoverLiveness *liveness;
   GstElement *bin;
-  guint32 cid;
+  guint32 cid, i;
   CoverCodec codec;
 
   if (!cover_ingest_cid_from_path (url->abspath, FALSE, &cid))
     return NULL;
-  codec = codec_of_request (gst_rtsp_context_get_current ());
+  plans = plan_of_request (gst_rtsp_context_get_current (), &codec);
   if (codec == COVER_CODEC_NONE) {
-    g_message ("/live/%u: no H.264 or H.265 video in the ANNOUNCE", cid);
+    g_message ("/live/%u: no H.264, H.265 or JPEG video in the ANNOUNCE", cid);
     return NULL;
   }
 
@@ -232,7 +418,7 @@ cover_push_factory_create_element (
     rec_dir =
         g_build_filename (self->config->data_dir, "recordings", name, NULL);
   }
-  launch = pipeline_description (codec, s.record);
+  launch = pipeline_description (plans, s.record);
   bin = gst_parse_launch_full (launch, NULL,
       GST_PARSE_FLAG_PLACE_IN_BIN | GST_PARSE_FLAG_FATAL_ERRORS, &err);
   if (!bin) {
@@ -244,12 +430,17 @@ cover_push_factory_create_element (
     gst_object_unref (bin);
     return NULL;
   }
+  guard_audio (bin);
   tap = gst_bin_get_by_name (GST_BIN (bin), "tap");
   configure_tap (self, tap, cid, &s);
 
   /* when data last came: the live-timeout check of the pushers */
   liveness = cover_liveness_new ();
-  depay = gst_bin_get_by_name (GST_BIN (bin), "depay0");
+  for (i = 0; i < plans->len; i++)
+    if (g_array_index (plans, MediaPlan, i).codec == codec)
+      break;
+  depay_name = g_strdup_printf ("depay%u", i);
+  depay = gst_bin_get_by_name (GST_BIN (bin), depay_name);
   depay_src = gst_element_get_static_pad (depay, "src");
   cover_liveness_watch_pad (liveness, depay_src);
   g_object_set_data_full (

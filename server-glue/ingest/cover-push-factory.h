@@ -32,6 +32,17 @@ G_BEGIN_DECLS
 GstRTSPMediaFactory *cover_push_factory_new (
     const CoverConfig *config, const CoverIngestSettings *settings);
 
+/* SDP media a push may have (one branch each) */
+#define COVER_PUSH_MAX_MEDIA 8
+
+/* What an ANNOUNCE's SDP (@data, @size bytes) gives: the codec of the
+ * cover's video (the first video media whose first format is H.264, H.265
+ * or JPEG), or COVER_CODEC_NONE; @offered (may be NULL) gets a short text of
+ * every media and format for a log line ("audio PCMA, video VP8",
+ * transfer full), @n_media the number of media. */
+CoverCodec cover_push_factory_probe_sdp (
+    const guint8 *data, gsize size, gchar **offered, guint *n_media);
+
 /* What the factory built @element (a media's element) for, or
  * COVER_CODEC_NONE / NULL for another element (transfer none). */
 CoverCodec cover_push_factory_get_codec (GstElement *element);

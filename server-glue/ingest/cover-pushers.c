@@ -30,7 +30,13 @@ typedef struct
   GWeakRef client;         /* the pusher's GstRTSPClient */
   GWeakRef media_ref;      /* media, safe to take from the check */
   gchar *stop_reason;      /* set when the ingest ended the push itself */
+  gint64 ending_since;     /* monotonic µs the end began, or 0 */
+  gboolean recording;      /* RECORD answered: the pipeline is PLAYING */
 } CoverPusher;
+
+/* a push being ended gets this long for its EOS (the last segment, the
+ * last cover) before its client id is freed regardless */
+#define ENDING_GRACE_US (3 * G_USEC_PER_SEC)
 
 struct _CoverPushers
 {
@@ -130,6 +136,19 @@ forget_media (CoverPushers *pushers, GstRTSPMedia *media, const gchar *why)
   g_mutex_unlock (&pushers->lock);
 }
 
+static void media_finalized (gpointer data, GObject *where_the_media_was);
+static void media_unprepared (GstRTSPMedia *media, gpointer data);
+
+/* removes @p, which the registry ends itself: its media's signals are no
+ * longer watched (call with the lock) */
+static void
+remove_locked (CoverPushers *pushers, CoverPusher *p)
+{
+  g_signal_handlers_disconnect_by_data (p->media, pushers);
+  g_object_weak_unref (G_OBJECT (p->media), media_finalized, pushers);
+  g_hash_table_remove (pushers->by_cid, GUINT_TO_POINTER (p->cid));
+}
+
 static void
 media_finalized (gpointer data, GObject *where_the_media_was)
 {
@@ -145,11 +164,70 @@ media_unprepared (GstRTSPMedia *media, gpointer data)
   g_object_weak_unref (G_OBJECT (media), media_finalized, data);
 }
 
+/* The socket is shut down rather than the client closed: the client's
+ * watch then sees the end of its connection and closes it the way it does
+ * for a pusher that went (gst_rtsp_client_close() under a watch with data
+ * pending makes it read a closed stream). */
+static gboolean
+close_now (gpointer client)
+{
+  GstRTSPConnection *conn = gst_rtsp_client_get_connection (client);
+  GSocket *sock = conn ? gst_rtsp_connection_get_read_socket (conn) : NULL;
+
+  if (sock)
+    g_socket_shutdown (sock, TRUE, TRUE, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+void
+cover_pushers_close_client_later (GstRTSPClient *client)
+{
+  g_return_if_fail (GST_IS_RTSP_CLIENT (client));
+
+  /* never from inside another client's (or its own) request handling: its
+   * connection would be closed under a watch about to read it */
+  g_main_context_invoke_full (g_main_context_get_thread_default (),
+      G_PRIORITY_DEFAULT_IDLE, close_now, g_object_ref (client),
+      g_object_unref);
+}
+
+/* Ends a push whose entry is gone: a media that never played gets no EOS
+ * (none could flow: unprepare would wait for ever) and is torn down now;
+ * one that played gets EOS first (its last segment, its last cover). */
+static void
+end_push (GstRTSPMedia *media, GstRTSPClient *client, gboolean recording)
+{
+  if (media) {
+    if (!recording)
+      gst_rtsp_media_set_eos_shutdown (media, FALSE);
+    gst_rtsp_media_unprepare (media);
+  }
+  if (client)
+    cover_pushers_close_client_later (client);
+}
+
+/* Whether @p may be replaced by a new push of its client id: it never
+ * reached RECORD, its connection is gone, or it sent nothing for
+ * @stale_us. */
+static gboolean
+pusher_is_stale (CoverPusher *p, gint64 now, gint64 stale_us)
+{
+  g_autoptr (GObject) client = g_weak_ref_get (&p->client);
+  gint64 idle = p->liveness
+      ? now - __atomic_load_n (&p->liveness->last_data, __ATOMIC_RELAXED)
+      : 0;
+
+  return !p->recording || !client || p->stop_reason || idle >= stale_us;
+}
+
 GstRTSPStatusCode
 cover_pushers_add (CoverPushers *pushers, GstRTSPClient *client,
     GstRTSPMedia *media, guint32 client_id, CoverCodec codec,
-    CoverLiveness *liveness)
+    CoverLiveness *liveness, gint64 stale_us)
 {
+  g_autoptr (GstRTSPMedia) old_media = NULL;
+  g_autoptr (GstRTSPClient) old_client = NULL;
+  gboolean old_recording = FALSE;
   const gchar *peer;
   CoverPusher *p;
 
@@ -162,6 +240,18 @@ cover_pushers_add (CoverPushers *pushers, GstRTSPClient *client,
   peer = gst_rtsp_connection_get_ip (gst_rtsp_client_get_connection (client));
   g_mutex_lock (&pushers->lock);
   p = g_hash_table_lookup (pushers->by_cid, GUINT_TO_POINTER (client_id));
+  if (p && pusher_is_stale (p, g_get_monotonic_time (), stale_us)) {
+    /* the device pushes again: its previous push is dead or silent */
+    g_message ("stream %u: stopped (taken over by a new push from %s) after "
+               "%.1f s",
+        client_id, peer ? peer : "?",
+        (g_get_monotonic_time () - p->started) / (gdouble) G_USEC_PER_SEC);
+    old_media = g_weak_ref_get (&p->media_ref);
+    old_client = g_weak_ref_get (&p->client);
+    old_recording = p->recording;
+    remove_locked (pushers, p);
+    p = NULL;
+  }
   if (p) {
     g_message ("stream %u: push from %s refused: %s is pushing it", client_id,
         peer ? peer : "?", p->peer ? p->peer : "?");
@@ -188,7 +278,72 @@ cover_pushers_add (CoverPushers *pushers, GstRTSPClient *client,
   g_message ("stream %u: started (%s) from %s", client_id,
       cover_codec_to_string (codec), peer ? peer : "?");
   g_mutex_unlock (&pushers->lock);
+  /* before the new media is prepared: the old covertap is gone before the
+   * new one opens the device's cover */
+  if (old_media || old_client)
+    end_push (old_media, old_client, old_recording);
   return GST_RTSP_STS_OK;
+}
+
+static CoverPusher *
+find_locked (CoverPushers *pushers, gpointer object, gboolean by_client)
+{
+  GHashTableIter iter;
+  CoverPusher *p;
+
+  g_hash_table_iter_init (&iter, pushers->by_cid);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &p)) {
+    g_autoptr (GObject) client = by_client ? g_weak_ref_get (&p->client) : NULL;
+
+    if (by_client ? client == object : p->media == object)
+      return p;
+  }
+  return NULL;
+}
+
+void
+cover_pushers_set_recording (CoverPushers *pushers, GstRTSPMedia *media)
+{
+  CoverPusher *p;
+
+  g_return_if_fail (pushers != NULL);
+  g_return_if_fail (GST_IS_RTSP_MEDIA (media));
+
+  g_mutex_lock (&pushers->lock);
+  p = find_locked (pushers, media, FALSE);
+  if (p)
+    p->recording = TRUE;
+  g_mutex_unlock (&pushers->lock);
+}
+
+void
+cover_pushers_client_closed (CoverPushers *pushers, GstRTSPClient *client)
+{
+  g_autoptr (GstRTSPMedia) media = NULL;
+  gboolean recording = FALSE;
+  CoverPusher *p;
+
+  g_return_if_fail (pushers != NULL);
+  g_return_if_fail (GST_IS_RTSP_CLIENT (client));
+
+  g_mutex_lock (&pushers->lock);
+  p = find_locked (pushers, client, TRUE);
+  if (p) {
+    media = g_weak_ref_get (&p->media_ref);
+    recording = p->recording;
+    if (!p->ending_since)
+      p->ending_since = g_get_monotonic_time ();
+    if (!recording) {
+      /* nothing to finish: the client id is free at once */
+      g_message ("stream %u: stopped (gone before RECORD) after %.1f s", p->cid,
+          (g_get_monotonic_time () - p->started) / (gdouble) G_USEC_PER_SEC);
+      remove_locked (pushers, p);
+    }
+  }
+  g_mutex_unlock (&pushers->lock);
+  /* a played media: EOS, then "unprepared" forgets it (or the grace) */
+  if (media)
+    end_push (media, NULL, recording);
 }
 
 guint
@@ -212,13 +367,14 @@ silent_pusher_end (CoverPusher *p, gint64 now, gint64 timeout_us)
   gint64 idle;
   GObject *client;
 
-  if (p->stop_reason || !p->liveness)
+  if (p->ending_since || !p->liveness)
     return NULL;
   idle = now - __atomic_load_n (&p->liveness->last_data, __ATOMIC_RELAXED);
   if (idle < timeout_us)
     return NULL;
   p->stop_reason = g_strdup_printf (
       "no data for %g s", timeout_us / (gdouble) G_USEC_PER_SEC);
+  p->ending_since = now;
   g_message ("stream %u: no data for %.1f s: ending it", p->cid,
       idle / (gdouble) G_USEC_PER_SEC);
   client = g_weak_ref_get (&p->client);
@@ -242,8 +398,21 @@ cover_pushers_check_liveness (CoverPushers *pushers, gint64 timeout_us)
   g_mutex_lock (&pushers->lock);
   g_hash_table_iter_init (&iter, pushers->by_cid);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &p)) {
-    GObject *end = silent_pusher_end (p, now, timeout_us);
+    GObject *end;
 
+    if (p->ending_since && now - p->ending_since > ENDING_GRACE_US) {
+      /* its EOS never came (a pipeline in error, a media never played):
+       * the client id is freed all the same */
+      g_message ("stream %u: stopped (%s, no EOS within %g s) after %.1f s",
+          p->cid, p->stop_reason ? p->stop_reason : "pusher gone",
+          ENDING_GRACE_US / (gdouble) G_USEC_PER_SEC,
+          (now - p->started) / (gdouble) G_USEC_PER_SEC);
+      g_signal_handlers_disconnect_by_data (p->media, pushers);
+      g_object_weak_unref (G_OBJECT (p->media), media_finalized, pushers);
+      g_hash_table_iter_remove (&iter);
+      continue;
+    }
+    end = silent_pusher_end (p, now, timeout_us);
     if (end)
       g_ptr_array_add (ends, end);
   }
@@ -254,9 +423,9 @@ cover_pushers_check_liveness (CoverPushers *pushers, gint64 timeout_us)
     gpointer end = g_ptr_array_index (ends, i);
 
     if (GST_IS_RTSP_CLIENT (end))
-      gst_rtsp_client_close (end);
+      cover_pushers_close_client_later (end);
     else
-      gst_rtsp_media_unprepare (end);
+      end_push (end, NULL, FALSE);
   }
 }
 
@@ -273,8 +442,15 @@ cover_pushers_unprepare_all (CoverPushers *pushers)
   medias = g_ptr_array_new_with_free_func (g_object_unref);
   g_mutex_lock (&pushers->lock);
   g_hash_table_iter_init (&iter, pushers->by_cid);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &p))
-    g_ptr_array_add (medias, g_object_ref (p->media));
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &p)) {
+    GstRTSPMedia *media = g_weak_ref_get (&p->media_ref);
+
+    if (!media)
+      continue;
+    if (!p->recording)
+      gst_rtsp_media_set_eos_shutdown (media, FALSE);
+    g_ptr_array_add (medias, media);
+  }
   g_mutex_unlock (&pushers->lock);
   for (i = 0; i < medias->len; i++)
     gst_rtsp_media_unprepare (g_ptr_array_index (medias, i));

@@ -37,18 +37,32 @@ typedef struct _CoverPushers CoverPushers;
 CoverPushers *cover_pushers_new (void);
 /* Registers the push of @client_id by @client with @media (neither taken:
  * both are watched).  @liveness (may be NULL) is ref'd and touched.
+ * A previous push of @client_id that is stale (never reached RECORD, lost
+ * its connection, or sent nothing for @stale_us) is taken over: ended at
+ * once (torn down without EOS when it never played).
  * GST_RTSP_STS_NOT_ENOUGH_BANDWIDTH (453) while another pusher of
- * @client_id lives. */
+ * @client_id lives and sends. */
 GstRTSPStatusCode cover_pushers_add (CoverPushers *pushers,
     GstRTSPClient *client, GstRTSPMedia *media, guint32 client_id,
-    CoverCodec codec, CoverLiveness *liveness);
+    CoverCodec codec, CoverLiveness *liveness, gint64 stale_us);
+/* RECORD was answered for @media: its pipeline plays (EOS can flow). */
+void cover_pushers_set_recording (CoverPushers *pushers, GstRTSPMedia *media);
+/* @client's connection closed (TEARDOWN, FIN, RST, or closed by us): a push
+ * that never reached RECORD frees its client id at once and is torn down;
+ * one that did gets EOS and is forgotten when unprepared, or after a few
+ * seconds' grace when its EOS never comes. */
+void cover_pushers_client_closed (CoverPushers *pushers, GstRTSPClient *client);
 guint cover_pushers_get_n (CoverPushers *pushers);
 /* Ends the pushers that gave no data for @timeout_us: their connection is
- * closed, which removes the session and unprepares the media (EOS first). */
+ * closed, which removes the session and unprepares the media (EOS first);
+ * forgets those whose end got no EOS within the grace. */
 void cover_pushers_check_liveness (CoverPushers *pushers, gint64 timeout_us);
 /* Unprepares every registered media (an ANNOUNCE without RECORD, a client
- * that did not go at shutdown). */
+ * that did not go at shutdown); those that never played get no EOS. */
 void cover_pushers_unprepare_all (CoverPushers *pushers);
+/* Closes @client from an idle callback of the thread-default context
+ * (ref'd until then). */
+void cover_pushers_close_client_later (GstRTSPClient *client);
 /* Stops watching the medias and forgets every pusher. */
 void cover_pushers_free (CoverPushers *pushers);
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cover-ingest-private.h"
+#include "cover-push-factory.h"
 
 #define COVER_TYPE_RTSP_AUTH (cover_rtsp_auth_get_type ())
 G_DECLARE_FINAL_TYPE (
@@ -31,25 +32,99 @@ struct _CoverRtspAuth
 
 G_DEFINE_TYPE (CoverRtspAuth, cover_rtsp_auth, GST_TYPE_RTSP_AUTH);
 
+#define REALM "coversnap"
+/* a token is far shorter; bounds what is decoded */
+#define MAX_CREDENTIALS 1024
+
 static gboolean
 refuse (GstRTSPContext *ctx, GstRTSPStatusCode code)
 {
   gst_rtsp_message_init_response (
       ctx->response, code, gst_rtsp_status_as_text (code), ctx->request);
+  /* pushers that cannot add a query give the token as a password */
+  if (code == GST_RTSP_STS_UNAUTHORIZED)
+    gst_rtsp_message_add_header (ctx->response, GST_RTSP_HDR_WWW_AUTHENTICATE,
+        "Basic realm=\"" REALM "\"");
   gst_rtsp_client_send_message (ctx->client, ctx->session, ctx->response);
   return FALSE;
 }
 
-/* the value of token= in the URL's query, or NULL (transfer full) */
+/* The value of token= in the URL's query, up to the next '&' or '/':
+ * ffmpeg (and libavformat-based firmware) appends a stream's control path
+ * to the whole URL, query included ("?token=T/streamid=0") (transfer full) */
 static gchar *
-token_of (const GstRTSPUrl *uri)
+token_of_query (const gchar *query)
 {
-  g_autoptr (GHashTable) params = NULL;
+  const gchar *p;
 
-  if (!uri->query)
+  for (p = query; p && *p; p += strcspn (p, "&"), p += *p == '&') {
+    if (g_str_has_prefix (p, "token="))
+      return g_strndup (p + 6, strcspn (p + 6, "&/"));
+  }
+  return NULL;
+}
+
+/* Authorization: Basic base64(user:password), the password being the token
+ * (the user name is not used: anything, or the client id); a user name
+ * that is itself a token with an empty password is taken too
+ * (transfer full) */
+static gchar *
+token_of_basic (const gchar *header)
+{
+  g_autofree guchar *plain = NULL;
+  g_autofree gchar *text = NULL;
+  const gchar *colon;
+  gsize len = 0;
+
+  if (!header || g_ascii_strncasecmp (header, "Basic ", 6) != 0 ||
+      strlen (header) > MAX_CREDENTIALS)
     return NULL;
-  params = g_uri_parse_params (uri->query, -1, "&", G_URI_PARAMS_NONE, NULL);
-  return params ? g_strdup (g_hash_table_lookup (params, "token")) : NULL;
+  plain = g_base64_decode (header + 6, &len);
+  if (!plain || !len)
+    return NULL;
+  text = g_strndup ((const gchar *) plain, len);
+  colon = strchr (text, ':');
+  if (!colon)
+    return NULL;
+  if (colon[1])
+    return g_strdup (colon + 1);
+  return g_strndup (text, colon - text);
+}
+
+/* the token of the request: the query, else the Basic credentials, else
+ * NULL (transfer full) */
+static gchar *
+token_of (GstRTSPContext *ctx)
+{
+  gchar *token = token_of_query (ctx->uri->query);
+  gchar *header = NULL;
+
+  if (token)
+    return token;
+  if (ctx->request &&
+      gst_rtsp_message_get_header (
+          ctx->request, GST_RTSP_HDR_AUTHORIZATION, &header, 0) == GST_RTSP_OK)
+    return token_of_basic (header);
+  return NULL;
+}
+
+/* an ANNOUNCE whose SDP has no video we can make covers of: 415 */
+static gboolean
+check_sdp (GstRTSPContext *ctx, guint32 cid, const gchar *peer)
+{
+  g_autofree gchar *offered = NULL;
+  guint8 *data = NULL;
+  guint size = 0, n_media = 0;
+
+  gst_rtsp_message_get_body (ctx->request, &data, &size);
+  if (cover_push_factory_probe_sdp (data, size, &offered, &n_media) !=
+          COVER_CODEC_NONE &&
+      n_media <= COVER_PUSH_MAX_MEDIA)
+    return TRUE;
+  g_message ("ANNOUNCE " COVER_INGEST_MOUNT_PATH "/%u from %s refused (415): "
+             "no H.264, H.265 or JPEG video among %u media (offered: %s)",
+      cid, peer ? peer : "?", n_media, offered);
+  return refuse (ctx, GST_RTSP_STS_UNSUPPORTED_MEDIA_TYPE);
 }
 
 static gboolean
@@ -78,7 +153,7 @@ cover_rtsp_auth_check (
         ctx->uri->abspath);
     return refuse (ctx, GST_RTSP_STS_NOT_FOUND);
   }
-  token = token_of (ctx->uri);
+  token = token_of (ctx);
   if (!token && !announce && ctx->method != GST_RTSP_DESCRIBE)
     return TRUE;
 
@@ -96,6 +171,8 @@ cover_rtsp_auth_check (
         cover_token_status_is_forbidden (status) ? GST_RTSP_STS_FORBIDDEN
                                                  : GST_RTSP_STS_UNAUTHORIZED);
   }
+  if (announce && !check_sdp (ctx, cid, peer))
+    return FALSE;
   if (announce && self->accepted)
     self->accepted (cid, self->user_data);
   return TRUE;

@@ -54,13 +54,22 @@ static const CoverConfigTable stream_table = {
 typedef struct
 {
   guint rtsp_port;
+  CoverIngestLimits limits;
   guint64 given;
 } IngestKeys;
 
+#define INGEST_KEY(name, field, min, max, fallback)                            \
+  {                                                                            \
+    name, COVER_CONFIG_KIND_UINT, G_STRUCT_OFFSET (IngestKeys, field), min,    \
+        max, 0, fallback, NULL, FALSE                                          \
+  }
+
 static const CoverConfigKey ingest_keys[] = {
-  { "rtsp-port", COVER_CONFIG_KIND_UINT,
-      G_STRUCT_OFFSET (IngestKeys, rtsp_port), 0, 65535, 0, "8554", NULL,
-      FALSE },
+  INGEST_KEY ("rtsp-port", rtsp_port, 0, 65535, "8554"),
+  INGEST_KEY ("max-pending-sessions", limits.max_pending, 1, 100000, "64"),
+  INGEST_KEY ("max-pending-per-address", limits.max_pending_per_address, 1,
+      100000, "8"),
+  INGEST_KEY ("pending-timeout", limits.pending_timeout_s, 1, 3600, "10"),
 };
 
 static const CoverConfigTable ingest_table = {
@@ -135,6 +144,15 @@ cover_ingest_settings_get_rtsp_port (const CoverIngestSettings *settings)
   g_return_val_if_fail (settings != NULL, 0);
 
   return settings->ingest.rtsp_port;
+}
+
+void
+cover_ingest_settings_get_limits (
+    const CoverIngestSettings *settings, CoverIngestLimits *out)
+{
+  g_return_if_fail (settings != NULL && out != NULL);
+
+  *out = settings->ingest.limits;
 }
 
 void

@@ -37,12 +37,23 @@ typedef struct
 
 typedef struct _CoverIngestSettings CoverIngestSettings;
 
+/* [ingest]'s bounds on RTSP connections that have not reached RECORD */
+typedef struct
+{
+  guint max_pending;             /* max-pending-sessions, all addresses */
+  guint max_pending_per_address; /* max-pending-per-address */
+  guint pending_timeout_s;       /* pending-timeout: closed after that */
+} CoverIngestLimits;
+
 /* Reads [ingest] and every [stream.*] group of @file (NULL: defaults);
  * an error (COVER_CONFIG_ERROR) names the group and the key
  * (transfer full). */
 CoverIngestSettings *cover_ingest_settings_new (GKeyFile *file, GError **error);
 /* [ingest] rtsp-port */
 guint cover_ingest_settings_get_rtsp_port (const CoverIngestSettings *settings);
+/* [ingest] max-pending-sessions, max-pending-per-address, pending-timeout */
+void cover_ingest_settings_get_limits (
+    const CoverIngestSettings *settings, CoverIngestLimits *out);
 /* The settings of a push of @client_id. */
 void cover_ingest_settings_lookup (const CoverIngestSettings *settings,
     guint32 client_id, CoverStreamSettings *out);

@@ -1,0 +1,506 @@
+/* coversnap
+ * Copyright (C) 2026 coversnap authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2 of the License, or (at your option) any later version.
+ */
+
+/* Pushers nobody here wrote, against a real coversnapd on 127.0.0.1:
+ * ffmpeg (-f rtsp, TCP and UDP, the token in the query it appends
+ * /streamid=N to, or as a Basic password), H.264 with B-frames and H.265,
+ * with AAC, pcm_alaw or no audio; rtspclientsink with the audio first in
+ * its SDP; recordings with both tracks that demux to the end; and pushes
+ * abandoned after ANNOUNCE, after SETUP, a pusher stopped (SIGSTOP: still
+ * connected, silent) and 100 squatting connections, after which the
+ * device's next push is live within a bounded wait.  Test media come from
+ * ffmpeg's lavfi sources. */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "e2e-util.h"
+
+#include <gio/gio.h>
+#include <signal.h>
+#include <string.h>
+
+#define CID 42
+
+typedef enum
+{
+  AUDIO_NONE,
+  AUDIO_AAC,
+  AUDIO_ALAW,
+} Audio;
+
+/* Polls until the cover of @cid is live and of @colour ("red", "blue");
+ * bounded. */
+static void
+wait_live (E2eServer *f, guint32 cid, const gchar *colour)
+{
+  gint64 deadline = g_get_monotonic_time () + E2E_WAIT_S * G_USEC_PER_SEC;
+
+  for (;;) {
+    E2eResp *r = e2e_get_cover (f, cid);
+
+    if (g_strcmp0 (r->source, "live") == 0 && r->status == 200) {
+      gdouble rgb[3];
+      gboolean red, blue;
+
+      e2e_mean_rgb (r->body, 320, 240, rgb);
+      red = rgb[0] > 200 && rgb[1] < 50 && rgb[2] < 50;
+      blue = rgb[0] < 50 && rgb[1] < 50 && rgb[2] > 200;
+      if (g_str_equal (colour, "red") ? red : blue) {
+        e2e_resp_free (r);
+        return;
+      }
+    }
+    if (g_get_monotonic_time () > deadline) {
+      g_printerr ("cover of %u: %u %s, waited for a live %s one\n", cid,
+          r->status, r->source ? r->source : "-", colour);
+      g_assert_not_reached ();
+    }
+    e2e_resp_free (r);
+    g_usleep (100 * 1000);
+  }
+}
+
+/* ffmpeg pushing @seconds of a solid @colour 320x240 at 25 fps, 1 s GOP
+ * with 2 B-frames (H.264) or H.265, and @audio, over @transport, to @url;
+ * killed when @f is freed */
+static GSubprocess *
+ffmpeg_push (E2eServer *f, const gchar *url, const gchar *colour, gboolean h265,
+    Audio audio, const gchar *transport, guint seconds)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) err = NULL;
+  GSubprocess *p;
+
+#define ARG(a) g_ptr_array_add (argv, g_strdup (a))
+  ARG ("ffmpeg");
+  ARG ("-nostdin");
+  ARG ("-hide_banner");
+  ARG ("-loglevel");
+  ARG ("error");
+  ARG ("-re");
+  ARG ("-f");
+  ARG ("lavfi");
+  ARG ("-i");
+  g_ptr_array_add (argv, g_strdup_printf ("color=c=%s:s=320x240:r=25", colour));
+  if (audio != AUDIO_NONE) {
+    ARG ("-f");
+    ARG ("lavfi");
+    ARG ("-i");
+    ARG (audio == AUDIO_AAC ? "sine=f=440:r=48000" : "sine=f=440:r=8000");
+  }
+  ARG ("-c:v");
+  if (h265) {
+    ARG ("libx265");
+    ARG ("-x265-params");
+    ARG ("log-level=error:keyint=25");
+  } else {
+    ARG ("libx264");
+    ARG ("-bf");
+    ARG ("2");
+    ARG ("-g");
+    ARG ("25");
+  }
+  ARG ("-pix_fmt");
+  ARG ("yuv420p");
+  if (audio != AUDIO_NONE) {
+    ARG ("-c:a");
+    ARG (audio == AUDIO_AAC ? "aac" : "pcm_alaw");
+  }
+  ARG ("-t");
+  g_ptr_array_add (argv, g_strdup_printf ("%u", seconds));
+  ARG ("-rtsp_transport");
+  ARG (transport);
+  ARG ("-f");
+  ARG ("rtsp");
+  ARG (url);
+#undef ARG
+  g_ptr_array_add (argv, NULL);
+  p = cs_test_spawnv (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, NULL, NULL, NULL,
+      (const gchar *const *) argv->pdata, &err);
+  g_assert_no_error (err);
+  g_ptr_array_add (f->pushers, p);
+  return p;
+}
+
+static gchar *
+query_url (E2eServer *f, guint32 cid)
+{
+  g_autofree gchar *token = e2e_token_for (cid, E2E_KEY);
+
+  return e2e_location_for (f, cid, token);
+}
+
+/* ffmpeg's URL form: the query (ffmpeg appends /streamid=N after it) */
+typedef struct
+{
+  const gchar *path;
+  gboolean h265;
+  Audio audio;
+  const gchar *transport;
+} PushCase;
+
+static const PushCase push_cases[] = {
+  { "/pushers/ffmpeg-tcp-h264-aac", FALSE, AUDIO_AAC, "tcp" },
+  { "/pushers/ffmpeg-udp-h264-alaw", FALSE, AUDIO_ALAW, "udp" },
+  { "/pushers/ffmpeg-udp-h265-aac", TRUE, AUDIO_AAC, "udp" },
+  { "/pushers/ffmpeg-tcp-h265-noaudio", TRUE, AUDIO_NONE, "tcp" },
+};
+
+static void
+test_push_case (gconstpointer data)
+{
+  const PushCase *c = data;
+  E2eServer *f = e2e_server_new (3, NULL, FALSE);
+  g_autofree gchar *url = query_url (f, CID);
+
+  ffmpeg_push (f, url, "red", c->h265, c->audio, c->transport, 30);
+  wait_live (f, CID, "red");
+  e2e_server_free (f);
+}
+
+/* Basic credentials, the token as the password (no query) */
+static void
+test_ffmpeg_basic_auth (void)
+{
+  E2eServer *f = e2e_server_new (3, NULL, FALSE);
+  g_autofree gchar *token = e2e_token_for (CID, E2E_KEY);
+  g_autofree gchar *url = g_strdup_printf (
+      "rtsp://%u:%s@127.0.0.1:%u/live/%u", CID, token, f->rtsp_port, CID);
+
+  ffmpeg_push (f, url, "red", FALSE, AUDIO_AAC, "tcp", 30);
+  wait_live (f, CID, "red");
+  e2e_server_free (f);
+}
+
+/* the MP4 segment files of @cid, sorted */
+static GPtrArray *
+segments (E2eServer *f, guint32 cid)
+{
+  g_autofree gchar *name = g_strdup_printf ("%u", cid);
+  g_autofree gchar *dir =
+      g_build_filename (f->data_dir, "recordings", name, NULL);
+  GPtrArray *files = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const gchar *entry;
+
+  while (d && (entry = g_dir_read_name (d)))
+    if (g_str_has_suffix (entry, ".mp4"))
+      g_ptr_array_add (files, g_build_filename (dir, entry, NULL));
+  return files;
+}
+
+/* ffprobe: the codec types of @path's streams, "video,audio" */
+static gchar *
+stream_kinds (const gchar *path)
+{
+  const gchar *argv[] = { "ffprobe", "-v", "error", "-show_entries",
+    "stream=codec_type", "-of", "csv=p=0", path, NULL };
+  g_auto (CsTestRun) run = { 0 };
+  g_autofree gchar *out = NULL;
+  gsize size;
+
+  cs_test_run (&run, argv, NULL, NULL);
+  g_assert_cmpint (run.status, ==, 0);
+  out =
+      g_strndup (g_bytes_get_data (run.out, &size), g_bytes_get_size (run.out));
+  g_strstrip (out);
+  g_strdelimit (out, "\n", ',');
+  return g_steal_pointer (&out);
+}
+
+/* every packet of @path decodes, to the end */
+static void
+assert_plays (const gchar *path)
+{
+  const gchar *argv[] = { "ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i",
+    path, "-f", "null", "-", NULL };
+  g_auto (CsTestRun) run = { 0 };
+
+  cs_test_run (&run, argv, NULL, NULL);
+  if (run.status != 0)
+    g_printerr ("%s: %s\n", path, run.err);
+  g_assert_cmpint (run.status, ==, 0);
+}
+
+/* record=true: the push ends by itself (ffmpeg -t), its segments have a
+ * video and an audio track and decode to the end */
+static void
+record_with_audio (Audio audio)
+{
+  E2eServer *f =
+      e2e_server_new (3, "[stream.42]\nrecord=true\nrecord-segment=2\n", FALSE);
+  g_autofree gchar *url = query_url (f, CID);
+  g_autoptr (GPtrArray) files = NULL;
+  GSubprocess *p;
+  guint i;
+
+  p = ffmpeg_push (f, url, "red", FALSE, audio, "tcp", 5);
+  wait_live (f, CID, "red");
+  g_assert_cmpint (cs_test_wait_child (p, E2E_WAIT_S), ==, 0);
+  /* the server's EOS is over once the cover is not live any more */
+  for (i = 0; i < E2E_WAIT_S * 10; i++) {
+    E2eResp *r = e2e_get_cover (f, CID);
+    gboolean live = g_strcmp0 (r->source, "live") == 0;
+
+    e2e_resp_free (r);
+    if (!live)
+      break;
+    g_usleep (100 * 1000);
+  }
+  /* and the segment closed: the server stopped cleanly */
+  g_subprocess_send_signal (f->server, SIGTERM);
+  g_assert_cmpint (cs_test_wait_child (f->server, E2E_WAIT_S), ==, 0);
+  files = segments (f, CID);
+  g_assert_cmpuint (files->len, >=, 1);
+  for (i = 0; i < files->len; i++) {
+    g_autofree gchar *kinds = stream_kinds (g_ptr_array_index (files, i));
+
+    g_assert_cmpstr (kinds, ==, "video,audio");
+    assert_plays (g_ptr_array_index (files, i));
+  }
+  e2e_server_free (f);
+}
+
+static void
+test_record_aac (void)
+{
+  record_with_audio (AUDIO_AAC);
+}
+
+static void
+test_record_alaw (void)
+{
+  record_with_audio (AUDIO_ALAW);
+}
+
+/* rtspclientsink lists its pads in request order: audio first */
+static void
+test_rtspclientsink_audio_first (void)
+{
+  E2eServer *f = e2e_server_new (3, NULL, FALSE);
+  g_autofree gchar *url = query_url (f, CID);
+  g_autofree gchar *location = g_strdup_printf ("location=%s", url);
+  g_autoptr (GError) err = NULL;
+  GSubprocess *p;
+
+  p = e2e_spawn (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, NULL, &err,
+      "gst-launch-1.0", "-q", "rtspclientsink", "name=s", location,
+      "audiotestsrc", "is-live=true", "!", "audioconvert", "!", "avenc_aac",
+      "!", "s.", "videotestsrc", "pattern=red", "is-live=true", "!",
+      "video/x-raw,format=I420,width=320,height=240,framerate=25/1", "!",
+      "x264enc", "tune=zerolatency", "key-int-max=25", "!", "s.", NULL);
+  g_assert_no_error (err);
+  g_ptr_array_add (f->pushers, p);
+  wait_live (f, CID, "red");
+  e2e_server_free (f);
+}
+
+/* audio only: refused at ANNOUNCE, the log says what was offered */
+static void
+test_no_video_refused (void)
+{
+  E2eServer *f = e2e_server_new (3, NULL, TRUE);
+  g_autofree gchar *token = e2e_token_for (CID, E2E_KEY);
+  g_autofree gchar *url = e2e_location_for (f, CID, token);
+  const gchar *argv[] = { "ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi",
+    "-i", "sine=f=440:r=8000", "-c:a", "pcm_alaw", "-t", "2", "-f", "rtsp", url,
+    NULL };
+  g_auto (CsTestRun) run = { 0 };
+  g_autofree gchar *log = NULL;
+
+  cs_test_run (&run, argv, NULL, NULL);
+  g_assert_cmpint (run.status, !=, 0);
+  g_assert_nonnull (strstr (run.err, "415"));
+  g_assert_true (g_file_get_contents (f->log_path, &log, NULL, NULL));
+  g_assert_nonnull (strstr (log, "no H.264, H.265 or JPEG video"));
+  g_assert_nonnull (strstr (log, "audio PCMA"));
+  e2e_server_free (f);
+}
+
+/* ---- squatters and abandoned pushes ------------------------------------ */
+
+static GSocketConnection *
+rtsp_connect (E2eServer *f)
+{
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GError) err = NULL;
+  GSocketConnection *c;
+
+  c = g_socket_client_connect_to_host (
+      client, "127.0.0.1", f->rtsp_port, NULL, &err);
+  g_assert_no_error (err);
+  return c;
+}
+
+static void
+rtsp_send (GSocketConnection *c, const gchar *text)
+{
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (c));
+  g_autoptr (GError) err = NULL;
+
+  g_output_stream_write_all (out, text, strlen (text), NULL, NULL, &err);
+  g_assert_no_error (err);
+}
+
+/* reads one response's head (up to the blank line); bounded */
+static gchar *
+rtsp_read (GSocketConnection *c)
+{
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (c));
+  GString *s = g_string_new (NULL);
+  gchar ch;
+
+  g_socket_set_timeout (g_socket_connection_get_socket (c), E2E_WAIT_S);
+  while (s->len < 8192 && !g_str_has_suffix (s->str, "\r\n\r\n") &&
+      g_input_stream_read (in, &ch, 1, NULL, NULL) == 1)
+    g_string_append_c (s, ch);
+  return g_string_free (s, FALSE);
+}
+
+static gchar *
+announce_text (E2eServer *f, guint32 cid, guint cseq)
+{
+  g_autofree gchar *url = query_url (f, cid);
+  const gchar *sdp = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=squat\r\n"
+                     "c=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                     "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+                     "a=control:streamid=0\r\n";
+
+  return g_strdup_printf ("ANNOUNCE %s RTSP/1.0\r\nCSeq: %u\r\n"
+                          "Content-Type: application/sdp\r\n"
+                          "Content-Length: %zu\r\n\r\n%s",
+      url, cseq, strlen (sdp), sdp);
+}
+
+/* an ANNOUNCE (answered 200) and nothing after it */
+static GSocketConnection *
+abandon_after_announce (E2eServer *f)
+{
+  GSocketConnection *c = rtsp_connect (f);
+  g_autofree gchar *announce = announce_text (f, CID, 1);
+  g_autofree gchar *answer = NULL;
+
+  rtsp_send (c, announce);
+  answer = rtsp_read (c);
+  g_assert_true (g_str_has_prefix (answer, "RTSP/1.0 200"));
+  return c;
+}
+
+static void
+test_abandoned_after_announce (void)
+{
+  E2eServer *f = e2e_server_new (3, NULL, FALSE);
+  g_autoptr (GSocketConnection) c = abandon_after_announce (f);
+  g_autofree gchar *url = query_url (f, CID);
+
+  ffmpeg_push (f, url, "blue", FALSE, AUDIO_AAC, "tcp", 30);
+  wait_live (f, CID, "blue");
+  e2e_server_free (f);
+}
+
+static void
+test_abandoned_after_setup (void)
+{
+  E2eServer *f = e2e_server_new (3, NULL, FALSE);
+  g_autoptr (GSocketConnection) c = abandon_after_announce (f);
+  g_autofree gchar *url = query_url (f, CID);
+  g_autofree gchar *setup = g_strdup_printf (
+      "SETUP %s/streamid=0 RTSP/1.0\r\nCSeq: 2\r\n"
+      "Transport: RTP/AVP/TCP;unicast;interleaved=0-1;mode=record\r\n\r\n",
+      url);
+  g_autofree gchar *answer = NULL;
+
+  rtsp_send (c, setup);
+  answer = rtsp_read (c);
+  g_assert_true (g_str_has_prefix (answer, "RTSP/1.0 200"));
+  ffmpeg_push (f, url, "blue", FALSE, AUDIO_NONE, "udp", 30);
+  wait_live (f, CID, "blue");
+  e2e_server_free (f);
+}
+
+/* The device's pusher stops (SIGSTOP: connected, sending nothing, no FIN);
+ * its next push with the same token takes over. */
+static void
+test_stopped_pusher_taken_over (void)
+{
+  E2eServer *f = e2e_server_new (30, NULL, FALSE);
+  g_autofree gchar *url = query_url (f, CID);
+  GSubprocess *p;
+
+  p = ffmpeg_push (f, url, "red", FALSE, AUDIO_AAC, "tcp", 60);
+  wait_live (f, CID, "red");
+  g_subprocess_send_signal (p, SIGSTOP);
+  /* as a device does: push again until accepted (453 while the stopped
+   * push is not yet silent for a second); far less than live-timeout */
+  for (;;) {
+    GSubprocess *q = ffmpeg_push (f, url, "blue", FALSE, AUDIO_AAC, "tcp", 60);
+
+    g_usleep (500 * 1000);
+    if (g_subprocess_get_identifier (q) || !g_subprocess_wait (q, NULL, NULL) ||
+        g_subprocess_get_if_exited (q) == FALSE ||
+        g_subprocess_get_exit_status (q) == 0)
+      break;
+    g_assert_cmpint (f->pushers->len, <, 20);
+  }
+  wait_live (f, CID, "blue");
+  e2e_server_free (f);
+}
+
+/* 100 connections that send OPTIONS or a valid ANNOUNCE and then nothing
+ * do not keep the device out. */
+static void
+test_squatters (void)
+{
+  E2eServer *f = e2e_server_new (3, NULL, FALSE);
+  g_autoptr (GPtrArray) conns = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autofree gchar *url = query_url (f, CID);
+  guint i;
+
+  for (i = 0; i < 100; i++) {
+    GSocketConnection *c = rtsp_connect (f);
+
+    if (i % 2) {
+      g_autofree gchar *announce = announce_text (f, CID, 1);
+
+      rtsp_send (c, announce);
+    } else {
+      rtsp_send (c, "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n");
+    }
+    g_ptr_array_add (conns, c);
+  }
+  ffmpeg_push (f, url, "blue", FALSE, AUDIO_NONE, "tcp", 30);
+  wait_live (f, CID, "blue");
+  e2e_server_free (f);
+}
+
+int
+main (int argc, char **argv)
+{
+  guint i;
+
+  g_test_init (&argc, &argv, NULL);
+  for (i = 0; i < G_N_ELEMENTS (push_cases); i++)
+    g_test_add_data_func (push_cases[i].path, &push_cases[i], test_push_case);
+  g_test_add_func ("/pushers/ffmpeg-basic-auth", test_ffmpeg_basic_auth);
+  g_test_add_func ("/pushers/record-aac", test_record_aac);
+  g_test_add_func ("/pushers/record-alaw", test_record_alaw);
+  g_test_add_func (
+      "/pushers/rtspclientsink-audio-first", test_rtspclientsink_audio_first);
+  g_test_add_func ("/pushers/no-video-refused", test_no_video_refused);
+  g_test_add_func (
+      "/pushers/abandoned-after-announce", test_abandoned_after_announce);
+  g_test_add_func (
+      "/pushers/abandoned-after-setup", test_abandoned_after_setup);
+  g_test_add_func (
+      "/pushers/stopped-pusher-taken-over", test_stopped_pusher_taken_over);
+  g_test_add_func ("/pushers/squatters", test_squatters);
+  return g_test_run ();
+}
