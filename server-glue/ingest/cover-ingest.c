@@ -30,7 +30,6 @@
 #include "cover-pushers.h"
 #include "cover-rtsp-auth.h"
 #include "cover-stream-settings.h"
-#include "coverid.h"
 
 /* sessions of pushers gone silent are dropped after this (RTSP timeout) */
 #define SESSION_CLEANUP_INTERVAL_S 2
@@ -82,20 +81,6 @@ pending_free (gpointer data)
 /* a push that sends this long nothing is stale: a new push of its client
  * id takes over (at most live-timeout) */
 #define STALE_US (1 * G_USEC_PER_SEC)
-
-gboolean
-cover_ingest_cid_from_path (const gchar *path, gboolean sub, guint32 *cid)
-{
-  const gchar *p, *end;
-
-  if (!path || !g_str_has_prefix (path, COVER_INGEST_MOUNT_PATH "/"))
-    return FALSE;
-  p = path + strlen (COVER_INGEST_MOUNT_PATH "/");
-  end = strchr (p, '/');
-  if (end && !sub)
-    return FALSE;
-  return cover_client_id_parse (p, end ? end - p : -1, cid);
-}
 
 /* The mount points match an ANNOUNCE's path exactly: a client id gets its
  * /live/<cid> when it first pushes (kept: a few bytes per device). */
