@@ -153,6 +153,16 @@ test_prefix_boundary (void)
   ht_svc_free (svc);
 }
 
+/* uploads @image as the cover of @cid: 200 */
+static void
+upload_ok (HtSvc *svc, guint32 cid, GBytes *image)
+{
+  HtResp *resp = ht_upload (svc, cid, image);
+
+  ht_assert_status (resp, 200);
+  ht_resp_free (resp);
+}
+
 static void
 test_undecodable_upload (void)
 {
@@ -173,9 +183,7 @@ test_undecodable_upload (void)
   broken = g_bytes_new_take (bad, size);
   g_assert_cmpint (cover_image_sniff (bad, size, NULL, NULL, NULL), ==,
       COVER_IMAGE_TYPE_JPEG);
-  resp = ht_upload (svc, HT_SEED_CID, broken);
-  ht_assert_status (resp, 200);
-  ht_resp_free (resp);
+  upload_ok (svc, HT_SEED_CID, broken);
   resp = ht_get_cover (svc, HT_SEED_CID, "width=100");
   ht_assert_cover (resp, broken, "image/jpeg", "upload");
   ht_resp_free (resp);
@@ -193,9 +201,7 @@ test_http10_no_host (void)
   static const gchar health[] = "GET /healthz?x=1 HTTP/1.0\r\n\r\n";
   HtResp *resp;
 
-  resp = ht_upload (svc, 42, jpeg);
-  ht_assert_status (resp, 200);
-  ht_resp_free (resp);
+  upload_ok (svc, 42, jpeg);
   resp = ht_raw (svc->port, req, strlen (req));
   ht_assert_cover (resp, jpeg, "image/jpeg", "upload");
   ht_resp_free (resp);
