@@ -40,13 +40,22 @@ static const CoverConfigKey server_keys[] = {
   SERVER_KEY ("store-dir", PATH, store_dir, 0, 0, COVERSNAP_DEFAULT_STORE_DIR),
   SERVER_KEY ("live-timeout", SECONDS, live_timeout_us, 1,
       G_GUINT64_CONSTANT (86400) * G_USEC_PER_SEC, "10"),
-  SERVER_KEY ("max-upload-size", SIZE, max_upload_size, 1, 256 * 1024 * 1024,
-      "2097152"),
+  SERVER_KEY ("max-upload-size", SIZE, max_upload_size, 1,
+      COVER_CONFIG_MAX_UPLOAD_SIZE, "2097152"),
   SERVER_KEY ("require-view-permission", BOOLEAN, require_view_permission, 0, 1,
       "false"),
-  SERVER_KEY ("max-resize", UINT, max_resize, 16, 8192, "1920"),
+  SERVER_KEY ("max-resize", UINT, max_resize, 16, 3840, "1920"),
+  SERVER_KEY ("resize-queue", UINT, resize_queue, 1, 4096, "32"),
   SERVER_KEY (
       "resize-cache-entries", UINT, resize_cache_entries, 0, 1 << 20, "256"),
+  SERVER_KEY ("max-connections", UINT, max_connections, 1, 1 << 20, "512"),
+  SERVER_KEY ("listen-backlog", UINT, listen_backlog, 1, 65535, "1024"),
+  SERVER_KEY ("idle-timeout", SECONDS, idle_timeout_us, G_USEC_PER_SEC,
+      G_GUINT64_CONSTANT (86400) * G_USEC_PER_SEC, "30"),
+  SERVER_KEY ("header-timeout", SECONDS, header_timeout_us, 1,
+      G_GUINT64_CONSTANT (86400) * G_USEC_PER_SEC, "10"),
+  SERVER_KEY ("body-timeout", SECONDS, body_timeout_us, 1,
+      G_GUINT64_CONSTANT (86400) * G_USEC_PER_SEC, "60"),
 };
 
 static const CoverConfigTable server_table = {

@@ -25,6 +25,10 @@ typedef enum
   COVER_CONFIG_ERROR_UNKNOWN_KEY,
 } CoverConfigError;
 
+/* The largest upload the upload source reads back: the bound of [server]
+ * max-upload-size. */
+#define COVER_CONFIG_MAX_UPLOAD_SIZE (32 * 1024 * 1024)
+
 /* The cover service's settings: [server] and [app.NAME] of a GKeyFile (see
  * gst-docs/configuration.md), or filled in from code.  Other groups
  * ([stream.*], ...) belong to the media server and are ignored here. */
@@ -43,6 +47,12 @@ typedef struct
   gboolean require_view_permission; /* [server] require-view-permission */
   guint max_resize; /* [server] max-resize: largest width/height asked */
   guint resize_cache_entries; /* [server] resize-cache-entries */
+  guint resize_queue;         /* [server] resize-queue: resizes pending */
+  guint max_connections;      /* [server] max-connections */
+  guint listen_backlog;       /* [server] listen-backlog */
+  gint64 idle_timeout_us;     /* [server] idle-timeout: socket inactivity */
+  gint64 header_timeout_us;   /* [server] header-timeout */
+  gint64 body_timeout_us;     /* [server] body-timeout */
   CoverAppTable *apps;        /* [app.NAME] key, cids */
 
   /* private: which [server] keys were given (bit per row of the table) */

@@ -24,11 +24,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cover-config.h"
 #include "cover-source-private.h"
 #include "coverthumbnail.h"
 
 /* thumbnails and uploads are small; anything bigger is not ours */
-#define MAX_FILE_SIZE (32 * 1024 * 1024)
+#define MAX_FILE_SIZE COVER_CONFIG_MAX_UPLOAD_SIZE
 
 typedef struct
 {

@@ -110,6 +110,67 @@ cover_request_respond_not_found (CoverRequest *req)
       g_uri_get_path (soup_server_message_get_uri (req->msg)));
 }
 
+/* Answers the raw way: libsoup reads a declared body before it writes an
+ * answer, even one made in an early handler, so the answer (already set
+ * on the message) goes out on the stolen connection, which then closes. */
+
+typedef struct
+{
+  GIOStream *stream;
+  GBytes *bytes;
+} RawAnswer;
+
+static void
+on_raw_closed (GObject *stream, GAsyncResult *res, gpointer data)
+{
+  g_io_stream_close_finish (G_IO_STREAM (stream), res, NULL);
+  g_object_unref (stream);
+}
+
+static void
+on_raw_written (GObject *out, GAsyncResult *res, gpointer data)
+{
+  RawAnswer *raw = data;
+
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (out), res, NULL, NULL);
+  /* takes the stream */
+  g_io_stream_close_async (
+      raw->stream, G_PRIORITY_DEFAULT, NULL, on_raw_closed, NULL);
+  g_bytes_unref (raw->bytes);
+  g_free (raw);
+}
+
+static void
+add_raw_header (const char *name, const char *value, gpointer data)
+{
+  g_string_append_printf (data, "%s: %s\r\n", name, value);
+}
+
+void
+cover_request_send_now_and_close (CoverRequest *req)
+{
+  SoupMessageBody *body = soup_server_message_get_response_body (req->msg);
+  SoupMessageHeaders *h = soup_server_message_get_response_headers (req->msg);
+  guint status = soup_server_message_get_status (req->msg);
+  g_autoptr (GBytes) data = soup_message_body_flatten (body);
+  GString *out = g_string_new (NULL);
+  RawAnswer *raw = g_new0 (RawAnswer, 1);
+
+  soup_message_headers_replace (h, "Connection", "close");
+  soup_message_headers_set_content_length (h, g_bytes_get_size (data));
+  g_string_append_printf (
+      out, "HTTP/1.1 %u %s\r\n", status, soup_status_get_phrase (status));
+  soup_message_headers_foreach (h, add_raw_header, out);
+  g_string_append (out, "\r\n");
+  g_string_append_len (
+      out, g_bytes_get_data (data, NULL), g_bytes_get_size (data));
+  raw->bytes = g_string_free_to_bytes (out);
+  raw->stream = soup_server_message_steal_connection (req->msg);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (raw->stream),
+      g_bytes_get_data (raw->bytes, NULL), g_bytes_get_size (raw->bytes),
+      G_PRIORITY_DEFAULT, NULL, on_raw_written, raw);
+}
+
 /* @allow: methods separated by ", " */
 static gboolean
 method_allowed (const gchar *method, const gchar *allow)
@@ -130,12 +191,14 @@ cover_request_begin_device (CoverRequest *req, const gchar *path,
     const gchar *prefix, const gchar *suffix, const gchar *allow,
     guint32 *client_id)
 {
-  gsize plen = strlen (prefix), slen = strlen (suffix), len = strlen (path);
+  /* HTTP/1.0 without Host: libsoup leaves the query in the path */
+  gsize plen = strlen (prefix), slen = strlen (suffix),
+        len = strcspn (path, "?");
   const gchar *start = path + plen, *end;
 
   end = len >= plen + slen ? path + len - slen : NULL;
-  if (!end || strncmp (path, prefix, plen) != 0 || strcmp (end, suffix) != 0 ||
-      memchr (start, '/', end - start)) {
+  if (!end || strncmp (path, prefix, plen) != 0 ||
+      strncmp (end, suffix, slen) != 0 || memchr (start, '/', end - start)) {
     cover_request_respond_not_found (req);
     return FALSE;
   }
@@ -155,8 +218,12 @@ cover_request_begin_device (CoverRequest *req, const gchar *path,
 GHashTable *
 cover_request_query_params (CoverRequest *req)
 {
-  const gchar *query = g_uri_get_query (soup_server_message_get_uri (req->msg));
+  GUri *uri = soup_server_message_get_uri (req->msg);
+  const gchar *query = g_uri_get_query (uri);
 
+  /* HTTP/1.0 without Host: the query is still in the path */
+  if (!query && (query = strchr (g_uri_get_path (uri), '?')))
+    query++;
   if (!query)
     return NULL;
   return g_uri_parse_params (query, -1, "&", G_URI_PARAMS_NONE, NULL);

@@ -60,6 +60,9 @@ void cover_request_respond_error (CoverRequest *req, guint status,
     const gchar *code, const gchar *format, ...) G_GNUC_PRINTF (4, 5);
 void cover_request_respond_method_not_allowed (
     CoverRequest *req, const gchar *allow);
+/* Sends the answer set on the message now, without reading the request's
+ * body, and closes the connection (an early handler's refusal). */
+void cover_request_send_now_and_close (CoverRequest *req);
 /* 404 not_found, counted as the "other" endpoint */
 void cover_request_respond_not_found (CoverRequest *req);
 /* The picture with its ETag, Last-Modified and X-Cover-Source, or 304 when

@@ -33,6 +33,7 @@ struct _CoverResizeCache
   GMutex lock;
   GHashTable *pictures; /* "etag WxH" → CoverPicture */
   GQueue order;         /* the keys, oldest first */
+  gint pending;         /* resize jobs queued or running */
 };
 
 typedef struct
@@ -130,10 +131,11 @@ resize_done (CoverJob *job)
   ResizeJob *r = (ResizeJob *) job;
 
   if (!r->result) {
-    g_warning ("could not resize a cover: %s",
+    /* e.g. an upload that sniffs as a JPEG but does not decode: the
+     * original is still a cover */
+    g_warning ("could not resize a cover, answering the original: %s",
         r->error ? r->error->message : "unknown error");
-    cover_request_respond_error (&job->req, SOUP_STATUS_INTERNAL_SERVER_ERROR,
-        "internal", "The cover could not be resized.");
+    cover_request_respond_picture (&job->req, r->picture);
     return;
   }
   cover_request_respond_picture (&job->req, r->result);
@@ -148,6 +150,7 @@ resize_clear (CoverJob *job)
   g_clear_pointer (&r->result, cover_picture_unref);
   g_clear_error (&r->error);
   g_free (r->key);
+  g_atomic_int_add (&r->cache->pending, -1);
 }
 
 /* Whether @pic is bigger than @width x @height and small enough to decode
@@ -181,6 +184,17 @@ cover_resize_cache_respond (CoverResizeCache *cache, CoverRequest *req,
     key = g_strdup_printf ("%s %ux%u", pic->etag, width, height);
     cached = cache_lookup (cache, key);
     if (!cached) {
+      /* the work each costs is bounded by max-resize; their number here */
+      if ((guint) g_atomic_int_add (&cache->pending, 1) >=
+          req->service->config->resize_queue) {
+        g_atomic_int_add (&cache->pending, -1);
+        soup_message_headers_replace (
+            soup_server_message_get_response_headers (req->msg), "Retry-After",
+            "1");
+        cover_request_respond_error (req, SOUP_STATUS_SERVICE_UNAVAILABLE,
+            "busy", "Too many covers are being resized; try again shortly.");
+        return;
+      }
       /* decode, scale and encode off the main loop */
       r = cover_job_new (
           sizeof (ResizeJob), req, resize_run, resize_done, resize_clear);

@@ -29,6 +29,8 @@
 #include "cover-source-private.h"
 #include "cover-upload.h"
 
+#include <string.h>
+
 G_DEFINE_QUARK (cover-service-error-quark, cover_service_error);
 
 #define WORKERS 2
@@ -133,7 +135,9 @@ begin_plain (CoverRequest *req, const gchar *path, const gchar *want)
 {
   const gchar *method = soup_server_message_get_method (req->msg);
 
-  if (!g_str_equal (path, want)) {
+  /* (HTTP/1.0 without Host: the query is still in the path) */
+  if (strlen (want) != strcspn (path, "?") ||
+      strncmp (path, want, strlen (want)) != 0) {
     cover_request_respond_not_found (req);
     return FALSE;
   }

@@ -82,8 +82,24 @@ cover_upload_early_handler (SoupServer *server, SoupServerMessage *msg,
   gsize limit = s->config->max_upload_size + FRAMING_ALLOWANCE;
   UploadBody *u;
 
+  g_autoptr (GHashTable) params = NULL;
+  guint32 client_id;
+  CoverRequest auth;
+
   if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
     return;
+  /* who may upload is known from the headers: refuse before the body */
+  cover_request_init (&auth, s, msg, COVER_ENDPOINT_UPLOAD);
+  if (!cover_request_begin_device (
+          &auth, path, "/v2/devices/", "/snapshots", "POST", &client_id)) {
+    cover_request_send_now_and_close (&auth);
+    return;
+  }
+  params = cover_request_query_params (&auth);
+  if (!cover_request_authorize (&auth, params, client_id, 0)) {
+    cover_request_send_now_and_close (&auth);
+    return;
+  }
   /* the body is taken chunk by chunk below, or drained */
   soup_message_body_set_accumulate (
       soup_server_message_get_request_body (msg), FALSE);
@@ -108,16 +124,34 @@ cover_upload_early_handler (SoupServer *server, SoupServerMessage *msg,
       G_OBJECT (msg), BODY_KEY, u, (GDestroyNotify) upload_body_free);
 }
 
+/* Whether @type has the parameter @declared ("boundary=B") whole: not a
+ * longer boundary that starts with B. */
+static gboolean
+declares_boundary (const gchar *type, const gchar *declared)
+{
+  gsize len = strlen (declared);
+  const gchar *p = type;
+
+  while ((p = strstr (p, declared))) {
+    gboolean starts = p > type && (p[-1] == ';' || g_ascii_isspace (p[-1]));
+    gboolean ends = p[len] == '\0' || p[len] == ';' || g_ascii_isspace (p[len]);
+
+    if (starts && ends)
+      return TRUE;
+    p += len;
+  }
+  return FALSE;
+}
+
 /* The seed's own curl example sets a Content-Type with a boundary *and*
  * uses -F, so curl sends two boundary parameters, and a body framed by the
  * second; libsoup takes the first.  Of the boundaries declared, use the one
  * the body opens with.  (A body framed by an undeclared boundary stays a
  * 400.) */
 static SoupMultipart *
-multipart_with_body_boundary (SoupServerMessage *msg, GBytes *body)
+multipart_with_body_boundary (SoupMessageHeaders *request, GBytes *body)
 {
-  const gchar *type = soup_message_headers_get_one (
-      soup_server_message_get_request_headers (msg), "Content-Type");
+  const gchar *type = soup_message_headers_get_one (request, "Content-Type");
   g_autoptr (SoupMessageHeaders) h = NULL;
   g_autoptr (GHashTable) params = NULL;
   g_autofree gchar *boundary = NULL;
@@ -135,7 +169,7 @@ multipart_with_body_boundary (SoupServerMessage *msg, GBytes *body)
   boundary = g_strndup (data + 2, eol - data - 2);
   declared = g_strdup_printf ("boundary=%s", boundary);
   if (!g_str_has_prefix (type, "multipart/form-data") ||
-      !strstr (type, declared))
+      !declares_boundary (type, declared))
     return NULL;
   params = g_hash_table_new (g_str_hash, g_str_equal);
   g_hash_table_insert (params, (gpointer) "boundary", boundary);
@@ -144,31 +178,58 @@ multipart_with_body_boundary (SoupServerMessage *msg, GBytes *body)
   return soup_multipart_new_from_message (h, body);
 }
 
-/* The "file" field of the form in @u (transfer full), or NULL when the
- * request was answered. */
-static GBytes *
-form_file (CoverRequest *req, UploadBody *u)
+GBytes *
+cover_upload_terminated_body (const guint8 *data, gsize size)
 {
-  g_autoptr (GBytes) body =
-      g_byte_array_free_to_bytes (g_byte_array_ref (u->body));
+  /* libsoup's multipart parser runs strstr() over the body: a NUL after
+   * it, outside the bytes handed over */
+  guint8 *copy = g_malloc (size + 1);
+  g_autoptr (GBytes) whole = NULL;
+
+  if (size)
+    memcpy (copy, data, size);
+  copy[size] = '\0';
+  whole = g_bytes_new_take (copy, size + 1);
+  return g_bytes_new_from_bytes (whole, 0, size);
+}
+
+GBytes *
+cover_upload_form_file (SoupMessageHeaders *request, const guint8 *data,
+    gsize size, const gchar **why)
+{
+  g_autoptr (GBytes) body = cover_upload_terminated_body (data, size);
   g_autoptr (GHashTable) fields = NULL;
   SoupMultipart *multipart;
   GBytes *file = NULL;
 
-  multipart = soup_multipart_new_from_message (
-      soup_server_message_get_request_headers (req->msg), body);
+  multipart = soup_multipart_new_from_message (request, body);
   if (!multipart)
-    multipart = multipart_with_body_boundary (req->msg, body);
+    multipart = multipart_with_body_boundary (request, body);
   if (!multipart) {
-    cover_request_respond_error (req, SOUP_STATUS_BAD_REQUEST, "bad_request",
-        "The body must be multipart/form-data with a boundary, and complete.");
+    *why = "The body must be multipart/form-data with a boundary, and "
+           "complete.";
     return NULL;
   }
   /* takes the multipart */
   fields = soup_form_decode_multipart (multipart, "file", NULL, NULL, &file);
   if (!file)
-    cover_request_respond_error (req, SOUP_STATUS_BAD_REQUEST, "bad_request",
-        "The form has no \"file\" field.");
+    *why = "The form has no \"file\" field.";
+  return file;
+}
+
+/* The "file" field of the form in @u (transfer full), or NULL when the
+ * request was answered. */
+static GBytes *
+form_file (CoverRequest *req, UploadBody *u)
+{
+  const gchar *why = NULL;
+  GBytes *file = cover_upload_form_file (
+      soup_server_message_get_request_headers (req->msg), u->body->data,
+      u->body->len, &why);
+
+  if (!file)
+    cover_request_respond_error (
+        req, SOUP_STATUS_BAD_REQUEST, "bad_request", "%s", why);
   return file;
 }
 

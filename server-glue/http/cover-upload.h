@@ -23,6 +23,17 @@ void cover_upload_early_handler (SoupServer *server, SoupServerMessage *msg,
 void cover_upload_handler (SoupServer *server, SoupServerMessage *msg,
     const char *path, GHashTable *query, gpointer user_data);
 
+/* The "file" field of the multipart/form-data @data (@request: the
+ * request's headers), transfer full; NULL with the client's sentence in
+ * @why.  A body framed by a declared boundary other than the first is
+ * accepted (curl sends two); an undeclared one, or a prefix of a declared
+ * one, is not. */
+GBytes *cover_upload_form_file (SoupMessageHeaders *request, const guint8 *data,
+    gsize size, const gchar **why);
+/* @data with a NUL after its @size bytes (the bytes' size stays @size):
+ * libsoup's parser reads the body as a string. */
+GBytes *cover_upload_terminated_body (const guint8 *data, gsize size);
+
 G_END_DECLS
 
 #endif /* __COVER_UPLOAD_H__ */

@@ -541,7 +541,7 @@ def check_config(c, root, pages):
                  "UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404,
                  "METHOD_NOT_ALLOWED": 405, "NOT_ACCEPTABLE": 406,
                  "REQUEST_ENTITY_TOO_LARGE": 413,
-                 "INTERNAL_SERVER_ERROR": 500}
+                 "INTERNAL_SERVER_ERROR": 500, "SERVICE_UNAVAILABLE": 503}
         if c.check(status in codes, "unknown status %s in the service" %
                    status):
             c.check("| %d" % codes[status] in api,

@@ -16,7 +16,15 @@
  *     multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW"
  *     -F "file=@10000415.jpg" URL
  *   makes curl (7.88) send two boundary parameters and a body framed by the
- *   second; the service uses the declared boundary the body opens with. */
+ *   second; the service uses the declared boundary the body opens with;
+ * - short-multipart: 11 bytes of body made libsoup's parser read past the
+ *   buffer (strstr on a body without a NUL; ASan saw it);
+ * - prefix-boundary: a body framed by a prefix of the declared boundary is
+ *   refused;
+ * - undecodable-upload: a JPEG that sniffs but does not decode: a resized
+ *   GET answers the original (it was a 500);
+ * - http10-no-host: libsoup leaves the query in the path of an HTTP/1.0
+ *   request without Host; it is still routed and authorized. */
 
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -24,6 +32,7 @@
 
 #include <string.h>
 
+#include "cover-upload.h"
 #include "http-util.h"
 
 /* Sent in full: the 413 comes after the body, but the body must
@@ -88,6 +97,120 @@ test_seed_curl_command (void)
   ht_svc_free (svc);
 }
 
+static void
+test_short_multipart (void)
+{
+  HtSvc *svc = ht_svc_new (NULL);
+  g_autoptr (GBytes) body = g_bytes_new_static ("--XyZ\r\n--Xy", 11);
+  g_autoptr (GBytes) copy = cover_upload_terminated_body (
+      g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  HtResp *resp;
+
+  /* what libsoup parses has a NUL after its bytes */
+  g_assert_cmpuint (g_bytes_get_size (copy), ==, 11);
+  g_assert_cmpint (((const gchar *) g_bytes_get_data (copy, NULL))[11], ==, 0);
+  resp = ht_upload_body (
+      svc, HT_SEED_CID, "multipart/form-data; boundary=XyZ", body, FALSE);
+  g_free (ht_assert_error (resp, 400, "bad_request"));
+  ht_resp_free (resp);
+  ht_svc_free (svc);
+}
+
+static GBytes *
+form_of (const gchar *boundary, GBytes *file)
+{
+  GByteArray *b = g_byte_array_new ();
+  g_autofree gchar *head =
+      g_strdup_printf ("--%s\r\nContent-Disposition: form-data; name=\"file\"; "
+                       "filename=\"c.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n",
+          boundary);
+  g_autofree gchar *tail = g_strdup_printf ("\r\n--%s--\r\n", boundary);
+
+  g_byte_array_append (b, (const guint8 *) head, strlen (head));
+  g_byte_array_append (
+      b, g_bytes_get_data (file, NULL), g_bytes_get_size (file));
+  g_byte_array_append (b, (const guint8 *) tail, strlen (tail));
+  return g_byte_array_free_to_bytes (b);
+}
+
+static void
+test_prefix_boundary (void)
+{
+  HtSvc *svc = ht_svc_new (NULL);
+  g_autoptr (GBytes) jpeg = ht_jpeg (64, 48, 10, 20, 30);
+  g_autoptr (GBytes) body = form_of ("XyZ", jpeg);
+  HtResp *resp;
+
+  resp = ht_upload_body (
+      svc, HT_SEED_CID, "multipart/form-data; boundary=XyZ123", body, FALSE);
+  g_free (ht_assert_error (resp, 400, "bad_request"));
+  ht_resp_free (resp);
+  /* the whole boundary, as the second of two, still works */
+  resp = ht_upload_body (svc, HT_SEED_CID,
+      "multipart/form-data; boundary=XyZ123; boundary=XyZ", body, FALSE);
+  ht_assert_status (resp, 200);
+  ht_resp_free (resp);
+  ht_svc_free (svc);
+}
+
+/* uploads @image as the cover of @cid: 200 */
+static void
+upload_ok (HtSvc *svc, guint32 cid, GBytes *image)
+{
+  HtResp *resp = ht_upload (svc, cid, image);
+
+  ht_assert_status (resp, 200);
+  ht_resp_free (resp);
+}
+
+static void
+test_undecodable_upload (void)
+{
+  HtSvc *svc = ht_svc_new (NULL);
+  g_autoptr (GBytes) good = ht_jpeg (640, 480, 10, 20, 30);
+  gsize size = g_bytes_get_size (good), i;
+  guint8 *bad = g_memdup2 (g_bytes_get_data (good, NULL), size);
+  g_autoptr (GBytes) broken = NULL;
+  HtResp *resp;
+
+  /* the scan's first component uses Huffman tables 3, never defined: the
+   * header (up to SOS) reads, the decoder stops with an error */
+  for (i = 2; i + 8 < size; i++)
+    if (bad[i] == 0xff && bad[i + 1] == 0xda)
+      break;
+  g_assert_cmpuint (i + 8, <, size);
+  bad[i + 6] = 0x33;
+  broken = g_bytes_new_take (bad, size);
+  g_assert_cmpint (cover_image_sniff (bad, size, NULL, NULL, NULL), ==,
+      COVER_IMAGE_TYPE_JPEG);
+  upload_ok (svc, HT_SEED_CID, broken);
+  resp = ht_get_cover (svc, HT_SEED_CID, "width=100");
+  ht_assert_cover (resp, broken, "image/jpeg", "upload");
+  ht_resp_free (resp);
+  ht_svc_free (svc);
+}
+
+static void
+test_http10_no_host (void)
+{
+  HtSvc *svc = ht_svc_new (NULL);
+  g_autoptr (GBytes) jpeg = ht_jpeg (64, 48, 10, 20, 30);
+  g_autofree gchar *token = ht_token (42);
+  g_autofree gchar *req = g_strdup_printf (
+      "GET /v2/snapshots/42/cover?client_token=%s HTTP/1.0\r\n\r\n", token);
+  static const gchar health[] = "GET /healthz?x=1 HTTP/1.0\r\n\r\n";
+  HtResp *resp;
+
+  upload_ok (svc, 42, jpeg);
+  resp = ht_raw (svc->port, req, strlen (req));
+  ht_assert_cover (resp, jpeg, "image/jpeg", "upload");
+  ht_resp_free (resp);
+  resp = ht_raw (svc->port, health, strlen (health));
+  ht_assert_status (resp, 200);
+  ht_resp_free (resp);
+  ht_svc_free (svc);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -95,5 +218,9 @@ main (int argc, char **argv)
 
   g_test_add_func ("/http/upload/early-413-memory", test_early_413_memory);
   g_test_add_func ("/http/upload/seed-curl-command", test_seed_curl_command);
+  g_test_add_func ("/http/upload/short-multipart", test_short_multipart);
+  g_test_add_func ("/http/upload/prefix-boundary", test_prefix_boundary);
+  g_test_add_func ("/http/upload/undecodable-upload", test_undecodable_upload);
+  g_test_add_func ("/http/cover/http10-no-host", test_http10_no_host);
   return ht_run ();
 }
