@@ -143,6 +143,70 @@ declares_boundary (const gchar *type, const gchar *declared)
   return FALSE;
 }
 
+/* libsoup 3.2's multipart parser takes a part's body to run from the end
+ * of its header block to 2 bytes before the next boundary line; when a
+ * header block runs into that boundary ("--b\r\nX: y\r\n\r\n--b--") the
+ * length is negative and g_malloc() aborts the process.  So walk the parts
+ * exactly as it does (the same boundary search, strstr() for the end of the
+ * headers: @data is NUL-terminated) and refuse such a body first. */
+static const gchar *
+next_boundary (
+    const gchar *start, const gchar *end, const gchar *boundary, gsize len)
+{
+  const gchar *b;
+
+  for (b = memchr (start, '-', end - start); b && b + len + 4 < end;
+       b = memchr (b + 2, '-', end - (b + 2))) {
+    if (b[1] != '-' || memcmp (b + 2, boundary, len) != 0)
+      continue;
+    if (!(b == start || (b[-1] == '\n' && b[-2] == '\r')))
+      continue;
+    if ((b[len + 2] == '-' && b[len + 3] == '-') ||
+        (b[len + 2] == '\r' && b[len + 3] == '\n'))
+      return b;
+  }
+  return NULL;
+}
+
+static gboolean
+parts_fit (const gchar *data, gsize size, const gchar *boundary)
+{
+  const gchar *end = data + size, *start, *next, *split;
+  gsize len = strlen (boundary);
+
+  start = next_boundary (data, end, boundary, len);
+  while (start && start[2 + len] != '-') {
+    next = next_boundary (start + 2 + len, end, boundary, len);
+    if (!next)
+      return TRUE; /* libsoup refuses it by itself */
+    split = strstr (start, "\r\n\r\n");
+    if (!split || split > next)
+      return TRUE;
+    if (split + 4 > next - 2)
+      return FALSE;
+    start = next;
+  }
+  return TRUE;
+}
+
+/* soup_multipart_new_from_message(), minus its crash.  @body must be
+ * followed by a NUL (cover_upload_terminated_body()). */
+static SoupMultipart *
+multipart_parse (SoupMessageHeaders *headers, GBytes *body)
+{
+  g_autoptr (GHashTable) params = NULL;
+  const gchar *boundary;
+
+  if (!soup_message_headers_get_content_type (headers, &params))
+    return NULL;
+  boundary = g_hash_table_lookup (params, "boundary");
+  if (boundary &&
+      !parts_fit (
+          g_bytes_get_data (body, NULL), g_bytes_get_size (body), boundary))
+    return NULL;
+  return soup_multipart_new_from_message (headers, body);
+}
+
 /* The seed's own curl example sets a Content-Type with a boundary *and*
  * uses -F, so curl sends two boundary parameters, and a body framed by the
  * second; libsoup takes the first.  Of the boundaries declared, use the one
@@ -175,7 +239,7 @@ multipart_with_body_boundary (SoupMessageHeaders *request, GBytes *body)
   g_hash_table_insert (params, (gpointer) "boundary", boundary);
   h = soup_message_headers_new (SOUP_MESSAGE_HEADERS_MULTIPART);
   soup_message_headers_set_content_type (h, "multipart/form-data", params);
-  return soup_multipart_new_from_message (h, body);
+  return multipart_parse (h, body);
 }
 
 GBytes *
@@ -202,7 +266,7 @@ cover_upload_form_file (SoupMessageHeaders *request, const guint8 *data,
   SoupMultipart *multipart;
   GBytes *file = NULL;
 
-  multipart = soup_multipart_new_from_message (request, body);
+  multipart = multipart_parse (request, body);
   if (!multipart)
     multipart = multipart_with_body_boundary (request, body);
   if (!multipart) {

@@ -19,6 +19,9 @@
  *   second; the service uses the declared boundary the body opens with;
  * - short-multipart: 11 bytes of body made libsoup's parser read past the
  *   buffer (strstr on a body without a NUL; ASan saw it);
+ * - headers-into-boundary: a part whose header block runs into the next
+ *   boundary made libsoup's parser g_malloc (-2) and abort the server (found
+ *   by tests/fuzz); now a 400 and the server goes on;
  * - prefix-boundary: a body framed by a prefix of the declared boundary is
  *   refused;
  * - undecodable-upload: a JPEG that sniffs but does not decode: a resized
@@ -93,6 +96,27 @@ test_seed_curl_command (void)
   }
   resp = ht_get_cover (svc, HT_SEED_CID, NULL);
   ht_assert_cover (resp, jpeg, "image/jpeg", "upload");
+  ht_resp_free (resp);
+  ht_svc_free (svc);
+}
+
+static void
+test_headers_into_boundary (void)
+{
+  HtSvc *svc = ht_svc_new (NULL);
+  static const gchar form[] =
+      "--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n--b--\r\n";
+  g_autoptr (GBytes) body = g_bytes_new_static (form, sizeof (form) - 1);
+  g_autoptr (GBytes) jpeg = ht_jpeg (32, 32, 200, 0, 0);
+  HtResp *resp;
+
+  resp = ht_upload_body (
+      svc, HT_SEED_CID, "multipart/form-data; boundary=b", body, FALSE);
+  g_free (ht_assert_error (resp, 400, "bad_request"));
+  ht_resp_free (resp);
+  /* still serving, and still taking good uploads */
+  resp = ht_upload (svc, HT_SEED_CID, jpeg);
+  g_assert_cmpuint (resp->status, ==, 200);
   ht_resp_free (resp);
   ht_svc_free (svc);
 }
@@ -219,6 +243,8 @@ main (int argc, char **argv)
   g_test_add_func ("/http/upload/early-413-memory", test_early_413_memory);
   g_test_add_func ("/http/upload/seed-curl-command", test_seed_curl_command);
   g_test_add_func ("/http/upload/short-multipart", test_short_multipart);
+  g_test_add_func (
+      "/http/upload/headers-into-boundary", test_headers_into_boundary);
   g_test_add_func ("/http/upload/prefix-boundary", test_prefix_boundary);
   g_test_add_func ("/http/upload/undecodable-upload", test_undecodable_upload);
   g_test_add_func ("/http/cover/http10-no-host", test_http10_no_host);
