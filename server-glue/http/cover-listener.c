@@ -62,7 +62,9 @@ struct _HttpThread
 
 struct _CoverListener
 {
-  CoverService *service;
+  const CoverConfig *config;
+  CoverListenerAttachFunc attach;
+  gpointer attach_data;
   GMutex lock; /* the threads' startup */
   GCond cond;
   GPtrArray *threads; /* HttpThread* */
@@ -118,7 +120,7 @@ fail:
 static const CoverConfig *
 thread_config (HttpThread *t)
 {
-  return cover_service_get_config (t->listener->service);
+  return t->listener->config;
 }
 
 /* Shuts the socket down: libsoup's pending read or write fails, and it
@@ -399,7 +401,7 @@ http_thread (gpointer data)
 
   g_main_context_push_thread_default (context);
   t->server = soup_server_new ("server-header", "coversnap ", NULL);
-  cover_service_attach (l->service, t->server);
+  l->attach (l->attach_data, t->server);
   g_signal_connect (
       t->server, "request-started", G_CALLBACK (on_request_started), t);
   g_signal_connect (
@@ -440,7 +442,7 @@ http_thread (gpointer data)
 static gboolean
 start_thread (CoverListener *l, const gchar *address, GError **error)
 {
-  const CoverConfig *config = cover_service_get_config (l->service);
+  const CoverConfig *config = l->config;
   GSocket *sock =
       listen_socket (address, l->port, config->listen_backlog, error);
   HttpThread *t;
@@ -483,18 +485,22 @@ http_thread_join (HttpThread *t)
 }
 
 CoverListener *
-cover_listener_start (CoverService *service, const gchar *address, guint16 port,
-    guint threads, GError **error)
+cover_listener_start (const CoverConfig *config, CoverListenerAttachFunc attach,
+    gpointer data, const gchar *address, guint16 port, guint threads,
+    GError **error)
 {
   CoverListener *l;
   guint i;
 
-  g_return_val_if_fail (service != NULL, NULL);
+  g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (attach != NULL, NULL);
   g_return_val_if_fail (address != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   l = g_new0 (CoverListener, 1);
-  l->service = service;
+  l->config = config;
+  l->attach = attach;
+  l->attach_data = data;
   l->port = port;
   g_mutex_init (&l->lock);
   g_cond_init (&l->cond);

@@ -10,7 +10,9 @@
 #ifndef __COVER_LISTENER_H__
 #define __COVER_LISTENER_H__
 
-#include "cover-service.h"
+#include <libsoup/soup.h>
+
+#include "cover-config.h"
 
 G_BEGIN_DECLS
 
@@ -19,11 +21,17 @@ G_BEGIN_DECLS
  * the connections. */
 typedef struct _CoverListener CoverListener;
 
-/* Starts @threads threads serving @service on @address:@port (0: a free
- * port, the same for all) and returns once all listen (transfer full), or
- * NULL with @error set. */
-CoverListener *cover_listener_start (CoverService *service,
-    const gchar *address, guint16 port, guint threads, GError **error);
+/* Called on each thread's context with its new SoupServer, to add the
+ * handlers: the listener knows nothing of what is served. */
+typedef void (*CoverListenerAttachFunc) (gpointer data, SoupServer *server);
+
+/* Starts @threads threads on @address:@port (0: a free port, the same for
+ * all), with the limits of @config (transfer none, outlives the listener),
+ * each SoupServer handed to @attach, and returns once all listen
+ * (transfer full), or NULL with @error set. */
+CoverListener *cover_listener_start (const CoverConfig *config,
+    CoverListenerAttachFunc attach, gpointer data, const gchar *address,
+    guint16 port, guint threads, GError **error);
 /* The bound port; 0 for a NULL @listener (not listening). */
 guint16 cover_listener_get_port (CoverListener *listener);
 /* Stops and joins the threads, and frees @listener. */

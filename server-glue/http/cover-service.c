@@ -213,6 +213,12 @@ cover_service_attach (CoverService *s, SoupServer *server)
 
 /* Listening */
 
+static void
+attach_to (gpointer service, SoupServer *server)
+{
+  cover_service_attach (service, server);
+}
+
 gboolean
 cover_service_listen (CoverService *s, GError **error)
 {
@@ -220,8 +226,8 @@ cover_service_listen (CoverService *s, GError **error)
   g_return_val_if_fail (s->listener == NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  s->listener = cover_listener_start (
-      s, s->config->listen_address, s->config->port, s->config->threads, error);
+  s->listener = cover_listener_start (s->config, attach_to, s,
+      s->config->listen_address, s->config->port, s->config->threads, error);
   return s->listener != NULL;
 }
 
