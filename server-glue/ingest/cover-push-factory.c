@@ -246,6 +246,21 @@ setup_recording (
   return TRUE;
 }
 
+/* whether mp4mux takes the video of @codec: H.264 and H.265, not JPEG
+ * (1.22's mp4mux has no image/jpeg); TRUE without mp4mux, which
+ * setup_recording() reports */
+static gboolean
+mp4_takes (CoverCodec codec)
+{
+  g_autoptr (GstElementFactory) mux = gst_element_factory_find ("mp4mux");
+  g_autoptr (GstCaps) caps = NULL;
+
+  if (!mux)
+    return TRUE;
+  caps = gst_caps_new_empty_simple (cover_codec_to_media_type (codec));
+  return gst_element_factory_can_sink_any_caps (mux, caps);
+}
+
 /* covertap's properties named as the [stream.*] keys: set when given */
 static void
 set_given (GstElement *tap, const CoverStreamSettings *s, const gchar *key,
@@ -490,6 +505,7 @@ cover_push_factory_create_element (
   GstElement *bin;
   guint32 cid, i;
   CoverCodec codec;
+  gboolean record;
 
   if (!cover_ingest_cid_from_path (url->abspath, FALSE, &cid))
     return NULL;
@@ -500,13 +516,18 @@ cover_push_factory_create_element (
   }
 
   cover_ingest_settings_lookup (self->settings, cid, &s);
-  if (s.record) {
+  /* the cover (and thumbnails) without the segments rather than no push */
+  record = s.record && mp4_takes (codec);
+  if (s.record && !record)
+    g_message ("stream %u: not recording: MP4 segments take no %s", cid,
+        cover_codec_to_string (codec));
+  if (record) {
     g_autofree gchar *name = g_strdup_printf ("%u", cid);
 
     rec_dir =
         g_build_filename (self->config->data_dir, "recordings", name, NULL);
   }
-  launch = pipeline_description (plans, s.record);
+  launch = pipeline_description (plans, record);
   bin = gst_parse_launch_full (launch, NULL,
       GST_PARSE_FLAG_PLACE_IN_BIN | GST_PARSE_FLAG_FATAL_ERRORS, &err);
   if (!bin) {
@@ -514,7 +535,7 @@ cover_push_factory_create_element (
         err ? err->message : "?");
     return NULL;
   }
-  if (s.record && !setup_recording (bin, cid, rec_dir, s.record_segment)) {
+  if (record && !setup_recording (bin, cid, rec_dir, s.record_segment)) {
     gst_object_unref (bin);
     return NULL;
   }
@@ -541,7 +562,7 @@ cover_push_factory_create_element (
   g_object_set_data_full (
       G_OBJECT (bin), DATA_LIVENESS, liveness, cover_liveness_unref);
   g_object_set_data (G_OBJECT (bin), DATA_CODEC, GINT_TO_POINTER (codec));
-  if (s.record)
+  if (record)
     g_message ("stream %u: recording %u s segments into %s", cid,
         s.record_segment, rec_dir);
   return bin;
