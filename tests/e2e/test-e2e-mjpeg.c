@@ -16,7 +16,8 @@
  * byte, every quantization table one the file has (a re-encode would give
  * TurboJPEG's own tables and scan), and the pushed colour when decoded.
  * ffmpeg's MJPEG has one quantization table for all three components,
- * which the depayloader took two of, the second from the scan data. */
+ * which the depayloader took two of, the second from the scan data; and
+ * mp4mux takes no JPEG, so record=true pushes are not recorded. */
 
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -152,10 +153,10 @@ make_red_jpeg (E2eServer *f, gchar **path)
   return g_bytes_new_take (data, size);
 }
 
-static void
-ffmpeg_push_file (const gchar *transport)
+static E2eServer *
+ffmpeg_push_file (const gchar *transport, const gchar *stream_settings)
 {
-  E2eServer *f = e2e_server_new (3, NULL, FALSE);
+  E2eServer *f = e2e_server_new (3, stream_settings, stream_settings != NULL);
   g_autofree gchar *token = e2e_token_for (CID, E2E_KEY);
   g_autofree gchar *url = e2e_location_for (f, CID, token);
   g_autofree gchar *path = NULL;
@@ -174,19 +175,36 @@ ffmpeg_push_file (const gchar *transport)
   r = wait_live_red (f, CID);
   assert_published_as_pushed (r->body, pushed);
   e2e_resp_free (r);
-  e2e_server_free (f);
+  return f;
 }
 
 static void
 test_ffmpeg_tcp (void)
 {
-  ffmpeg_push_file ("tcp");
+  e2e_server_free (ffmpeg_push_file ("tcp", NULL));
 }
 
 static void
 test_ffmpeg_udp (void)
 {
-  ffmpeg_push_file ("udp");
+  e2e_server_free (ffmpeg_push_file ("udp", NULL));
+}
+
+/* mp4mux takes no JPEG: record=true still gives the cover, no segments */
+static void
+test_record_not_mp4 (void)
+{
+  E2eServer *f = ffmpeg_push_file ("tcp", "[stream.42]\nrecord=true\n");
+  g_autofree gchar *dir =
+      g_build_filename (f->data_dir, "recordings", "42", NULL);
+  g_autofree gchar *log = NULL;
+  g_autoptr (GPtrArray) segments = NULL;
+
+  g_assert_true (g_file_get_contents (f->log_path, &log, NULL, NULL));
+  g_assert_nonnull (strstr (log, "not recording: MP4 segments take no MJPEG"));
+  segments = cs_test_list_dir (dir, ".mp4", FALSE);
+  g_assert_cmpuint (segments->len, ==, 0);
+  e2e_server_free (f);
 }
 
 /* jpegenc: two tables, luma and chroma, kept as they are */
@@ -234,6 +252,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/mjpeg/ffmpeg-tcp", test_ffmpeg_tcp);
   g_test_add_func ("/mjpeg/ffmpeg-udp", test_ffmpeg_udp);
+  g_test_add_func ("/mjpeg/record-not-mp4", test_record_not_mp4);
   g_test_add_func (
       "/mjpeg/rtspclientsink-jpegenc", test_rtspclientsink_jpegenc);
   return g_test_run ();
