@@ -14,6 +14,7 @@
 #include "cover-push-factory.h"
 
 #include <errno.h>
+#include <gst/rtp/gstrtpbuffer.h>
 #include <gst/sdp/sdp.h>
 #include <string.h>
 
@@ -245,6 +246,21 @@ setup_recording (
   return TRUE;
 }
 
+/* whether mp4mux takes the video of @codec: H.264 and H.265, not JPEG
+ * (1.22's mp4mux has no image/jpeg); TRUE without mp4mux, which
+ * setup_recording() reports */
+static gboolean
+mp4_takes (CoverCodec codec)
+{
+  g_autoptr (GstElementFactory) mux = gst_element_factory_find ("mp4mux");
+  g_autoptr (GstCaps) caps = NULL;
+
+  if (!mux)
+    return TRUE;
+  caps = gst_caps_new_empty_simple (cover_codec_to_media_type (codec));
+  return gst_element_factory_can_sink_any_caps (mux, caps);
+}
+
 /* covertap's properties named as the [stream.*] keys: set when given */
 static void
 set_given (GstElement *tap, const CoverStreamSettings *s, const gchar *key,
@@ -384,6 +400,93 @@ guard_audio (GstElement *bin)
   }
 }
 
+/* RFC 2435 3.1.8: with Q >= 128 the first packet of a frame carries its
+ * quantization tables: one that all components share (ffmpeg's MJPEG) or
+ * two, luma and chroma.  rtpjpegdepay (1.22) always reads two and gives
+ * the second to both chroma components: after a single table that is the
+ * first 64 bytes of scan data, and the colours of the cover are wrong.
+ * The packet is given its table twice, as the sender meant; the scan data
+ * stays as it came.  Returns that copy of @buf, or NULL when it needs
+ * none. */
+static GstBuffer *
+jpeg_shared_qtable (GstBuffer *buf)
+{
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  GstMapInfo in, out;
+  GstBuffer *fixed;
+  const guint8 *p;
+  guint len, hdr, off, size = 0, at;
+  guint8 precision = 0;
+
+  if (!gst_rtp_buffer_map (buf, GST_MAP_READ, &rtp))
+    return NULL;
+  p = gst_rtp_buffer_get_payload (&rtp);
+  len = gst_rtp_buffer_get_payload_len (&rtp);
+  hdr = gst_rtp_buffer_get_header_len (&rtp);
+  /* the main header: type-specific, fragment offset, type, Q, width,
+   * height; then, as the depayloader reads it, a restart marker header for
+   * types above 63 */
+  off = len >= 8 && p[4] > 63 ? 12 : 8;
+  if (len >= off + 4 && p[1] == 0 && p[2] == 0 && p[3] == 0 && p[5] >= 128) {
+    precision = p[off + 1];
+    size = (precision & 1) ? 128 : 64;
+    if (GST_READ_UINT16_BE (p + off + 2) != size || off + 4 + size > len)
+      size = 0;
+  }
+  gst_rtp_buffer_unmap (&rtp);
+  if (!size)
+    return NULL;
+
+  if (!gst_buffer_map (buf, &in, GST_MAP_READ))
+    return NULL;
+  fixed = gst_buffer_new_allocate (NULL, in.size + size, NULL);
+  gst_buffer_map (fixed, &out, GST_MAP_WRITE);
+  at = hdr + off + 4 + size;
+  memcpy (out.data, in.data, at);
+  memcpy (out.data + at, in.data + hdr + off + 4, size);
+  memcpy (out.data + at + size, in.data + at, in.size - at);
+  /* the chroma table's precision is the luma one's (bit 1, bit 0) */
+  out.data[hdr + off + 1] = precision | ((precision & 1) << 1);
+  GST_WRITE_UINT16_BE (out.data + hdr + off + 2, 2 * size);
+  gst_buffer_unmap (fixed, &out);
+  gst_buffer_unmap (buf, &in);
+  gst_buffer_copy_into (fixed, buf, GST_BUFFER_COPY_METADATA, 0, -1);
+  return fixed;
+}
+
+static gboolean
+share_qtable_in_list (GstBuffer **buf, guint idx, gpointer data)
+{
+  GstBuffer *fixed = jpeg_shared_qtable (*buf);
+
+  if (fixed) {
+    gst_buffer_unref (*buf);
+    *buf = fixed;
+  }
+  return TRUE;
+}
+
+static GstPadProbeReturn
+share_qtable (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+    GstBuffer *fixed = jpeg_shared_qtable (buf);
+
+    if (fixed) {
+      gst_buffer_unref (buf);
+      GST_PAD_PROBE_INFO_DATA (info) = fixed;
+    }
+  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    GstBufferList *list =
+        gst_buffer_list_make_writable (GST_PAD_PROBE_INFO_BUFFER_LIST (info));
+
+    GST_PAD_PROBE_INFO_DATA (info) = list;
+    gst_buffer_list_foreach (list, share_qtable_in_list, NULL);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
 static GstElement *
 cover_push_factory_create_element (
     GstRTSPMediaFactory *factory, const GstRTSPUrl *url)
@@ -402,6 +505,7 @@ cover_push_factory_create_element (
   GstElement *bin;
   guint32 cid, i;
   CoverCodec codec;
+  gboolean record;
 
   if (!cover_ingest_cid_from_path (url->abspath, FALSE, &cid))
     return NULL;
@@ -412,13 +516,18 @@ cover_push_factory_create_element (
   }
 
   cover_ingest_settings_lookup (self->settings, cid, &s);
-  if (s.record) {
+  /* the cover (and thumbnails) without the segments rather than no push */
+  record = s.record && mp4_takes (codec);
+  if (s.record && !record)
+    g_message ("stream %u: not recording: MP4 segments take no %s", cid,
+        cover_codec_to_string (codec));
+  if (record) {
     g_autofree gchar *name = g_strdup_printf ("%u", cid);
 
     rec_dir =
         g_build_filename (self->config->data_dir, "recordings", name, NULL);
   }
-  launch = pipeline_description (plans, s.record);
+  launch = pipeline_description (plans, record);
   bin = gst_parse_launch_full (launch, NULL,
       GST_PARSE_FLAG_PLACE_IN_BIN | GST_PARSE_FLAG_FATAL_ERRORS, &err);
   if (!bin) {
@@ -426,7 +535,7 @@ cover_push_factory_create_element (
         err ? err->message : "?");
     return NULL;
   }
-  if (s.record && !setup_recording (bin, cid, rec_dir, s.record_segment)) {
+  if (record && !setup_recording (bin, cid, rec_dir, s.record_segment)) {
     gst_object_unref (bin);
     return NULL;
   }
@@ -443,10 +552,17 @@ cover_push_factory_create_element (
   depay = gst_bin_get_by_name (GST_BIN (bin), depay_name);
   depay_src = gst_element_get_static_pad (depay, "src");
   cover_liveness_watch_pad (liveness, depay_src);
+  if (codec == COVER_CODEC_JPEG) {
+    g_autoptr (GstPad) depay_sink = gst_element_get_static_pad (depay, "sink");
+
+    gst_pad_add_probe (depay_sink,
+        GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+        share_qtable, NULL, NULL);
+  }
   g_object_set_data_full (
       G_OBJECT (bin), DATA_LIVENESS, liveness, cover_liveness_unref);
   g_object_set_data (G_OBJECT (bin), DATA_CODEC, GINT_TO_POINTER (codec));
-  if (s.record)
+  if (record)
     g_message ("stream %u: recording %u s segments into %s", cid,
         s.record_segment, rec_dir);
   return bin;
