@@ -306,18 +306,25 @@ configure_tap (CoverPushFactory *self, GstElement *tap, guint32 cid,
   set_given (tap, s, "thumbnail-max-age", s->thumbnail_max_age);
 }
 
-/* the cover's chain of @codec: depayloader, parser */
+/* the cover's chain of @codec: depayloader, parser; and what the recording
+ * needs in front of the muxer: RTP carries presentation times only, and
+ * with B-frames an MP4 needs decoding times too (the timestamper derives
+ * them from the SPS's reordering depth) */
 static gboolean
-video_chain (CoverCodec codec, const gchar **depay, const gchar **parse)
+video_chain (CoverCodec codec, const gchar **depay, const gchar **parse,
+    const gchar **timestamper)
 {
+  *timestamper = "identity";
   switch (codec) {
     case COVER_CODEC_H264:
       *depay = "rtph264depay";
       *parse = "h264parse";
+      *timestamper = "h264timestamper";
       return TRUE;
     case COVER_CODEC_H265:
       *depay = "rtph265depay";
       *parse = "h265parse";
+      *timestamper = "h265timestamper";
       return TRUE;
     case COVER_CODEC_JPEG:
       *depay = "rtpjpegdepay";
@@ -342,14 +349,16 @@ pipeline_description (GArray *plans, gboolean record)
     g_string_append (d, "splitmuxsink name=rec ");
   for (i = 0; i < plans->len; i++) {
     const MediaPlan *p = &g_array_index (plans, MediaPlan, i);
-    const gchar *depay, *parse;
+    const gchar *depay, *parse, *timestamper;
 
-    if (video_chain (p->codec, &depay, &parse)) {
+    if (video_chain (p->codec, &depay, &parse, &timestamper)) {
       /* one parser for both branches: the tee agrees on a stream format
        * mp4mux and covertap both take (avc/hvc1) */
       g_string_append_printf (d, "%s name=depay%u ! %s ! ", depay, i, parse);
       if (record)
-        g_string_append (d, "tee name=t t. ! queue ! rec.video t. ! queue ! ");
+        g_string_append_printf (d,
+            "tee name=t t. ! queue ! %s name=vts ! rec.video t. ! queue ! ",
+            timestamper);
       g_string_append (d,
           "covertap name=tap ! fakesink sync=false "
           "async=false ");
@@ -398,6 +407,40 @@ guard_audio (GstElement *bin)
     gst_pad_add_probe (
         sink, GST_PAD_PROBE_TYPE_BUFFER, drop_untimed, NULL, NULL);
   }
+}
+
+/* The timestamper (1.22) drains its window at EOS with decoding times that
+ * go back (the last few frames of a push); mp4mux takes a DTS going back as
+ * an error.  Those frames are dropped: a recording loses at most the
+ * window (4 frames or so) at its very end. */
+static GstPadProbeReturn
+drop_dts_going_back (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstClockTime *last = data;
+
+  if (!GST_BUFFER_DTS_IS_VALID (buf))
+    return GST_PAD_PROBE_OK;
+  if (GST_CLOCK_TIME_IS_VALID (*last) && GST_BUFFER_DTS (buf) <= *last)
+    return GST_PAD_PROBE_DROP;
+  *last = GST_BUFFER_DTS (buf);
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+guard_video (GstElement *bin)
+{
+  g_autoptr (GstElement) vts = gst_bin_get_by_name (GST_BIN (bin), "vts");
+  g_autoptr (GstPad) src = NULL;
+  GstClockTime *last;
+
+  if (!vts)
+    return;
+  src = gst_element_get_static_pad (vts, "src");
+  last = g_new (GstClockTime, 1);
+  *last = GST_CLOCK_TIME_NONE;
+  gst_pad_add_probe (
+      src, GST_PAD_PROBE_TYPE_BUFFER, drop_dts_going_back, last, g_free);
 }
 
 /* RFC 2435 3.1.8: with Q >= 128 the first packet of a frame carries its
@@ -540,6 +583,7 @@ cover_push_factory_create_element (
     return NULL;
   }
   guard_audio (bin);
+  guard_video (bin);
   tap = gst_bin_get_by_name (GST_BIN (bin), "tap");
   configure_tap (self, tap, cid, &s);
 

@@ -25,6 +25,7 @@
 
 #include <gio/gio.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #define CID 42
@@ -230,6 +231,68 @@ assert_plays (const gchar *path)
   g_assert_cmpint (run.status, ==, 0);
 }
 
+/* Every frame is in the recording, in decoding order: RTP carries
+ * presentation times only, and with B-frames (ffmpeg's pushes here have
+ * them) a muxer fed DTS = PTS drops the frames whose DTS goes back — two
+ * frames in three.  So: DTS grows, and there are about 25 frames a second. */
+static void
+assert_all_frames (const gchar *path)
+{
+  const gchar *argv[] = { "ffprobe", "-v", "error", "-select_streams", "v",
+    "-show_entries", "packet=pts,dts", "-of", "csv=p=0", path, NULL };
+  g_auto (CsTestRun) run = { 0 };
+  g_autofree gchar *out = NULL;
+  g_auto (GStrv) lines = NULL;
+  gint64 last = G_MININT64, first_pts = G_MAXINT64, last_pts = G_MININT64;
+  guint i, n = 0;
+
+  cs_test_run (&run, argv, NULL, NULL);
+  g_assert_cmpint (run.status, ==, 0);
+  out =
+      g_strndup (g_bytes_get_data (run.out, NULL), g_bytes_get_size (run.out));
+  lines = g_strsplit (out, "\n", -1);
+  for (i = 0; lines[i]; i++) {
+    gchar *end;
+    gint64 pts, dts;
+
+    if (!*lines[i])
+      continue;
+    pts = g_ascii_strtoll (lines[i], &end, 10);
+    g_assert_cmpint (*end, ==, ',');
+    dts = g_ascii_strtoll (end + 1, NULL, 10);
+    if (dts <= last)
+      g_error ("%s: video DTS %" G_GINT64_FORMAT " after %" G_GINT64_FORMAT
+               " (packet %u)",
+          path, dts, last, n);
+    last = dts;
+    first_pts = MIN (first_pts, pts);
+    last_pts = MAX (last_pts, pts);
+    n++;
+  }
+  g_assert_cmpuint (n, >, 1);
+  /* ffprobe's times are in the stream's time base */
+  {
+    const gchar *tb_argv[] = { "ffprobe", "-v", "error", "-select_streams", "v",
+      "-show_entries", "stream=time_base", "-of", "csv=p=0", path, NULL };
+    g_auto (CsTestRun) tb = { 0 };
+    g_autofree gchar *text = NULL;
+    guint num = 0, den = 0;
+    gdouble span_s, expected;
+
+    cs_test_run (&tb, tb_argv, NULL, NULL);
+    g_assert_cmpint (tb.status, ==, 0);
+    text =
+        g_strndup (g_bytes_get_data (tb.out, NULL), g_bytes_get_size (tb.out));
+    g_assert_cmpint (sscanf (text, "%u/%u", &num, &den), ==, 2);
+    g_assert_cmpuint (den, >, 0);
+    span_s = (gdouble) (last_pts - first_pts) * num / den;
+    expected = span_s * 25;
+    if (n < expected * 0.8)
+      g_error ("%s: %u video frames over %.2f s, expected about %.0f", path, n,
+          span_s, expected);
+  }
+}
+
 /* record=true: the push ends by itself (ffmpeg -t), its segments have a
  * video and an audio track and decode to the end */
 static void
@@ -265,6 +328,7 @@ record_with_audio (Audio audio)
 
     g_assert_cmpstr (kinds, ==, "video,audio");
     assert_plays (g_ptr_array_index (files, i));
+    assert_all_frames (g_ptr_array_index (files, i));
   }
   e2e_server_free (f);
 }
