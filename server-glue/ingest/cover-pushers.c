@@ -95,11 +95,11 @@ cover_liveness_watch_pad (CoverLiveness *liveness, GstPad *pad)
 static void
 pusher_free (CoverPusher *p)
 {
-  g_free (p->peer);
-  cover_liveness_unref (p->liveness);
   g_weak_ref_clear (&p->client);
   g_weak_ref_clear (&p->media_ref);
-  g_free (p->stop_reason);
+  g_clear_pointer (&p->liveness, cover_liveness_unref);
+  g_clear_pointer (&p->peer, g_free);
+  g_clear_pointer (&p->stop_reason, g_free);
   g_free (p);
 }
 
