@@ -29,6 +29,7 @@
 #include "cover-push-factory.h"
 #include "cover-pushers.h"
 #include "cover-rtsp-auth.h"
+#include "cover-session-pool.h"
 #include "cover-stream-settings.h"
 
 /* sessions of pushers gone silent are dropped after this (RTSP timeout) */
@@ -416,6 +417,11 @@ cover_ingest_start (CoverIngest *ingest, GError **error)
   }
 
   ingest->server = g_object_new (cover_ingest_server_get_type (), NULL);
+  {
+    g_autoptr (GstRTSPSessionPool) pool = cover_session_pool_new ();
+
+    gst_rtsp_server_set_session_pool (ingest->server, pool);
+  }
   gst_rtsp_server_set_address (ingest->server, ingest->config->listen_address);
   service = g_strdup_printf ("%u", ingest->port);
   gst_rtsp_server_set_service (ingest->server, service);

@@ -470,6 +470,22 @@ test_abandoned_after_announce (void)
   e2e_server_free (f);
 }
 
+/* Session ids are 128 bits from getrandom as 32 hex digits (GStreamer's
+ * default: 16 characters from GLib's PRNG, predictable from other ids). */
+static void
+assert_random_session_id (const gchar *answer)
+{
+  const gchar *p = strstr (answer, "\r\nSession: ");
+  gsize n = 0;
+
+  g_assert_nonnull (p);
+  p += strlen ("\r\nSession: ");
+  while (g_ascii_isxdigit (p[n]) && !g_ascii_isupper (p[n]))
+    n++;
+  g_assert_cmpuint (n, ==, 32);
+  g_assert_true (p[n] == ';' || p[n] == '\r');
+}
+
 static void
 test_abandoned_after_setup (void)
 {
@@ -485,6 +501,7 @@ test_abandoned_after_setup (void)
   rtsp_send (c, setup);
   answer = rtsp_read (c);
   g_assert_true (g_str_has_prefix (answer, "RTSP/1.0 200"));
+  assert_random_session_id (answer);
   ffmpeg_push (f, url, "blue", FALSE, AUDIO_NONE, "udp", 30);
   wait_live (f, CID, "blue");
   e2e_server_free (f);
