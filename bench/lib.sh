@@ -37,3 +37,39 @@ wait_for_line() {
   done
   return 1
 }
+
+# bench_camera_clip OUT W H OBJ SECONDS FPS X264_PROPERTIES...
+#   writes (once: an existing OUT is kept) camera-like H.264 to OUT: a
+#   detailed still background, a moving OBJ x OBJ object, light sensor
+#   noise, a running clock, byte-stream access units.  The x264enc
+#   properties (bitrate, key-int-max, ...) come last.
+bench_camera_clip() {
+  local out=$1 w=$2 h=$3 obj=$4 seconds=$5 fps=$6 tmp
+  shift 6
+  [ -s "$out" ] && return 0
+  mkdir -p "$(dirname "$out")"
+  tmp="$out.tmp.$$"
+  echo "creating $out" >&2
+  local n=$((seconds * fps))
+  local raw="video/x-raw,format=I420,framerate=$fps/1"
+  # shellcheck disable=SC2068
+  if ! timeout 900 gst-launch-1.0 -q \
+    videotestsrc num-buffers=$n pattern=zone-plate kx2=6 ky2=6 \
+    ! "$raw,width=$w,height=$h" ! m. \
+    videotestsrc num-buffers=$n pattern=ball \
+    ! "$raw,width=$obj,height=$obj" ! m. \
+    videotestsrc num-buffers=$n pattern=snow \
+    ! "$raw,width=$w,height=$h" ! m. \
+    compositor name=m sink_1::xpos=$((w * 3 / 8)) sink_1::ypos=$((h / 4)) \
+    sink_2::alpha=0.05 ! "$raw,width=$w,height=$h" \
+    ! timeoverlay font-desc="Sans $((h / 30))" \
+    ! x264enc speed-preset=veryfast $@ \
+    ! video/x-h264,stream-format=byte-stream,profile=high \
+    ! h264parse ! video/x-h264,stream-format=byte-stream,alignment=au \
+    ! filesink location="$tmp" >&2; then
+    rm -f "$tmp"
+    echo "could not create $out" >&2
+    exit 1
+  fi
+  mv "$tmp" "$out"
+}

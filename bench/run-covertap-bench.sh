@@ -20,6 +20,7 @@
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
+. "$src/bench/lib.sh"
 builddir=${1:-build}
 case $builddir in /*) ;; *) builddir=$src/$builddir ;; esac
 seconds=${COVERSNAP_BENCH_SECONDS:-30}
@@ -50,35 +51,12 @@ fi
 # a moving object, light sensor noise, a running clock), H.264 High profile,
 # 25 fps, a keyframe every 2 s
 make_clip() {
-  local w=$1 h=$2 obj=$3 out tmp
-  # bump the recipe tag when the pipeline below changes: cached clips go stale
-  out="$media/cam2-h264-${w}x${h}-${fps}fps-${bitrate}k-gop${gop}-${seconds}s.h264"
-  if [ ! -s "$out" ]; then
-    mkdir -p "$media"
-    tmp="$out.tmp.$$"
-    echo "creating $out" >&2
-    local n=$((seconds * fps))
-    local raw="video/x-raw,format=I420,framerate=$fps/1"
-    if ! timeout 900 gst-launch-1.0 -q \
-      videotestsrc num-buffers=$n pattern=zone-plate kx2=6 ky2=6 \
-      ! "$raw,width=$w,height=$h" ! m. \
-      videotestsrc num-buffers=$n pattern=ball \
-      ! "$raw,width=$obj,height=$obj" ! m. \
-      videotestsrc num-buffers=$n pattern=snow \
-      ! "$raw,width=$w,height=$h" ! m. \
-      compositor name=m sink_1::xpos=$((w * 3 / 8)) sink_1::ypos=$((h / 4)) \
-      sink_2::alpha=0.05 ! "$raw,width=$w,height=$h" \
-      ! timeoverlay font-desc="Sans $((h / 30))" \
-      ! x264enc bitrate="$bitrate" key-int-max=$gop speed-preset=veryfast \
-      ! video/x-h264,stream-format=byte-stream,profile=high \
-      ! h264parse ! video/x-h264,stream-format=byte-stream,alignment=au \
-      ! filesink location="$tmp" >&2; then
-      rm -f "$tmp"
-      echo "could not create $out" >&2
-      exit 1
-    fi
-    mv "$tmp" "$out"
-  fi
+  local w=$1 h=$2 obj=$3
+  # bump the recipe tag when the pipeline in bench_camera_clip changes:
+  # cached clips go stale
+  local out="$media/cam2-h264-${w}x${h}-${fps}fps-${bitrate}k-gop${gop}-${seconds}s.h264"
+  bench_camera_clip "$out" "$w" "$h" "$obj" "$seconds" "$fps" \
+    bitrate="$bitrate" key-int-max="$gop"
   echo "$out"
 }
 clip1080=${COVERSNAP_BENCH_CLIP_1080:-$(make_clip 1920 1080 480)}

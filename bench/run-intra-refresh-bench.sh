@@ -45,30 +45,11 @@ fi
 # the clips, made once: camera-like content (detail, a moving object, light
 # noise, a running clock), the same x264 settings but the GOP shape
 make_clip() {
-  local shape=$1 opts=$2 out tmp n=$((seconds * fps))
-  local raw="video/x-raw,format=I420,framerate=$fps/1,width=$w,height=$h"
-  out="$media/ir1-h264-${shape}-${w}x${h}-${fps}fps-${bitrate}k-p${period}-${seconds}s.h264"
-  if [ ! -s "$out" ]; then
-    mkdir -p "$media"
-    tmp="$out.tmp.$$"
-    echo "creating $out" >&2
-    if ! timeout 900 gst-launch-1.0 -q \
-      videotestsrc num-buffers=$n pattern=zone-plate kx2=6 ky2=6 ! "$raw" ! m. \
-      videotestsrc num-buffers=$n pattern=ball \
-      ! "video/x-raw,format=I420,framerate=$fps/1,width=$((w / 4)),height=$((w / 4))" ! m. \
-      videotestsrc num-buffers=$n pattern=snow ! "$raw" ! m. \
-      compositor name=m sink_1::xpos=$((w * 3 / 8)) sink_1::ypos=$((h / 4)) \
-      sink_2::alpha=0.05 ! "$raw" ! timeoverlay font-desc="Sans $((h / 30))" \
-      ! x264enc bitrate="$bitrate" key-int-max=$period speed-preset=veryfast \
-      bframes=0 $opts \
-      ! h264parse ! video/x-h264,stream-format=byte-stream,alignment=au \
-      ! filesink location="$tmp" >&2; then
-      rm -f "$tmp"
-      echo "could not create $out" >&2
-      exit 1
-    fi
-    mv "$tmp" "$out"
-  fi
+  local shape=$1 opts=$2
+  local out="$media/ir2-h264-${shape}-${w}x${h}-${fps}fps-${bitrate}k-p${period}-${seconds}s.h264"
+  # shellcheck disable=SC2086
+  bench_camera_clip "$out" "$w" "$h" $((w / 4)) "$seconds" "$fps" \
+    bitrate="$bitrate" key-int-max="$period" bframes=0 $opts
   echo "$out"
 }
 clip_idr=$(make_clip idr "")
