@@ -18,6 +18,9 @@ G_BEGIN_DECLS
 
 #define COVER_INGEST_MOUNT_PATH "/live"
 
+/* The largest RTSP request body read (an ANNOUNCE's SDP): 64 KiB */
+#define COVER_INGEST_MAX_BODY (64 * 1024)
+
 /* "/live/<client_id>" (the one client-id syntax), optionally followed by
  * "/..." (a stream's control path) when @sub is allowed. */
 gboolean cover_ingest_cid_from_path (

@@ -422,6 +422,10 @@ cover_ingest_start (CoverIngest *ingest, GError **error)
 
     gst_rtsp_server_set_session_pool (ingest->server, pool);
   }
+  /* gst-rtsp-server reads a request's whole body before any auth check:
+   * cap it (an SDP is a few hundred bytes) */
+  gst_rtsp_server_set_content_length_limit (
+      ingest->server, COVER_INGEST_MAX_BODY);
   gst_rtsp_server_set_address (ingest->server, ingest->config->listen_address);
   service = g_strdup_printf ("%u", ingest->port);
   gst_rtsp_server_set_service (ingest->server, service);

@@ -486,6 +486,34 @@ assert_random_session_id (const gchar *answer)
   g_assert_true (p[n] == ';' || p[n] == '\r');
 }
 
+/* An unauthenticated ANNOUNCE declaring a huge body is cut off (413, the
+ * connection closed) before the server buffers it: gst-rtsp-server reads a
+ * body whole before any auth check. */
+static void
+test_huge_announce_refused (void)
+{
+  E2eServer *f = e2e_server_new (3, NULL, FALSE);
+  g_autoptr (GSocketConnection) c = rtsp_connect (f);
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (c));
+  g_autofree gchar *head = g_strdup_printf (
+      "ANNOUNCE rtsp://127.0.0.1:%u/live/%u RTSP/1.0\r\nCSeq: 1\r\n"
+      "Content-Type: application/sdp\r\nContent-Length: 300000000\r\n\r\n",
+      f->rtsp_port, CID);
+  g_autofree gchar *chunk = g_malloc (64 * 1024);
+  const gsize limit = 32 * 1024 * 1024;
+  gsize sent = 0;
+
+  memset (chunk, 'v', 64 * 1024);
+  g_socket_set_timeout (g_socket_connection_get_socket (c), E2E_WAIT_S);
+  rtsp_send (c, head);
+  while (sent < limit &&
+      g_output_stream_write_all (out, chunk, 64 * 1024, NULL, NULL, NULL))
+    sent += 64 * 1024;
+  g_test_message ("the server took %" G_GSIZE_FORMAT " bytes", sent);
+  g_assert_cmpuint (sent, <, limit);
+  e2e_server_free (f);
+}
+
 static void
 test_abandoned_after_setup (void)
 {
@@ -583,5 +611,7 @@ main (int argc, char **argv)
   g_test_add_func (
       "/pushers/stopped-pusher-taken-over", test_stopped_pusher_taken_over);
   g_test_add_func ("/pushers/squatters", test_squatters);
+  g_test_add_func (
+      "/pushers/huge-announce-refused", test_huge_announce_refused);
   return g_test_run ();
 }
