@@ -55,13 +55,12 @@
 
 #include <gst/gst.h>
 #include <gst/base/gstbasetransform.h>
-#include <gst/base/gstbitreader.h>
-#include <gst/base/gstbytereader.h>
 #include <gst/video/video.h>
 #include <string.h>
 
 #include "gstcoversnapelements.h"
 #include "covercodec.h"
+#include "covernal.h"
 #include "coverpool.h"
 #include "coverthumbnail.h"
 
@@ -92,7 +91,6 @@ GST_DEBUG_CATEGORY_STATIC (gst_cover_tap_debug);
 #define MAX_RUN_UNITS 300
 #define MAX_RUN_BYTES (32 << 20)
 /* bytes of an SEI NAL unit read for a recovery point, after unescaping */
-#define MAX_SEI_BYTES 512
 
 /* The settings come first: their values live in GstCoverTap.settings,
  * indexed by property id; the statistics after them, in .stats. */
@@ -731,219 +729,19 @@ gst_cover_tap_sink_event (GstBaseTransform *trans, GstEvent *event)
       ->sink_event (trans, event);
 }
 
-static gboolean
-nal_is_slice (CoverCodec codec, guint8 header)
-{
-  if (codec == COVER_CODEC_H264)
-    return (header & 0x1f) >= 1 && (header & 0x1f) <= 5;
-  return ((header >> 1) & 0x3f) <= 31;
-}
-
-/* bit 0: VPS (H.265 only), 1: SPS, 2: PPS */
-static guint
-nal_param_bit (CoverCodec codec, guint8 header)
-{
-  guint type;
-
-  if (codec == COVER_CODEC_H264) {
-    type = header & 0x1f;
-    return type == 7 ? 2 : type == 8 ? 4 : 0;
-  }
-  type = (header >> 1) & 0x3f;
-  return type == 32 ? 1 : type == 33 ? 2 : type == 34 ? 4 : 0;
-}
-
-static gboolean
-nal_is_sei (CoverCodec codec, guint8 header)
-{
-  if (codec == COVER_CODEC_H264)
-    return (header & 0x1f) == 6;
-  return ((header >> 1) & 0x3f) == 39; /* prefix SEI */
-}
-
-/* IDR (H.264); IRAP: BLA, IDR, CRA (H.265): a picture that needs nothing
- * before it and nothing after it */
-static gboolean
-nal_is_random_access (CoverCodec codec, guint8 header)
-{
-  guint type;
-
-  if (codec == COVER_CODEC_H264)
-    return (header & 0x1f) == 5;
-  type = (header >> 1) & 0x3f;
-  return type >= 16 && type <= 23;
-}
-
-/* A picture later ones refer to (H.264 nal_ref_idc): frame_num counts
- * them.  H.265 counts pictures (POC), so every one is counted. */
-static gboolean
-nal_is_reference (CoverCodec codec, guint8 header)
-{
-  return codec != COVER_CODEC_H264 || (header & 0x60) != 0;
-}
-
-static gboolean
-read_ue (GstBitReader *br, guint *value)
-{
-  guint zeros = 0;
-  guint32 bits;
-  guint8 bit = 0;
-
-  while (gst_bit_reader_get_bits_uint8 (br, &bit, 1) && !bit)
-    if (++zeros > 16)
-      return FALSE;
-  if (!bit)
-    return FALSE;
-  if (!gst_bit_reader_get_bits_uint32 (br, &bits, zeros))
-    return FALSE;
-  *value = (1u << zeros) - 1 + bits;
-  return TRUE;
-}
-
-/* The recovery point SEI message (payload type 6, both codecs) of an SEI
- * NAL unit: its recovery_frame_cnt (H.264) or recovery_poc_cnt (H.265),
- * or -1.  Reads at most MAX_SEI_BYTES. */
-static gint
-sei_recovery_count (CoverCodec codec, const guint8 *nal, gsize size)
-{
-  guint8 rbsp[MAX_SEI_BYTES];
-  gsize i, n = 0, zeros = 0, pos;
-
-  /* the NAL header, then the payload without emulation prevention */
-  for (i = codec == COVER_CODEC_H264 ? 1 : 2; i < size && n < sizeof (rbsp);
-       i++) {
-    if (zeros >= 2 && nal[i] == 3) {
-      zeros = 0;
-      continue;
-    }
-    zeros = nal[i] == 0 ? zeros + 1 : 0;
-    rbsp[n++] = nal[i];
-  }
-  pos = 0;
-  /* sei_message()s until the trailing bits */
-  while (pos < n && rbsp[pos] != 0x80) {
-    guint type = 0, len = 0;
-
-    while (pos < n && rbsp[pos] == 0xff)
-      type += rbsp[pos++];
-    if (pos >= n)
-      break;
-    type += rbsp[pos++];
-    while (pos < n && rbsp[pos] == 0xff)
-      len += rbsp[pos++];
-    if (pos >= n)
-      break;
-    len += rbsp[pos++];
-    if (type == 6) {
-      GstBitReader br = GST_BIT_READER_INIT (rbsp + pos, MIN (len, n - pos));
-      guint count;
-      gint32 poc;
-
-      if (codec == COVER_CODEC_H264)
-        return read_ue (&br, &count) && count <= G_MAXINT ? (gint) count : -1;
-      /* H.265: recovery_poc_cnt is se(v); a negative one is a past picture */
-      if (!read_ue (&br, &count))
-        return -1;
-      poc = count & 1 ? (gint32) ((count + 1) / 2) : -(gint32) (count / 2);
-      return MAX (poc, 0);
-    }
-    pos += len;
-  }
-  return -1;
-}
-
-static void
-append_parameter_set (GByteArray *params, const guint8 *nal, gsize size)
-{
-  static const guint8 start_code[4] = { 0, 0, 0, 1 };
-
-  g_byte_array_append (params, start_code, 4);
-  g_byte_array_append (params, nal, size);
-}
-
-/* Where the start code of the next NAL unit at or after @offset begins, or
- * -1.  A start code that ends the memory, with no NAL header after it, only
- * ends the unit before it. */
-static gint
-next_start_code (GstByteReader *br, guint offset, gboolean *has_nal)
-{
-  guint size = gst_byte_reader_get_size (br);
-  GstByteReader end = *br;
-  guint32 tail;
-  gint sc;
-
-  *has_nal = TRUE;
-  if (offset >= size)
-    return -1;
-  sc = gst_byte_reader_masked_scan_uint32 (
-      br, 0xffffff00, 0x00000100, offset, size - offset);
-  if (sc >= 0)
-    return sc;
-  *has_nal = FALSE;
-  if (size - offset >= 3 && gst_byte_reader_set_pos (&end, size - 3) &&
-      gst_byte_reader_peek_uint24_be (&end, &tail) && tail == 1)
-    return size - 3;
-  return -1;
-}
-
-/* What the NAL units in front of an access unit's picture data say. */
-typedef struct
-{
-  guint found;      /* the parameter sets it carries (nal_param_bit) */
-  gboolean slice;   /* a slice was reached */
-  guint8 slice_nal; /* then: the first byte of its NAL header */
-  gint recovery;    /* the count of a recovery point SEI, or -1 */
-} AuInfo;
-
-/* Walks the NAL units of one memory of a byte-stream access unit up to its
- * first slice, collecting parameter sets in @params (with 4-byte start
- * codes) and what @info asks.  Reads only the headers that come before the
- * picture data.  Returns TRUE once a slice was seen. */
-static gboolean
-scan_nals (CoverCodec codec, const guint8 *data, gsize size, GByteArray *params,
-    AuInfo *info)
-{
-  GstByteReader br = GST_BYTE_READER_INIT (data, size);
-  gsize nal = 0, end;
-  gboolean in_nal = FALSE, has_nal;
-  gint sc;
-
-  for (;;) {
-    sc = next_start_code (&br, in_nal ? nal : 0, &has_nal);
-    end = sc < 0 ? size : (gsize) sc;
-    /* the zero of a 4-byte start code is not the previous unit's */
-    if (sc > 0 && data[sc - 1] == 0)
-      end--;
-    if (in_nal && nal_param_bit (codec, data[nal]))
-      append_parameter_set (params, data + nal, end - nal);
-    if (in_nal && nal_is_sei (codec, data[nal]) && info->recovery < 0)
-      info->recovery = sei_recovery_count (codec, data + nal, end - nal);
-    if (sc < 0 || !has_nal)
-      return FALSE;
-    nal = sc + 3;
-    in_nal = TRUE;
-    if (nal_is_slice (codec, data[nal])) {
-      info->slice_nal = data[nal];
-      return TRUE;
-    }
-    info->found |= nal_param_bit (codec, data[nal]);
-  }
-}
-
 /* Remembers the stream's parameter sets, and says whether @buf carries a
  * whole set itself.  Cameras often send SPS/PPS only with the first
  * keyframe, or in buffers of their own; the decoder needs them in front of
  * every keyframe we hand it.  @info tells the rest of what came before the
  * picture data. */
 static gboolean
-track_parameter_sets (GstCoverTap *self, GstBuffer *buf, AuInfo *info)
+track_parameter_sets (GstCoverTap *self, GstBuffer *buf, CoverAuInfo *info)
 {
-  guint needed = self->codec == COVER_CODEC_H265 ? 7 : 6, i, n;
+  guint needed = cover_nal_needed_parameter_sets (self->codec), i, n;
   GByteArray *params = g_byte_array_new ();
   guint found;
 
-  memset (info, 0, sizeof (*info));
-  info->recovery = -1;
+  cover_au_info_init (info);
   n = gst_buffer_n_memory (buf);
   for (i = 0; i < n && !info->slice; i++) {
     GstMemory *mem = gst_buffer_peek_memory (buf, i);
@@ -952,7 +750,8 @@ track_parameter_sets (GstCoverTap *self, GstBuffer *buf, AuInfo *info)
     /* one memory at a time: mapping the whole buffer could merge (copy) */
     if (!gst_memory_map (mem, &map, GST_MAP_READ))
       break;
-    info->slice = scan_nals (self->codec, map.data, map.size, params, info);
+    info->slice = cover_nal_scan_byte_stream (
+        self->codec, map.data, map.size, params, info);
     gst_memory_unmap (mem, &map);
   }
   found = info->found;
@@ -971,45 +770,6 @@ track_parameter_sets (GstCoverTap *self, GstBuffer *buf, AuInfo *info)
     g_byte_array_free (params, TRUE);
   }
   return (found & needed) == needed;
-}
-
-/* The same for a packetized (avc, avc3, hvc1, hev1) access unit: its NAL
- * units have lengths in front.  Extracts the few header bytes it reads,
- * whatever the memory layout. */
-static void
-scan_packetized (GstCoverTap *self, GstBuffer *buf, AuInfo *info)
-{
-  gsize size = gst_buffer_get_size (buf), pos = 0;
-  guint len_size = self->nal_length_size, i, n;
-
-  memset (info, 0, sizeof (*info));
-  info->recovery = -1;
-  /* the units before a picture's first slice are few */
-  for (n = 0; n < 64 && pos + len_size < size; n++) {
-    guint8 head[4], nal;
-    gsize len = 0;
-
-    gst_buffer_extract (buf, pos, head, len_size);
-    for (i = 0; i < len_size; i++)
-      len = len << 8 | head[i];
-    pos += len_size;
-    if (len == 0 || len > size - pos)
-      return;
-    gst_buffer_extract (buf, pos, &nal, 1);
-    if (nal_is_slice (self->codec, nal)) {
-      info->slice = TRUE;
-      info->slice_nal = nal;
-      return;
-    }
-    info->found |= nal_param_bit (self->codec, nal);
-    if (nal_is_sei (self->codec, nal) && info->recovery < 0) {
-      guint8 sei[MAX_SEI_BYTES];
-      gsize got = gst_buffer_extract (buf, pos, sei, MIN (len, sizeof (sei)));
-
-      info->recovery = sei_recovery_count (self->codec, sei, got);
-    }
-    pos += len;
-  }
 }
 
 /* The pipeline clock's time, or monotonic time without one.  A change of
@@ -1069,20 +829,20 @@ run_failed (GstCoverTap *self, const gchar *why)
 /* The run has its unit described by @info: the picture the recovery point
  * recovers (then the run goes to the workers), or one before it. */
 static void
-run_step (GstCoverTap *self, const AuInfo *info)
+run_step (GstCoverTap *self, const CoverAuInfo *info)
 {
   if (self->run_left == 0) {
     GST_LOG_OBJECT (self, "recovery point complete, %u access units",
         gst_buffer_list_length (self->run->units));
     cover_job_restamp (self->run);
     submit_job (self, g_steal_pointer (&self->run));
-  } else if (nal_is_reference (self->codec, info->slice_nal)) {
+  } else if (cover_nal_is_reference (self->codec, info->slice_nal)) {
     self->run_left--;
   }
 }
 
 static void
-run_add (GstCoverTap *self, GstBuffer *buf, const AuInfo *info)
+run_add (GstCoverTap *self, GstBuffer *buf, const CoverAuInfo *info)
 {
   if (gst_buffer_list_length (self->run->units) >= MAX_RUN_UNITS ||
       self->run->bytes + gst_buffer_get_size (buf) > MAX_RUN_BYTES) {
@@ -1100,7 +860,7 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   gboolean has_params = TRUE, enabled, needs_run;
   guint quality, max_width, max_height;
   GstClockTime min_interval, thumbnail_interval, now;
-  AuInfo info = { 0, TRUE, 0, -1 };
+  CoverAuInfo info = { 0, TRUE, 0, -1 };
   gboolean thumbnail, picture;
   CoverJob *job;
 
@@ -1118,7 +878,8 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
         (self->run || GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_HEADER)))
       track_parameter_sets (self, buf, &info);
     else if (self->run && self->nal_length_size)
-      scan_packetized (self, buf, &info);
+      cover_nal_scan_packetized (
+          self->codec, buf, self->nal_length_size, &info);
     if (self->run && info.slice)
       run_add (self, buf, &info);
     return GST_FLOW_OK;
@@ -1130,15 +891,15 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   } else if (self->nal_length_size) {
     /* codec_data has the parameter sets; a unit we cannot walk is still
      * handed over alone */
-    scan_packetized (self, buf, &info);
+    cover_nal_scan_packetized (self->codec, buf, self->nal_length_size, &info);
     if (!info.slice)
       info.recovery = -1;
   }
   /* A recovery point that is not a random access picture (periodic intra
    * refresh: a P picture) only gives a whole picture some units later;
    * an IDR, CRA/BLA or an I picture (open GOP: count 0) decodes alone. */
-  needs_run =
-      info.recovery > 0 && !nal_is_random_access (self->codec, info.slice_nal);
+  needs_run = info.recovery > 0 &&
+      !cover_nal_is_random_access (self->codec, info.slice_nal);
 
   stat_add (self, PROP_KEYFRAMES_SEEN, 1);
   if (self->run) {

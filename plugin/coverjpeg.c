@@ -433,6 +433,13 @@ is_jfif_sampling (const guint8 *comps, guint n)
       comps[7] == 0x11;
 }
 
+/* byte by byte: GST_READ_UINT16_BE() loads a (misaligned) guint16 */
+static guint
+read_be16 (const guint8 *p)
+{
+  return (guint) p[0] << 8 | p[1];
+}
+
 /* The frame header (SOF0): precision, height, width, components. */
 static gboolean
 read_sof0 (const guint8 *seg, guint len, guint *width, guint *height)
@@ -441,8 +448,8 @@ read_sof0 (const guint8 *seg, guint len, guint *width, guint *height)
 
   if (len < 6 || seg[0] != 8)
     return FALSE;
-  *height = GST_READ_UINT16_BE (seg + 1);
-  *width = GST_READ_UINT16_BE (seg + 3);
+  *height = read_be16 (seg + 1);
+  *width = read_be16 (seg + 3);
   n = seg[5];
   /* a height of 0 (given later by DNL) is legal and shown by nobody */
   return *width > 0 && *height > 0 && (n == 1 || n == 3) && len >= 6 + 3 * n &&
@@ -478,7 +485,7 @@ cover_jpeg_is_baseline (
       pos++;
       continue;
     }
-    len = GST_READ_UINT16_BE (data + pos + 2);
+    len = read_be16 (data + pos + 2);
     if (len < 2 || pos + 2 + len > end)
       return FALSE;
     if (marker == 0xda) /* SOS: the headers are over */

@@ -17,12 +17,20 @@
 
 /* 16 random bytes: guessing a live session's id is out of reach */
 #define SESSION_ID_BYTES 16
+/* far above any real number of pushing devices of one node, but a bound:
+ * the pool refuses sessions beyond it (453) instead of growing */
+#define MAX_SESSIONS 16384
 
 typedef GstRTSPSessionPool CoverSessionPool;
 typedef GstRTSPSessionPoolClass CoverSessionPoolClass;
 static GType cover_session_pool_get_type (void);
 G_DEFINE_TYPE (
     CoverSessionPool, cover_session_pool, GST_TYPE_RTSP_SESSION_POOL);
+
+static void
+cover_session_pool_init (CoverSessionPool *pool)
+{
+}
 
 static gchar *
 cover_session_pool_create_session_id (GstRTSPSessionPool *pool)
@@ -36,13 +44,12 @@ cover_session_pool_class_init (CoverSessionPoolClass *klass)
   klass->create_session_id = cover_session_pool_create_session_id;
 }
 
-static void
-cover_session_pool_init (CoverSessionPool *pool)
-{
-}
-
 GstRTSPSessionPool *
 cover_session_pool_new (void)
 {
-  return g_object_new (cover_session_pool_get_type (), NULL);
+  GstRTSPSessionPool *pool =
+      g_object_new (cover_session_pool_get_type (), NULL);
+
+  gst_rtsp_session_pool_set_max_sessions (pool, MAX_SESSIONS);
+  return pool;
 }

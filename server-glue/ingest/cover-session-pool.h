@@ -16,7 +16,8 @@ G_BEGIN_DECLS
 
 /* A GstRTSPSessionPool whose session ids come from the kernel's CSPRNG
  * (getrandom, 128 bits as 32 hex digits) instead of GLib's PRNG, whose
- * state a client can learn from other ids it sees (transfer full). */
+ * state a client can learn from other ids it sees, holding at most 16384
+ * sessions (transfer full). */
 GstRTSPSessionPool *cover_session_pool_new (void);
 
 G_END_DECLS
