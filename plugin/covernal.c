@@ -245,13 +245,14 @@ void
 cover_nal_scan_packetized (
     CoverCodec codec, GstBuffer *buf, guint nal_length_size, CoverAuInfo *info)
 {
-  gsize size = gst_buffer_get_size (buf), pos = 0;
   guint len_size = nal_length_size, i, n;
+  gsize size, pos = 0;
 
   g_return_if_fail (GST_IS_BUFFER (buf));
   g_return_if_fail (nal_length_size >= 1 && nal_length_size <= 4);
   g_return_if_fail (info != NULL);
 
+  size = gst_buffer_get_size (buf);
   cover_au_info_init (info);
   /* the units before a picture's first slice are few */
   for (n = 0; n < 64 && pos + len_size < size; n++) {

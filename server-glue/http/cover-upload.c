@@ -246,15 +246,18 @@ GBytes *
 cover_upload_terminated_body (const guint8 *data, gsize size)
 {
   /* libsoup's multipart parser runs strstr() over the body: a NUL after
-   * it, outside the bytes handed over */
-  guint8 *copy = g_malloc (size + 1);
+   * it; and its boundary search looks 2 bytes behind a "--" that may be
+   * the body's second byte: a NUL before it.  Both outside the bytes handed
+   * over. */
+  guint8 *copy = g_malloc (size + 2);
   g_autoptr (GBytes) whole = NULL;
 
+  copy[0] = '\0';
   if (size)
-    memcpy (copy, data, size);
-  copy[size] = '\0';
-  whole = g_bytes_new_take (copy, size + 1);
-  return g_bytes_new_from_bytes (whole, 0, size);
+    memcpy (copy + 1, data, size);
+  copy[size + 1] = '\0';
+  whole = g_bytes_new_take (copy, size + 2);
+  return g_bytes_new_from_bytes (whole, 1, size);
 }
 
 GBytes *

@@ -30,8 +30,9 @@ void cover_upload_handler (SoupServer *server, SoupServerMessage *msg,
  * one, is not. */
 GBytes *cover_upload_form_file (SoupMessageHeaders *request, const guint8 *data,
     gsize size, const gchar **why);
-/* @data with a NUL after its @size bytes (the bytes' size stays @size):
- * libsoup's parser reads the body as a string. */
+/* @data with a NUL after its @size bytes and one before them (the bytes'
+ * size stays @size): libsoup's parser reads the body as a string, and looks
+ * behind its start. */
 GBytes *cover_upload_terminated_body (const guint8 *data, gsize size);
 
 G_END_DECLS

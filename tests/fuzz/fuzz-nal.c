@@ -41,6 +41,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   /* the parameter sets come out whole, each behind a start code */
   g_assert_true (params->len == 0 || params->len > 4);
 
+  if (size < 2)
+    return 0;
   buf = gst_buffer_new_memdup (data + 1, size - 1);
   cover_nal_scan_packetized (codec, buf, (data[0] >> 1) % 4 + 1, &info);
   g_assert_cmpint (info.recovery, >=, -1);
