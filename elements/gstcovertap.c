@@ -62,6 +62,7 @@
 #include "covercodec.h"
 #include "covernal.h"
 #include "coverpool.h"
+#include "coverstore.h"
 #include "coverthumbnail.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_cover_tap_debug);
@@ -85,6 +86,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_cover_tap_debug);
 #define WARNING_INTERVAL (10 * G_USEC_PER_SEC)
 /* EOS waits this long at most for the last keyframe to be published */
 #define EOS_DRAIN_TIMEOUT (2 * G_USEC_PER_SEC)
+/* how often a tap whose segment another live writer holds tries again */
+#define OPEN_RETRY_INTERVAL (G_USEC_PER_SEC / 2)
 /* The budget of a recovery point (periodic intra refresh): the access
  * units from it to the picture it recovers, 10 s at 30 fps, 32 MiB.  A
  * recovery point that needs more makes no cover. */
@@ -141,6 +144,9 @@ struct _GstCoverTap
 
   /* streaming thread only (and start/stop, when it is not running) */
   CoverStream *stream; /* NULL: no cover segment, buffers just pass */
+  /* another live writer held the segment at start (a push taken over
+   * before the old pipeline let go): when to try again, or 0 */
+  gint64 open_retry_at;
   GstCaps *caps;
   CoverCodec codec;
   gboolean byte_stream;
@@ -571,16 +577,15 @@ static const CoverStreamCallbacks callbacks = {
   on_thumbnail,
 };
 
+/* Opens the cover segment (and the thumbnail directory) from the current
+ * settings. */
 static gboolean
-gst_cover_tap_start (GstBaseTransform *trans)
+open_stream (GstCoverTap *self, GError **error)
 {
-  GstCoverTap *self = GST_COVER_TAP (trans);
-  GError *err = NULL;
   g_autofree gchar *thumbnail_dir = NULL;
-  guint max_files, max_age;
+  g_autofree gchar *dir = NULL;
+  guint max_files, max_age, mode;
   gint64 client_id;
-  gchar *dir;
-  guint mode;
 
   GST_OBJECT_LOCK (self);
   client_id = g_value_get_int64 (&self->settings[PROP_CLIENT_ID]);
@@ -589,6 +594,59 @@ gst_cover_tap_start (GstBaseTransform *trans)
   thumbnail_dir = g_value_dup_string (&self->settings[PROP_THUMBNAIL_DIR]);
   max_files = g_value_get_uint (&self->settings[PROP_THUMBNAIL_MAX_FILES]);
   max_age = g_value_get_uint (&self->settings[PROP_THUMBNAIL_MAX_AGE]);
+  GST_OBJECT_UNLOCK (self);
+
+  self->stream = cover_stream_new (
+      G_OBJECT (self), dir, client_id, mode, &callbacks, error);
+  if (!self->stream)
+    return FALSE;
+  GST_INFO_OBJECT (
+      self, "covers of client %" G_GINT64_FORMAT " go to %s", client_id, dir);
+  self->active_client_id = client_id;
+  if (thumbnail_dir && *thumbnail_dir) {
+    g_autofree gchar *path = cover_thumbnail_dir (thumbnail_dir, client_id);
+
+    cover_stream_set_thumbnails (self->stream, path, max_files, max_age);
+    self->thumbnails = TRUE;
+    GST_INFO_OBJECT (self, "thumbnails go to %s", path);
+  }
+  return TRUE;
+}
+
+/* Streaming thread: the segment was held by another live writer at start;
+ * at most once per OPEN_RETRY_INTERVAL, try again. */
+static void
+retry_open_stream (GstCoverTap *self)
+{
+  g_autoptr (GError) err = NULL;
+  gint64 now = g_get_monotonic_time ();
+
+  if (!self->open_retry_at || now < self->open_retry_at)
+    return;
+  if (open_stream (self, &err)) {
+    self->open_retry_at = 0;
+    GST_INFO_OBJECT (self, "the other writer let go: covers start");
+  } else if (g_error_matches (
+                 err, COVER_STORE_ERROR, COVER_STORE_ERROR_IN_USE)) {
+    self->open_retry_at = now + OPEN_RETRY_INTERVAL;
+  } else {
+    self->open_retry_at = 0;
+    GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE,
+        ("Could not create the cover segment; the stream passes without "
+         "covers."),
+        ("%s", err->message));
+  }
+}
+
+static gboolean
+gst_cover_tap_start (GstBaseTransform *trans)
+{
+  GstCoverTap *self = GST_COVER_TAP (trans);
+  GError *err = NULL;
+  gint64 client_id;
+
+  GST_OBJECT_LOCK (self);
+  client_id = g_value_get_int64 (&self->settings[PROP_CLIENT_ID]);
   GST_OBJECT_UNLOCK (self);
 
   if (client_id < 0)
@@ -601,21 +659,12 @@ gst_cover_tap_start (GstBaseTransform *trans)
   self->last_thumbnail = GST_CLOCK_TIME_NONE;
   self->thumbnails = FALSE;
 
-  self->stream = cover_stream_new (
-      G_OBJECT (self), dir, client_id, mode, &callbacks, &err);
-  if (!self->stream)
+  self->open_retry_at = 0;
+  if (!open_stream (self, &err)) {
+    if (g_error_matches (err, COVER_STORE_ERROR, COVER_STORE_ERROR_IN_USE))
+      self->open_retry_at = g_get_monotonic_time () + OPEN_RETRY_INTERVAL;
     goto no_store;
-  GST_INFO_OBJECT (
-      self, "covers of client %" G_GINT64_FORMAT " go to %s", client_id, dir);
-  self->active_client_id = client_id;
-  if (thumbnail_dir && *thumbnail_dir) {
-    g_autofree gchar *path = cover_thumbnail_dir (thumbnail_dir, client_id);
-
-    cover_stream_set_thumbnails (self->stream, path, max_files, max_age);
-    self->thumbnails = TRUE;
-    GST_INFO_OBJECT (self, "thumbnails go to %s", path);
   }
-  g_free (dir);
   return TRUE;
 
   /* ERRORS */
@@ -623,18 +672,17 @@ no_client_id : {
   GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
       ("No client-id set: covertap needs the device id of the stream."),
       (NULL));
-  g_free (dir);
   return FALSE;
 }
 no_store : {
   /* the stream matters more than its cover: pass it through */
   GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE,
       ("Could not create the cover segment of client %" G_GINT64_FORMAT
-       " in %s; the stream passes without covers.",
-          client_id, dir),
+       "; the stream passes without covers%s.",
+          client_id,
+          self->open_retry_at ? " until the other writer lets go" : ""),
       ("%s", err->message));
   g_error_free (err);
-  g_free (dir);
   return TRUE;
 }
 }
@@ -864,6 +912,8 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   gboolean thumbnail, picture;
   CoverJob *job;
 
+  if (!self->stream)
+    retry_open_stream (self);
   if (!self->stream || !self->caps)
     return GST_FLOW_OK;
 

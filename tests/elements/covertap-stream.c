@@ -276,6 +276,63 @@ GST_START_TEST (test_published_message)
 
 GST_END_TEST;
 
+static gpointer
+close_writer_later (gpointer writer)
+{
+  g_usleep (500 * 1000);
+  cover_store_writer_close (writer, TRUE);
+  return NULL;
+}
+
+/* A push taken over before the old pipeline let go of the segment: the new
+ * tap starts while another live writer holds it, warns, and takes the
+ * segment over as soon as it is free (it used to pass the whole stream
+ * without covers). */
+GST_START_TEST (test_segment_taken_over_when_free)
+{
+  gchar *dir = ct_make_tmpdir ();
+  GstElement *pipeline, *tap;
+  CoverStoreWriter *old;
+  GError *err = NULL;
+  GThread *closer;
+  guint64 published;
+  CtBusLog log;
+  CtCover cover;
+  gchar *desc;
+
+  old = cover_store_writer_open (dir, CLIENT_ID, 0600, &err);
+  fail_unless (old != NULL, "%s", err ? err->message : "");
+  desc = g_strdup_printf (
+      "videotestsrc is-live=true num-buffers=60 pattern=green ! " CT_I420 (
+          320, 240) " ! " CT_X264 (10) "! h264parse ! covertap name=tap "
+                                       "client-id=%u store-dir=%s "
+                                       "min-interval=0 ! fakesink",
+      CLIENT_ID, dir);
+  pipeline = gst_parse_launch (desc, NULL);
+  fail_unless (pipeline != NULL);
+  tap = gst_bin_get_by_name (GST_BIN (pipeline), "tap");
+  closer = g_thread_new ("closer", close_writer_later, old);
+  ct_bus_log_init (&log);
+  ct_play_to_end (pipeline, &log);
+  g_thread_join (closer);
+  fail_unless (log.eos && !log.error);
+  fail_unless (log.warnings->len >= 1, "no warning about the held segment");
+  g_object_get (tap, "covers-published", &published, NULL);
+  fail_unless (published >= 1, "no cover once the segment was free");
+  ct_read_cover (dir, CLIENT_ID, &cover);
+  ct_assert_region_colour (&cover, 0, 0, 1, 1, colours[1], 10, "taken over");
+
+  ct_cover_clear (&cover);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  ct_bus_log_clear (&log);
+  gst_object_unref (tap);
+  gst_object_unref (pipeline);
+  g_free (desc);
+  ct_remove_tmpdir (dir);
+}
+
+GST_END_TEST;
+
 /* EOS drains: with a slow worker, the last keyframe is still waiting when
  * EOS arrives; it must be published (and the segment marked ended) before
  * EOS leaves the element. */
@@ -686,6 +743,7 @@ covertap_stream_suite (void)
 
   tc = tcase_create ("message");
   tcase_add_test (tc, test_published_message);
+  tcase_add_test (tc, test_segment_taken_over_when_free);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("lifecycle");
