@@ -519,7 +519,19 @@ cover_jpeg_decode_rgb (
 
   if (!cover_jpeg_get_size (data, size, &w, &h, error))
     return NULL;
+  /* a header is 600 bytes; what it claims is not free to allocate */
+  if ((guint64) w * h > COVER_JPEG_MAX_DECODE_PIXELS) {
+    g_set_error (error, COVER_JPEG_ERROR, COVER_JPEG_ERROR_DECODE,
+        "A %ux%u JPEG is too large to decode (at most %u pixels)", w, h,
+        COVER_JPEG_MAX_DECODE_PIXELS);
+    return NULL;
+  }
   tj = tjInitDecompress ();
+  if (!tj) {
+    g_set_error (error, COVER_JPEG_ERROR, COVER_JPEG_ERROR_DECODE,
+        "TurboJPEG cannot make a decompressor: %s", tjGetErrorStr2 (NULL));
+    return NULL;
+  }
   rgb = g_malloc ((gsize) w * h * 3);
   /* TJFLAG_STOPONWARNING: a truncated JPEG is an error, not a grey tail */
   if (tjDecompress2 (

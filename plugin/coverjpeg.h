@@ -59,6 +59,10 @@ gboolean cover_jpeg_get_size (const guint8 *data, gsize size, guint *width,
 gboolean cover_jpeg_is_baseline (
     const guint8 *data, gsize size, guint *width, guint *height);
 
+/* The most pixels cover_jpeg_decode_rgb() decodes: 8192 x 8192 (192 MiB of
+ * RGB), above any camera's frame. */
+#define COVER_JPEG_MAX_DECODE_PIXELS (8192u * 8192u)
+
 /* Decodes a whole JPEG into packed RGB (3 bytes a pixel) (transfer full:
  * g_free() it). */
 guint8 *cover_jpeg_decode_rgb (const guint8 *data, gsize size, guint *width,

@@ -22,6 +22,8 @@
 
 #include "cover-token.h"
 
+#include "coverid.h"
+
 #include <string.h>
 
 #include <gio/gio.h>
@@ -99,8 +101,10 @@ cover_app_table_get_size (CoverAppTable *table)
   return table->apps->len;
 }
 
-/* 1..10 ASCII decimal digits, value fits in 32 bits.  Leading zeros are
- * still decimal (no octal). */
+/* A token's fields: 1..10 ASCII decimal digits, value fits in 32 bits.
+ * Leading zeros are still decimal (no octal): the platform's token format
+ * (the digest is over the binary values), unlike a client id in our own
+ * text (URLs, config, tools), which has one spelling (coverid.h). */
 static gboolean
 parse_u32 (const gchar *s, gsize len, guint32 *out)
 {
@@ -151,7 +155,7 @@ parse_cid_item (const gchar *item, guint32 *lo, guint32 *hi)
 
   dash = memchr (start, '-', end - start);
   if (!dash) {
-    if (!parse_u32 (start, end - start, lo))
+    if (!cover_client_id_parse (start, end - start, lo))
       return FALSE;
     *hi = *lo;
     return TRUE;
@@ -162,8 +166,8 @@ parse_cid_item (const gchar *item, guint32 *lo, guint32 *hi)
       a_end--;
     while (b_start < end && is_blank (*b_start))
       b_start++;
-    return parse_u32 (start, a_end - start, lo) &&
-        parse_u32 (b_start, end - b_start, hi);
+    return cover_client_id_parse (start, a_end - start, lo) &&
+        cover_client_id_parse (b_start, end - b_start, hi);
   }
 }
 

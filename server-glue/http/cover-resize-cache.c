@@ -19,7 +19,7 @@
 
 #include <string.h>
 
-#include "cover-job.h"
+#include "cover-work.h"
 #include "cover-service-private.h"
 #include "cover-source-private.h"
 #include "coverjpeg.h"
@@ -38,7 +38,7 @@ struct _CoverResizeCache
 
 typedef struct
 {
-  CoverJob job;
+  CoverWork job;
   CoverResizeCache *cache;
   CoverPicture *picture;
   guint width;
@@ -96,7 +96,7 @@ cache_insert (CoverResizeCache *cache, const gchar *key, CoverPicture *pic)
 }
 
 static void
-resize_run (CoverJob *job)
+resize_run (CoverWork *job)
 {
   ResizeJob *r = (ResizeJob *) job;
   CoverEncoder *enc = g_private_get (&worker_encoder);
@@ -126,7 +126,7 @@ resize_run (CoverJob *job)
 }
 
 static void
-resize_done (CoverJob *job)
+resize_done (CoverWork *job)
 {
   ResizeJob *r = (ResizeJob *) job;
 
@@ -142,7 +142,7 @@ resize_done (CoverJob *job)
 }
 
 static void
-resize_clear (CoverJob *job)
+resize_clear (CoverWork *job)
 {
   ResizeJob *r = (ResizeJob *) job;
 
@@ -196,14 +196,14 @@ cover_resize_cache_respond (CoverResizeCache *cache, CoverRequest *req,
         return;
       }
       /* decode, scale and encode off the main loop */
-      r = cover_job_new (
+      r = cover_work_new (
           sizeof (ResizeJob), req, resize_run, resize_done, resize_clear);
       r->cache = cache;
       r->picture = cover_picture_ref (pic);
       r->width = width;
       r->height = height;
       r->key = g_steal_pointer (&key);
-      cover_job_start (r, req->service->workers);
+      cover_work_start (r, req->service->workers);
       return;
     }
     pic = cached;

@@ -10,7 +10,7 @@
 /* The cover service and its router: one handler per path, the fallback
  * chain of sources behind GET cover, /healthz and /metrics.  Every request
  * is answered on the main context of the server that received it; what
- * could block runs as a CoverJob (cover-job.c).  The parts (metrics, resize
+ * could block runs as a CoverWork (cover-work.c).  The parts (metrics, resize
  * cache, sources) lock for themselves, so any number of servers on any
  * number of threads can share one service.  The caller has called
  * gst_init(): resizing uses GStreamer's video converter. */
@@ -22,7 +22,7 @@
 #include "cover-service.h"
 
 #include "cover-file-source.h"
-#include "cover-job.h"
+#include "cover-work.h"
 #include "cover-live-source.h"
 #include "cover-request.h"
 #include "cover-service-private.h"
@@ -267,7 +267,7 @@ cover_service_new (CoverConfig *config, GError **error)
   g_ptr_array_add (s->sources, cover_upload_source_new (config->upload_dir));
   s->resize_cache = cover_resize_cache_new (config->resize_cache_entries);
   s->metrics = cover_metrics_new ();
-  s->workers = cover_job_pool_new (WORKERS, error);
+  s->workers = cover_work_pool_new (WORKERS, error);
   if (!s->workers) {
     cover_service_free (s);
     return NULL;

@@ -21,7 +21,7 @@
 
 #include "cover-file-source.h"
 #include "cover-image.h"
-#include "cover-job.h"
+#include "cover-work.h"
 #include "cover-service-private.h"
 
 /* room for the multipart framing around the image */
@@ -38,7 +38,7 @@ typedef struct
 
 typedef struct
 {
-  CoverJob job;
+  CoverWork job;
   guint32 client_id;
   GBytes *image;
   GError *error;
@@ -301,7 +301,7 @@ form_file (CoverRequest *req, UploadBody *u)
 }
 
 static void
-store_run (CoverJob *job)
+store_run (CoverWork *job)
 {
   StoreJob *st = (StoreJob *) job;
   CoverService *s = job->req.service;
@@ -313,7 +313,7 @@ store_run (CoverJob *job)
 }
 
 static void
-store_done (CoverJob *job)
+store_done (CoverWork *job)
 {
   StoreJob *st = (StoreJob *) job;
   g_autoptr (JsonBuilder) b = NULL;
@@ -334,7 +334,7 @@ store_done (CoverJob *job)
 }
 
 static void
-store_clear (CoverJob *job)
+store_clear (CoverWork *job)
 {
   StoreJob *st = (StoreJob *) job;
 
@@ -387,9 +387,9 @@ cover_upload_handler (SoupServer *server, SoupServerMessage *msg,
     return;
   }
 
-  st = cover_job_new (
+  st = cover_work_new (
       sizeof (StoreJob), &req, store_run, store_done, store_clear);
   st->client_id = client_id;
   st->image = g_steal_pointer (&file);
-  cover_job_start (st, s->workers);
+  cover_work_start (st, s->workers);
 }

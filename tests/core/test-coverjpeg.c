@@ -744,6 +744,36 @@ test_jpeg_helpers (void)
   assert_get_size_fails (garbage, 4096);
 }
 
+/* A header claiming 60000x60000 (10.8 GB of RGB; libjpeg's own limit is
+ * 65500 a side) is refused by its size,
+ * before anything is allocated. */
+static void
+test_decode_refuses_huge_header (void)
+{
+  g_autoptr (GBytes) jpeg = cs_test_jpeg_solid (16, 16, 10, 20, 30);
+  gsize size = g_bytes_get_size (jpeg), i;
+  g_autofree guint8 *data = g_memdup2 (g_bytes_get_data (jpeg, NULL), size);
+  g_autoptr (GError) err = NULL;
+  guint w = 0, h = 0;
+  guint8 *rgb;
+
+  for (i = 0; i + 9 < size; i++) {
+    if (data[i] == 0xff && data[i + 1] == 0xc0) {
+      /* length (2), precision (1), then height and width */
+      data[i + 5] = data[i + 7] = 0xea;
+      data[i + 6] = data[i + 8] = 0x60;
+      break;
+    }
+  }
+  g_assert_cmpuint (i + 9, <, size);
+  g_assert_true (cover_jpeg_get_size (data, size, &w, &h, NULL));
+  g_assert_cmpuint (w, ==, 60000);
+  rgb = cover_jpeg_decode_rgb (data, size, &w, &h, &err);
+  g_assert_null (rgb);
+  g_assert_error (err, COVER_JPEG_ERROR, COVER_JPEG_ERROR_DECODE);
+  g_assert_nonnull (strstr (err->message, "too large"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -751,6 +781,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/coverjpeg/fit-size", test_fit_size);
+  g_test_add_func (
+      "/coverjpeg/decode-refuses-huge-header", test_decode_refuses_huge_header);
   g_test_add_func ("/coverjpeg/encode-formats", test_encode_formats);
   g_test_add_func (
       "/coverjpeg/limited-white-is-white", test_encode_limited_white_is_white);

@@ -15,21 +15,21 @@
 #include "config.h"
 #endif
 
-#include "cover-job.h"
+#include "cover-work.h"
 
 static void
-on_message_finished (SoupServerMessage *msg, CoverJob *job)
+on_message_finished (SoupServerMessage *msg, CoverWork *job)
 {
   job->finished = TRUE;
 }
 
 gpointer
-cover_job_new (gsize size, const CoverRequest *req, CoverJobFunc run,
-    CoverJobFunc done, CoverJobFunc clear)
+cover_work_new (gsize size, const CoverRequest *req, CoverWorkFunc run,
+    CoverWorkFunc done, CoverWorkFunc clear)
 {
-  CoverJob *job;
+  CoverWork *job;
 
-  g_return_val_if_fail (size >= sizeof (CoverJob), NULL);
+  g_return_val_if_fail (size >= sizeof (CoverWork), NULL);
   g_return_val_if_fail (req != NULL, NULL);
   g_return_val_if_fail (run != NULL && done != NULL, NULL);
 
@@ -46,7 +46,7 @@ cover_job_new (gsize size, const CoverRequest *req, CoverJobFunc run,
 }
 
 static void
-job_free (CoverJob *job)
+job_free (CoverWork *job)
 {
   if (job->clear)
     job->clear (job);
@@ -59,7 +59,7 @@ job_free (CoverJob *job)
 static gboolean
 job_done_in_context (gpointer data)
 {
-  CoverJob *job = data;
+  CoverWork *job = data;
 
   if (!job->finished) {
     job->done (job);
@@ -71,7 +71,7 @@ job_done_in_context (gpointer data)
 static void
 worker_run (gpointer data, gpointer user_data)
 {
-  CoverJob *job = data;
+  CoverWork *job = data;
 
   job->run (job);
   g_main_context_invoke_full (job->context, G_PRIORITY_DEFAULT,
@@ -79,15 +79,15 @@ worker_run (gpointer data, gpointer user_data)
 }
 
 GThreadPool *
-cover_job_pool_new (guint threads, GError **error)
+cover_work_pool_new (guint threads, GError **error)
 {
   return g_thread_pool_new (worker_run, NULL, threads, FALSE, error);
 }
 
 void
-cover_job_start (gpointer data, GThreadPool *pool)
+cover_work_start (gpointer data, GThreadPool *pool)
 {
-  CoverJob *job = data;
+  CoverWork *job = data;
 
   g_return_if_fail (job != NULL);
   g_return_if_fail (pool != NULL);

@@ -7,8 +7,8 @@
  * version 2 of the License, or (at your option) any later version.
  */
 
-#ifndef __COVER_JOB_H__
-#define __COVER_JOB_H__
+#ifndef __COVER_WORK_H__
+#define __COVER_WORK_H__
 
 #include "cover-request.h"
 
@@ -18,31 +18,31 @@ G_BEGIN_DECLS
  * fsync, rename) done off the main context while its message is paused:
  * run() in a worker thread, then done() back on the main context that
  * received the request, which answers it (unless the client went away).
- * A job type embeds CoverJob first and frees its own fields in clear(). */
-typedef struct _CoverJob CoverJob;
-typedef void (*CoverJobFunc) (CoverJob *job);
+ * A job type embeds CoverWork first and frees its own fields in clear(). */
+typedef struct _CoverWork CoverWork;
+typedef void (*CoverWorkFunc) (CoverWork *job);
 
-struct _CoverJob
+struct _CoverWork
 {
   CoverRequest req;
   /* private */
   GMainContext *context;
   gboolean finished; /* the client went away: answer nobody */
   gulong finished_id;
-  CoverJobFunc run;
-  CoverJobFunc done;
-  CoverJobFunc clear;
+  CoverWorkFunc run;
+  CoverWorkFunc done;
+  CoverWorkFunc clear;
 };
 
 /* The pool the service's jobs run in. */
-GThreadPool *cover_job_pool_new (guint threads, GError **error);
+GThreadPool *cover_work_pool_new (guint threads, GError **error);
 /* A zeroed job of @size bytes for @req, on the caller's thread-default main
- * context (transfer full: to cover_job_start()).  @clear may be NULL. */
-gpointer cover_job_new (gsize size, const CoverRequest *req, CoverJobFunc run,
-    CoverJobFunc done, CoverJobFunc clear);
+ * context (transfer full: to cover_work_start()).  @clear may be NULL. */
+gpointer cover_work_new (gsize size, const CoverRequest *req, CoverWorkFunc run,
+    CoverWorkFunc done, CoverWorkFunc clear);
 /* Pauses the message and hands @job (transfer full) to @pool. */
-void cover_job_start (gpointer job, GThreadPool *pool);
+void cover_work_start (gpointer job, GThreadPool *pool);
 
 G_END_DECLS
 
-#endif /* __COVER_JOB_H__ */
+#endif /* __COVER_WORK_H__ */
