@@ -137,10 +137,20 @@ record_done (GstRTSPClient *client, GstRTSPContext *ctx, CoverIngest *ingest)
     cover_pushers_set_recording (ingest->pushers, ctx->media);
 }
 
+/* the client's own sessions go; one another connection merely named is
+ * not its to end */
 static GstRTSPFilterResult
 drop_session (GstRTSPClient *client, GstRTSPSession *sess, gpointer data)
 {
+  if (!cover_rtsp_auth_session_is_owned_by (sess, client))
+    return GST_RTSP_FILTER_KEEP;
   return GST_RTSP_FILTER_REMOVE;
+}
+
+static void
+new_session (GstRTSPClient *client, GstRTSPSession *session, gpointer data)
+{
+  cover_rtsp_auth_set_session_owner (session, client);
 }
 
 static void
@@ -214,6 +224,7 @@ client_connected (
       client, "pre-announce-request", G_CALLBACK (pre_announce), ingest);
   g_signal_connect (client, "record-request", G_CALLBACK (record_done), ingest);
   g_signal_connect (client, "closed", G_CALLBACK (client_closed), ingest);
+  g_signal_connect (client, "new-session", G_CALLBACK (new_session), NULL);
 
   pd->client = g_object_ref (client);
   pd->peer = g_strdup (conn ? gst_rtsp_connection_get_ip (conn) : NULL);

@@ -127,6 +127,100 @@ check_sdp (GstRTSPContext *ctx, guint32 cid, const gchar *peer)
   return refuse (ctx, GST_RTSP_STS_UNSUPPORTED_MEDIA_TYPE);
 }
 
+static GQuark
+session_owner_quark (void)
+{
+  return g_quark_from_static_string ("cover-rtsp-session-owner");
+}
+
+static GQuark
+client_cids_quark (void)
+{
+  return g_quark_from_static_string ("cover-rtsp-client-cids");
+}
+
+static void
+weak_ref_free (gpointer ref)
+{
+  g_weak_ref_clear (ref);
+  g_free (ref);
+}
+
+void
+cover_rtsp_auth_set_session_owner (
+    GstRTSPSession *session, GstRTSPClient *client)
+{
+  GWeakRef *ref;
+
+  g_return_if_fail (GST_IS_RTSP_SESSION (session));
+  g_return_if_fail (GST_IS_RTSP_CLIENT (client));
+
+  ref = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (ref, client);
+  g_object_set_qdata_full (
+      G_OBJECT (session), session_owner_quark (), ref, weak_ref_free);
+}
+
+gboolean
+cover_rtsp_auth_session_is_owned_by (
+    GstRTSPSession *session, GstRTSPClient *client)
+{
+  GWeakRef *ref;
+  g_autoptr (GObject) owner = NULL;
+
+  g_return_val_if_fail (GST_IS_RTSP_SESSION (session), FALSE);
+
+  ref = g_object_get_qdata (G_OBJECT (session), session_owner_quark ());
+  owner = ref ? g_weak_ref_get (ref) : NULL;
+  return owner && owner == (GObject *) client;
+}
+
+/* the client ids a token was accepted for on @client's connection */
+static void
+client_add_cid (GstRTSPClient *client, guint32 cid)
+{
+  GHashTable *cids =
+      g_object_get_qdata (G_OBJECT (client), client_cids_quark ());
+
+  if (!cids) {
+    cids = g_hash_table_new (g_direct_hash, g_direct_equal);
+    g_object_set_qdata_full (G_OBJECT (client), client_cids_quark (), cids,
+        (GDestroyNotify) g_hash_table_unref);
+  }
+  g_hash_table_add (cids, GUINT_TO_POINTER (cid));
+}
+
+static gboolean
+client_has_cid (GstRTSPClient *client, guint32 cid)
+{
+  GHashTable *cids =
+      g_object_get_qdata (G_OBJECT (client), client_cids_quark ());
+
+  return cids && g_hash_table_contains (cids, GUINT_TO_POINTER (cid));
+}
+
+/* A request without a token: on the connection that presented one only.
+ * The session id is not logged (it is the session's only secret). */
+static gboolean
+check_without_token (
+    GstRTSPContext *ctx, const gchar *method, guint32 cid, const gchar *peer)
+{
+  if (ctx->session) {
+    if (cover_rtsp_auth_session_is_owned_by (ctx->session, ctx->client))
+      return TRUE;
+    g_message ("%s " COVER_INGEST_MOUNT_PATH "/%u from %s refused (454): no "
+               "token, and the session it names is not this connection's",
+        method, cid, peer ? peer : "?");
+    return refuse (ctx, GST_RTSP_STS_SESSION_NOT_FOUND);
+  }
+  if (ctx->method == GST_RTSP_OPTIONS || client_has_cid (ctx->client, cid))
+    return TRUE;
+  g_message ("%s " COVER_INGEST_MOUNT_PATH "/%u from %s refused (401): no "
+             "token, and none was accepted on this connection",
+      method, cid, peer ? peer : "?");
+  return refuse (ctx, GST_RTSP_STS_UNAUTHORIZED);
+}
+
 static gboolean
 cover_rtsp_auth_check (
     GstRTSPAuth *auth, GstRTSPContext *ctx, const gchar *check)
@@ -154,11 +248,11 @@ cover_rtsp_auth_check (
     return refuse (ctx, GST_RTSP_STS_NOT_FOUND);
   }
   token = token_of (ctx);
-  if (!token && !announce && ctx->method != GST_RTSP_DESCRIBE)
-    return TRUE;
-
   peer =
       gst_rtsp_connection_get_ip (gst_rtsp_client_get_connection (ctx->client));
+  if (!token && !announce && ctx->method != GST_RTSP_DESCRIBE)
+    return check_without_token (ctx, method, cid, peer);
+
   status = cover_token_authorize (self->apps, token, cid, peer,
       g_get_real_time () / G_USEC_PER_SEC, 0, NULL);
   if (status != COVER_TOKEN_OK) {
@@ -173,6 +267,7 @@ cover_rtsp_auth_check (
   }
   if (announce && !check_sdp (ctx, cid, peer))
     return FALSE;
+  client_add_cid (ctx->client, cid);
   if (announce && self->accepted)
     self->accepted (cid, self->user_data);
   return TRUE;

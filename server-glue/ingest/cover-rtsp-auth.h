@@ -24,12 +24,23 @@ typedef void (*CoverRtspAuthAccepted) (guint32 client_id, gpointer user_data);
  * (cover_token_authorize()): the path must be /live/<client_id> (404), the
  * token in ?token= is refused with 401 when missing or untrusted and with
  * 403 when it may not push there (another device, another address).
- * ANNOUNCE and DESCRIBE must carry a token; the later requests of a push
- * (SETUP, RECORD, TEARDOWN) act on the session the ANNOUNCE made, so their
- * token is checked only when there is one.
+ * ANNOUNCE and DESCRIBE must carry a token; a later request of a push
+ * (SETUP, RECORD, TEARDOWN, ...) without one is taken only on the
+ * connection whose token was accepted: one naming a session only on the
+ * connection that created the session (454 on any other: a session id is
+ * no credential), one without a session only on a connection whose token
+ * was accepted for that client id (401 on any other).  A request with a
+ * valid token is taken from any connection.
  * @apps is not taken and must outlive the auth (transfer full). */
 GstRTSPAuth *cover_rtsp_auth_new (
     CoverAppTable *apps, CoverRtspAuthAccepted accepted, gpointer user_data);
+/* Records @client as the creator of @session (the client's "new-session"):
+ * the only connection whose requests may name it without a token. */
+void cover_rtsp_auth_set_session_owner (
+    GstRTSPSession *session, GstRTSPClient *client);
+/* Whether @client created @session. */
+gboolean cover_rtsp_auth_session_is_owned_by (
+    GstRTSPSession *session, GstRTSPClient *client);
 
 G_END_DECLS
 

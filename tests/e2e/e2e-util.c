@@ -241,3 +241,59 @@ e2e_assert_blue (GBytes *jpeg, guint width, guint height)
   g_assert_cmpfloat (rgb[1], <, 50);
   g_assert_cmpfloat (rgb[2], >, 200);
 }
+
+/* ---- raw RTSP ---------------------------------------------------------- */
+
+GSocketConnection *
+e2e_rtsp_connect (E2eServer *f)
+{
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GError) err = NULL;
+  GSocketConnection *c;
+
+  c = g_socket_client_connect_to_host (
+      client, "127.0.0.1", f->rtsp_port, NULL, &err);
+  g_assert_no_error (err);
+  return c;
+}
+
+void
+e2e_rtsp_send (GSocketConnection *c, const gchar *text)
+{
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (c));
+  g_autoptr (GError) err = NULL;
+
+  g_output_stream_write_all (out, text, strlen (text), NULL, NULL, &err);
+  g_assert_no_error (err);
+}
+
+/* reads one response's head (up to the blank line); bounded */
+gchar *
+e2e_rtsp_read (GSocketConnection *c)
+{
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (c));
+  GString *s = g_string_new (NULL);
+  gchar ch;
+
+  g_socket_set_timeout (g_socket_connection_get_socket (c), E2E_WAIT_S);
+  while (s->len < 8192 && !g_str_has_suffix (s->str, "\r\n\r\n") &&
+      g_input_stream_read (in, &ch, 1, NULL, NULL) == 1)
+    g_string_append_c (s, ch);
+  return g_string_free (s, FALSE);
+}
+
+gchar *
+e2e_announce_text (E2eServer *f, guint32 cid, guint cseq)
+{
+  g_autofree gchar *token = e2e_token_for (cid, E2E_KEY);
+  g_autofree gchar *url = e2e_location_for (f, cid, token);
+  const gchar *sdp = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=squat\r\n"
+                     "c=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                     "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+                     "a=control:streamid=0\r\n";
+
+  return g_strdup_printf ("ANNOUNCE %s RTSP/1.0\r\nCSeq: %u\r\n"
+                          "Content-Type: application/sdp\r\n"
+                          "Content-Length: %zu\r\n\r\n%s",
+      url, cseq, strlen (sdp), sdp);
+}

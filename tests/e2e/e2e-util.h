@@ -69,6 +69,15 @@ void e2e_mean_rgb (GBytes *jpeg, guint width, guint height, gdouble rgb[3]);
 void e2e_assert_red (GBytes *jpeg, guint width, guint height);
 void e2e_assert_blue (GBytes *jpeg, guint width, guint height);
 
+/* a TCP connection to the server's RTSP port */
+GSocketConnection *e2e_rtsp_connect (E2eServer *f);
+void e2e_rtsp_send (GSocketConnection *c, const gchar *text);
+/* one response's head (up to the blank line); bounded */
+gchar *e2e_rtsp_read (GSocketConnection *c);
+/* an ANNOUNCE of /live/@cid (token of E2E_KEY in the query), one H.264
+ * video stream with control streamid=0 */
+gchar *e2e_announce_text (E2eServer *f, guint32 cid, guint cseq);
+
 G_END_DECLS
 
 #endif /* __E2E_UTIL_H__ */

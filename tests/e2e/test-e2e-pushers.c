@@ -391,69 +391,16 @@ test_no_video_refused (void)
 
 /* ---- squatters and abandoned pushes ------------------------------------ */
 
-static GSocketConnection *
-rtsp_connect (E2eServer *f)
-{
-  g_autoptr (GSocketClient) client = g_socket_client_new ();
-  g_autoptr (GError) err = NULL;
-  GSocketConnection *c;
-
-  c = g_socket_client_connect_to_host (
-      client, "127.0.0.1", f->rtsp_port, NULL, &err);
-  g_assert_no_error (err);
-  return c;
-}
-
-static void
-rtsp_send (GSocketConnection *c, const gchar *text)
-{
-  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (c));
-  g_autoptr (GError) err = NULL;
-
-  g_output_stream_write_all (out, text, strlen (text), NULL, NULL, &err);
-  g_assert_no_error (err);
-}
-
-/* reads one response's head (up to the blank line); bounded */
-static gchar *
-rtsp_read (GSocketConnection *c)
-{
-  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (c));
-  GString *s = g_string_new (NULL);
-  gchar ch;
-
-  g_socket_set_timeout (g_socket_connection_get_socket (c), E2E_WAIT_S);
-  while (s->len < 8192 && !g_str_has_suffix (s->str, "\r\n\r\n") &&
-      g_input_stream_read (in, &ch, 1, NULL, NULL) == 1)
-    g_string_append_c (s, ch);
-  return g_string_free (s, FALSE);
-}
-
-static gchar *
-announce_text (E2eServer *f, guint32 cid, guint cseq)
-{
-  g_autofree gchar *url = query_url (f, cid);
-  const gchar *sdp = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=squat\r\n"
-                     "c=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-                     "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
-                     "a=control:streamid=0\r\n";
-
-  return g_strdup_printf ("ANNOUNCE %s RTSP/1.0\r\nCSeq: %u\r\n"
-                          "Content-Type: application/sdp\r\n"
-                          "Content-Length: %zu\r\n\r\n%s",
-      url, cseq, strlen (sdp), sdp);
-}
-
 /* an ANNOUNCE (answered 200) and nothing after it */
 static GSocketConnection *
 abandon_after_announce (E2eServer *f)
 {
-  GSocketConnection *c = rtsp_connect (f);
-  g_autofree gchar *announce = announce_text (f, CID, 1);
+  GSocketConnection *c = e2e_rtsp_connect (f);
+  g_autofree gchar *announce = e2e_announce_text (f, CID, 1);
   g_autofree gchar *answer = NULL;
 
-  rtsp_send (c, announce);
-  answer = rtsp_read (c);
+  e2e_rtsp_send (c, announce);
+  answer = e2e_rtsp_read (c);
   g_assert_true (g_str_has_prefix (answer, "RTSP/1.0 200"));
   return c;
 }
@@ -493,7 +440,7 @@ static void
 test_huge_announce_refused (void)
 {
   E2eServer *f = e2e_server_new (3, NULL, FALSE);
-  g_autoptr (GSocketConnection) c = rtsp_connect (f);
+  g_autoptr (GSocketConnection) c = e2e_rtsp_connect (f);
   GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (c));
   g_autofree gchar *head = g_strdup_printf (
       "ANNOUNCE rtsp://127.0.0.1:%u/live/%u RTSP/1.0\r\nCSeq: 1\r\n"
@@ -505,7 +452,7 @@ test_huge_announce_refused (void)
 
   memset (chunk, 'v', 64 * 1024);
   g_socket_set_timeout (g_socket_connection_get_socket (c), E2E_WAIT_S);
-  rtsp_send (c, head);
+  e2e_rtsp_send (c, head);
   while (sent < limit &&
       g_output_stream_write_all (out, chunk, 64 * 1024, NULL, NULL, NULL))
     sent += 64 * 1024;
@@ -526,8 +473,8 @@ test_abandoned_after_setup (void)
       url);
   g_autofree gchar *answer = NULL;
 
-  rtsp_send (c, setup);
-  answer = rtsp_read (c);
+  e2e_rtsp_send (c, setup);
+  answer = e2e_rtsp_read (c);
   g_assert_true (g_str_has_prefix (answer, "RTSP/1.0 200"));
   assert_random_session_id (answer);
   ffmpeg_push (f, url, "blue", FALSE, AUDIO_NONE, "udp", 30);
@@ -574,14 +521,14 @@ test_squatters (void)
   guint i;
 
   for (i = 0; i < 100; i++) {
-    GSocketConnection *c = rtsp_connect (f);
+    GSocketConnection *c = e2e_rtsp_connect (f);
 
     if (i % 2) {
-      g_autofree gchar *announce = announce_text (f, CID, 1);
+      g_autofree gchar *announce = e2e_announce_text (f, CID, 1);
 
-      rtsp_send (c, announce);
+      e2e_rtsp_send (c, announce);
     } else {
-      rtsp_send (c, "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n");
+      e2e_rtsp_send (c, "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n");
     }
     g_ptr_array_add (conns, c);
   }
