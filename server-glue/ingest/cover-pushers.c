@@ -319,21 +319,38 @@ cover_pushers_set_recording (CoverPushers *pushers, GstRTSPMedia *media)
 void
 cover_pushers_client_closed (CoverPushers *pushers, GstRTSPClient *client)
 {
-  g_autoptr (GstRTSPMedia) media = NULL;
-  gboolean recording = FALSE;
+  g_autoptr (GPtrArray) mine = g_ptr_array_new ();
+  g_autoptr (GPtrArray) to_end =
+      g_ptr_array_new_with_free_func (gst_object_unref);
+  g_autoptr (GArray) recording = g_array_new (FALSE, FALSE, sizeof (gboolean));
+  GHashTableIter iter;
   CoverPusher *p;
+  guint i;
 
   g_return_if_fail (pushers != NULL);
   g_return_if_fail (GST_IS_RTSP_CLIENT (client));
 
   g_mutex_lock (&pushers->lock);
-  p = find_locked (pushers, client, TRUE);
-  if (p) {
+  /* every push of this connection: one connection may ANNOUNCE several */
+  g_hash_table_iter_init (&iter, pushers->by_cid);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &p)) {
+    g_autoptr (GObject) c = g_weak_ref_get (&p->client);
+
+    if (c == (GObject *) client)
+      g_ptr_array_add (mine, p);
+  }
+  for (i = 0; i < mine->len; i++) {
+    GstRTSPMedia *media;
+
+    p = g_ptr_array_index (mine, i);
     media = g_weak_ref_get (&p->media_ref);
-    recording = p->recording;
+    if (media) {
+      g_ptr_array_add (to_end, media);
+      g_array_append_val (recording, p->recording);
+    }
     if (!p->ending_since)
       p->ending_since = g_get_monotonic_time ();
-    if (!recording) {
+    if (!p->recording) {
       /* nothing to finish: the client id is free at once */
       g_message ("stream %u: stopped (gone before RECORD) after %.1f s", p->cid,
           (g_get_monotonic_time () - p->started) / (gdouble) G_USEC_PER_SEC);
@@ -342,8 +359,9 @@ cover_pushers_client_closed (CoverPushers *pushers, GstRTSPClient *client)
   }
   g_mutex_unlock (&pushers->lock);
   /* a played media: EOS, then "unprepared" forgets it (or the grace) */
-  if (media)
-    end_push (media, NULL, recording);
+  for (i = 0; i < to_end->len; i++)
+    end_push (g_ptr_array_index (to_end, i), NULL,
+        g_array_index (recording, gboolean, i));
 }
 
 guint
