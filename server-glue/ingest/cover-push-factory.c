@@ -639,9 +639,10 @@ cover_push_factory_new (
   factory = GST_RTSP_MEDIA_FACTORY (self);
   gst_rtsp_media_factory_set_transport_mode (
       factory, GST_RTSP_TRANSPORT_MODE_RECORD);
-  /* an unprepared push gets EOS first: the last thumbnail, the segment
-   * ended by covertap */
-  gst_rtsp_media_factory_set_eos_shutdown (factory, TRUE);
+  /* no EOS on unprepare until the push RECORDs (cover_pushers_set_recording
+   * turns it on): a media that never played waits for an EOS that cannot
+   * come, and keeps its pipeline, threads and sockets for good */
+  gst_rtsp_media_factory_set_eos_shutdown (factory, FALSE);
   return factory;
 }
 

@@ -309,6 +309,9 @@ cover_pushers_set_recording (CoverPushers *pushers, GstRTSPMedia *media)
   g_return_if_fail (pushers != NULL);
   g_return_if_fail (GST_IS_RTSP_MEDIA (media));
 
+  /* a push that plays gets EOS first when it ends: the last thumbnail, the
+   * segment ended by covertap */
+  gst_rtsp_media_set_eos_shutdown (media, TRUE);
   g_mutex_lock (&pushers->lock);
   p = find_locked (pushers, media, FALSE);
   if (p)
