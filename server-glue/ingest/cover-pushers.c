@@ -141,11 +141,24 @@ static void media_unprepared (GstRTSPMedia *media, gpointer data);
 
 /* removes @p, which the registry ends itself: its media's signals are no
  * longer watched (call with the lock) */
+/* Stops watching @p's media.  Through the weak ref: a media that another
+ * thread is finalizing gives NULL here, and its weak notify forgets the
+ * entry itself (it waits for the lock we hold). */
+static void
+detach_media_locked (CoverPushers *pushers, CoverPusher *p)
+{
+  g_autoptr (GstRTSPMedia) media = g_weak_ref_get (&p->media_ref);
+
+  if (media) {
+    g_signal_handlers_disconnect_by_data (media, pushers);
+    g_object_weak_unref (G_OBJECT (media), media_finalized, pushers);
+  }
+}
+
 static void
 remove_locked (CoverPushers *pushers, CoverPusher *p)
 {
-  g_signal_handlers_disconnect_by_data (p->media, pushers);
-  g_object_weak_unref (G_OBJECT (p->media), media_finalized, pushers);
+  detach_media_locked (pushers, p);
   g_hash_table_remove (pushers->by_cid, GUINT_TO_POINTER (p->cid));
 }
 
@@ -428,8 +441,7 @@ cover_pushers_check_liveness (CoverPushers *pushers, gint64 timeout_us)
           p->cid, p->stop_reason ? p->stop_reason : "pusher gone",
           ENDING_GRACE_US / (gdouble) G_USEC_PER_SEC,
           (now - p->started) / (gdouble) G_USEC_PER_SEC);
-      g_signal_handlers_disconnect_by_data (p->media, pushers);
-      g_object_weak_unref (G_OBJECT (p->media), media_finalized, pushers);
+      detach_media_locked (pushers, p);
       g_hash_table_iter_remove (&iter);
       continue;
     }
@@ -487,10 +499,8 @@ cover_pushers_free (CoverPushers *pushers)
     return;
   g_mutex_lock (&pushers->lock);
   g_hash_table_iter_init (&iter, pushers->by_cid);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &p)) {
-    g_signal_handlers_disconnect_by_data (p->media, pushers);
-    g_object_weak_unref (G_OBJECT (p->media), media_finalized, pushers);
-  }
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &p))
+    detach_media_locked (pushers, p);
   g_hash_table_remove_all (pushers->by_cid);
   g_mutex_unlock (&pushers->lock);
   g_hash_table_unref (pushers->by_cid);
