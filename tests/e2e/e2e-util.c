@@ -297,3 +297,26 @@ e2e_announce_text (E2eServer *f, guint32 cid, guint cseq)
                           "Content-Length: %zu\r\n\r\n%s",
       url, cseq, strlen (sdp), sdp);
 }
+
+guint
+e2e_server_threads (E2eServer *f)
+{
+  g_autofree gchar *path = g_strdup_printf (
+      "/proc/%s/status", g_subprocess_get_identifier (f->server));
+  g_autofree gchar *status = NULL;
+  const gchar *line;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  line = strstr (status, "\nThreads:");
+  g_assert_nonnull (line);
+  return (guint) g_ascii_strtoull (line + strlen ("\nThreads:"), NULL, 10);
+}
+
+guint
+e2e_server_fds (E2eServer *f)
+{
+  g_autofree gchar *path =
+      g_strdup_printf ("/proc/%s/fd", g_subprocess_get_identifier (f->server));
+
+  return cs_test_count_dir (path, NULL);
+}

@@ -74,6 +74,11 @@ GSocketConnection *e2e_rtsp_connect (E2eServer *f);
 void e2e_rtsp_send (GSocketConnection *c, const gchar *text);
 /* one response's head (up to the blank line); bounded */
 gchar *e2e_rtsp_read (GSocketConnection *c);
+
+/* The server process's threads (/proc/PID/status) and open fds
+ * (/proc/PID/fd), for leak checks. */
+guint e2e_server_threads (E2eServer *f);
+guint e2e_server_fds (E2eServer *f);
 /* an ANNOUNCE of /live/@cid (token of E2E_KEY in the query), one H.264
  * video stream with control streamid=0 */
 gchar *e2e_announce_text (E2eServer *f, guint32 cid, guint cseq);

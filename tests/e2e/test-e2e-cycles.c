@@ -93,29 +93,6 @@ is_blue (GBytes *jpeg, guint width, guint height)
   return rgb[0] < 50 && rgb[1] < 50 && rgb[2] > 200;
 }
 
-static guint
-server_fds (E2eServer *f)
-{
-  g_autofree gchar *path =
-      g_strdup_printf ("/proc/%s/fd", g_subprocess_get_identifier (f->server));
-
-  return cs_test_count_dir (path, NULL);
-}
-
-static guint
-server_threads (E2eServer *f)
-{
-  g_autofree gchar *path = g_strdup_printf (
-      "/proc/%s/status", g_subprocess_get_identifier (f->server));
-  g_autofree gchar *status = NULL;
-  const gchar *line;
-
-  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
-  line = strstr (status, "\nThreads:");
-  g_assert_nonnull (line);
-  return (guint) g_ascii_strtoull (line + strlen ("\nThreads:"), NULL, 10);
-}
-
 /* Polls (bounded) until the server holds at most @max_fds files and
  * @max_threads threads; returns whether it did, the last counts in
  * @fds and @threads. */
@@ -126,8 +103,8 @@ wait_server_counts (
   gint64 deadline = g_get_monotonic_time () + DEAD_WAIT_S * G_USEC_PER_SEC;
 
   for (;;) {
-    *fds = server_fds (f);
-    *threads = server_threads (f);
+    *fds = e2e_server_fds (f);
+    *threads = e2e_server_threads (f);
     if (*fds <= max_fds && *threads <= max_threads)
       return TRUE;
     if (g_get_monotonic_time () > deadline)
@@ -205,14 +182,14 @@ settle_counts (E2eServer *f, guint *fds, guint *threads)
   gint64 deadline = g_get_monotonic_time () + DEAD_WAIT_S * G_USEC_PER_SEC;
   guint stable = 0;
 
-  *fds = server_fds (f);
-  *threads = server_threads (f);
+  *fds = e2e_server_fds (f);
+  *threads = e2e_server_threads (f);
   while (stable < 10 && g_get_monotonic_time () < deadline) {
     guint n_fds, n_threads;
 
     g_usleep (100 * 1000);
-    n_fds = server_fds (f);
-    n_threads = server_threads (f);
+    n_fds = e2e_server_fds (f);
+    n_threads = e2e_server_threads (f);
     stable = n_fds == *fds && n_threads == *threads ? stable + 1 : 0;
     *fds = n_fds;
     *threads = n_threads;
@@ -263,8 +240,8 @@ test_cycles_leak_nothing (void)
   gboolean settled;
   E2eResp *r;
 
-  g_test_message ("server at start: %u fds, %u threads", server_fds (f),
-      server_threads (f));
+  g_test_message ("server at start: %u fds, %u threads", e2e_server_fds (f),
+      e2e_server_threads (f));
   for (i = 0; i < N_CYCLES; i++) {
     push_cycle (f, CID, i % 2 == 1, &retries);
     if (i == 0) {

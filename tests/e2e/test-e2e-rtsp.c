@@ -164,32 +164,6 @@ test_foreign_session_refused (void)
 
 /* ---- ANNOUNCE without RECORD: no leak ----------------------------------- */
 
-static guint
-n_threads (const gchar *pid)
-{
-  g_autofree gchar *path = g_strdup_printf ("/proc/%s/status", pid);
-  g_autofree gchar *text = NULL;
-  const gchar *p;
-
-  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
-  p = strstr (text, "\nThreads:");
-  g_assert_nonnull (p);
-  return (guint) g_ascii_strtoull (p + strlen ("\nThreads:"), NULL, 10);
-}
-
-static guint
-n_fds (const gchar *pid)
-{
-  g_autofree gchar *path = g_strdup_printf ("/proc/%s/fd", pid);
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir))
-    n++;
-  return n;
-}
-
 /* the names of @pid's threads, for the log: what a leak is made of */
 static gchar *
 thread_names (const gchar *pid)
@@ -280,8 +254,8 @@ test_announce_no_record_no_leak (void)
     g_object_unref (c);
   }
   g_usleep (1000 * 1000);
-  base_threads = n_threads (pid);
-  base_fds = n_fds (pid);
+  base_threads = e2e_server_threads (f);
+  base_fds = e2e_server_fds (f);
 
   for (i = 0; i < N_ANNOUNCES; i++) {
     GSocketConnection *c = announce (f, 42 + i % 2, i % 4 >= 2);
@@ -292,8 +266,8 @@ test_announce_no_record_no_leak (void)
       g_io_stream_close (G_IO_STREAM (c), NULL, NULL);
       g_object_unref (c);
     }
-    peak_threads = MAX (peak_threads, n_threads (pid));
-    peak_fds = MAX (peak_fds, n_fds (pid));
+    peak_threads = MAX (peak_threads, e2e_server_threads (f));
+    peak_fds = MAX (peak_fds, e2e_server_fds (f));
   }
   /* the server closes the ones left open: over the limit at once, the last
    * by pending-timeout */
@@ -303,8 +277,8 @@ test_announce_no_record_no_leak (void)
   deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
   do {
     g_usleep (200 * 1000);
-    threads = n_threads (pid);
-    fds = n_fds (pid);
+    threads = e2e_server_threads (f);
+    fds = e2e_server_fds (f);
   } while ((threads > base_threads + MARGIN_THREADS ||
                fds > base_fds + MARGIN_FDS) &&
       g_get_monotonic_time () < deadline);
