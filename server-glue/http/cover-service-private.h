@@ -26,7 +26,24 @@ struct _CoverService
   CoverResizeCache *resize_cache;
   CoverMetrics *metrics;
   CoverListener *listener; /* NULL unless cover_service_listen() */
+  /* extension points, set before the service serves; read-only after */
+  GArray *handlers;      /* CoverServiceHandler */
+  GArray *metrics_funcs; /* CoverServiceHook */
+  GArray *health_funcs;  /* CoverServiceHook */
 };
+
+typedef struct
+{
+  gchar *path;
+  SoupServerCallback callback;
+  gpointer user_data;
+} CoverServiceHandler;
+
+typedef struct
+{
+  GCallback func;
+  gpointer user_data;
+} CoverServiceHook;
 
 G_END_DECLS
 

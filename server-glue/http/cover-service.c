@@ -152,15 +152,30 @@ static void
 handle_health (SoupServer *server, SoupServerMessage *msg, const char *path,
     GHashTable *query, gpointer user_data)
 {
+  CoverService *s = user_data;
   CoverRequest req;
+  GString *out;
+  gboolean healthy = TRUE;
+  guint status;
+  gsize len;
 
-  cover_request_init (&req, user_data, msg, COVER_ENDPOINT_HEALTH);
+  cover_request_init (&req, s, msg, COVER_ENDPOINT_HEALTH);
   if (!begin_plain (&req, path, "/healthz"))
     return;
-  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  out = g_string_new (NULL);
+  for (guint i = 0; i < s->health_funcs->len; i++) {
+    CoverServiceHook *h = &g_array_index (s->health_funcs, CoverServiceHook, i);
+
+    if (!((CoverServiceHealthFunc) h->func) (out, h->user_data))
+      healthy = FALSE;
+  }
+  g_string_prepend (out, healthy ? "ok\n" : "unhealthy\n");
+  status = healthy ? SOUP_STATUS_OK : SOUP_STATUS_SERVICE_UNAVAILABLE;
+  len = out->len;
+  soup_server_message_set_status (msg, status, NULL);
   soup_server_message_set_response (
-      msg, "text/plain", SOUP_MEMORY_STATIC, "ok\n", 3);
-  cover_request_count (&req, SOUP_STATUS_OK);
+      msg, "text/plain", SOUP_MEMORY_TAKE, g_string_free (out, FALSE), len);
+  cover_request_count (&req, status);
 }
 
 static void
@@ -178,6 +193,12 @@ handle_metrics (SoupServer *server, SoupServerMessage *msg, const char *path,
   /* counted before rendering, so that the scrape shows in itself */
   cover_request_count (&req, SOUP_STATUS_OK);
   out = cover_metrics_render (s->metrics);
+  for (guint i = 0; i < s->metrics_funcs->len; i++) {
+    CoverServiceHook *h =
+        &g_array_index (s->metrics_funcs, CoverServiceHook, i);
+
+    ((CoverServiceMetricsFunc) h->func) (out, h->user_data);
+  }
   len = out->len;
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
   soup_server_message_set_response (msg, "text/plain; version=0.0.4",
@@ -208,7 +229,56 @@ cover_service_attach (CoverService *s, SoupServer *server)
       server, "/v2/devices/", cover_upload_handler, s, NULL);
   soup_server_add_handler (server, "/healthz", handle_health, s, NULL);
   soup_server_add_handler (server, "/metrics", handle_metrics, s, NULL);
+  for (guint i = 0; i < s->handlers->len; i++) {
+    CoverServiceHandler *h =
+        &g_array_index (s->handlers, CoverServiceHandler, i);
+
+    soup_server_add_handler (server, h->path, h->callback, h->user_data, NULL);
+  }
   soup_server_add_handler (server, NULL, handle_other, s, NULL);
+}
+
+void
+cover_service_add_handler (CoverService *s, const gchar *path,
+    SoupServerCallback callback, gpointer user_data)
+{
+  CoverServiceHandler h = { g_strdup (path), callback, user_data };
+
+  g_return_if_fail (s != NULL);
+  g_return_if_fail (path != NULL && path[0] == '/');
+  g_return_if_fail (callback != NULL);
+
+  g_array_append_val (s->handlers, h);
+}
+
+void
+cover_service_add_metrics (
+    CoverService *s, CoverServiceMetricsFunc func, gpointer user_data)
+{
+  CoverServiceHook h = { (GCallback) func, user_data };
+
+  g_return_if_fail (s != NULL);
+  g_return_if_fail (func != NULL);
+
+  g_array_append_val (s->metrics_funcs, h);
+}
+
+void
+cover_service_add_health (
+    CoverService *s, CoverServiceHealthFunc func, gpointer user_data)
+{
+  CoverServiceHook h = { (GCallback) func, user_data };
+
+  g_return_if_fail (s != NULL);
+  g_return_if_fail (func != NULL);
+
+  g_array_append_val (s->health_funcs, h);
+}
+
+static void
+clear_handler (gpointer data)
+{
+  g_free (((CoverServiceHandler *) data)->path);
 }
 
 /* Listening */
@@ -267,6 +337,10 @@ cover_service_new (CoverConfig *config, GError **error)
   g_ptr_array_add (s->sources, cover_upload_source_new (config->upload_dir));
   s->resize_cache = cover_resize_cache_new (config->resize_cache_entries);
   s->metrics = cover_metrics_new ();
+  s->handlers = g_array_new (FALSE, FALSE, sizeof (CoverServiceHandler));
+  g_array_set_clear_func (s->handlers, clear_handler);
+  s->metrics_funcs = g_array_new (FALSE, FALSE, sizeof (CoverServiceHook));
+  s->health_funcs = g_array_new (FALSE, FALSE, sizeof (CoverServiceHook));
   s->workers = cover_work_pool_new (WORKERS, error);
   if (!s->workers) {
     cover_service_free (s);
@@ -305,6 +379,9 @@ cover_service_free (CoverService *s)
   g_ptr_array_unref (s->sources);
   cover_resize_cache_free (s->resize_cache);
   cover_metrics_free (s->metrics);
+  g_array_unref (s->handlers);
+  g_array_unref (s->metrics_funcs);
+  g_array_unref (s->health_funcs);
   cover_config_free (s->config);
   g_free (s);
 }

@@ -58,6 +58,29 @@ void cover_service_stop (CoverService *service);
 void cover_service_insert_source (
     CoverService *service, CoverSource *source, gint position);
 
+/* Extension points for the libraries around the service (the ingest's
+ * RTMP hooks, the cluster registry).  Call them before
+ * cover_service_attach() / cover_service_listen(): the servers get the
+ * handlers when they are attached.  @user_data must outlive the service. */
+
+/* Serves @path (a prefix, as soup_server_add_handler()) on every server
+ * the service is attached to, on that server's main context. */
+void cover_service_add_handler (CoverService *service, const gchar *path,
+    SoupServerCallback callback, gpointer user_data);
+
+/* Appends Prometheus text (HELP/TYPE lines and samples) to @out on each
+ * /metrics scrape; called on any HTTP thread, so it locks for itself. */
+typedef void (*CoverServiceMetricsFunc) (GString *out, gpointer user_data);
+void cover_service_add_metrics (
+    CoverService *service, CoverServiceMetricsFunc func, gpointer user_data);
+
+/* A part of /healthz: returns FALSE when the part is unhealthy (the
+ * answer is then 503) and appends one line "NAME: state\n" to @out;
+ * called on any HTTP thread. */
+typedef gboolean (*CoverServiceHealthFunc) (GString *out, gpointer user_data);
+void cover_service_add_health (
+    CoverService *service, CoverServiceHealthFunc func, gpointer user_data);
+
 void cover_service_free (CoverService *service);
 
 G_END_DECLS
