@@ -27,13 +27,14 @@ struct _CoverService
   CoverMetrics *metrics;
   CoverListener *listener; /* NULL unless cover_service_listen() */
   /* extension points, set before the service serves; read-only after */
-  GArray *handlers;      /* CoverServiceHandler */
+  GPtrArray *handlers;   /* CoverServiceHandler* */
   GArray *metrics_funcs; /* CoverServiceHook */
   GArray *health_funcs;  /* CoverServiceHook */
 };
 
 typedef struct
 {
+  CoverService *service;
   gchar *path;
   SoupServerCallback callback;
   gpointer user_data;

@@ -215,6 +215,21 @@ handle_other (SoupServer *server, SoupServerMessage *msg, const char *path,
   cover_request_respond_not_found (&req);
 }
 
+/* An extension's path: its responses carry an X-Request-ID like every
+ * other (the callback reads it from the response headers) and count in
+ * the requests metric as "other". */
+static void
+handle_extension (SoupServer *server, SoupServerMessage *msg, const char *path,
+    GHashTable *query, gpointer user_data)
+{
+  CoverServiceHandler *h = user_data;
+  CoverRequest req;
+
+  cover_request_init (&req, h->service, msg, COVER_ENDPOINT_OTHER);
+  h->callback (server, msg, path, query, h->user_data);
+  cover_request_count (&req, soup_server_message_get_status (msg));
+}
+
 void
 cover_service_attach (CoverService *s, SoupServer *server)
 {
@@ -230,10 +245,9 @@ cover_service_attach (CoverService *s, SoupServer *server)
   soup_server_add_handler (server, "/healthz", handle_health, s, NULL);
   soup_server_add_handler (server, "/metrics", handle_metrics, s, NULL);
   for (guint i = 0; i < s->handlers->len; i++) {
-    CoverServiceHandler *h =
-        &g_array_index (s->handlers, CoverServiceHandler, i);
+    CoverServiceHandler *h = g_ptr_array_index (s->handlers, i);
 
-    soup_server_add_handler (server, h->path, h->callback, h->user_data, NULL);
+    soup_server_add_handler (server, h->path, handle_extension, h, NULL);
   }
   soup_server_add_handler (server, NULL, handle_other, s, NULL);
 }
@@ -242,13 +256,18 @@ void
 cover_service_add_handler (CoverService *s, const gchar *path,
     SoupServerCallback callback, gpointer user_data)
 {
-  CoverServiceHandler h = { g_strdup (path), callback, user_data };
+  CoverServiceHandler *h;
 
   g_return_if_fail (s != NULL);
   g_return_if_fail (path != NULL && path[0] == '/');
   g_return_if_fail (callback != NULL);
 
-  g_array_append_val (s->handlers, h);
+  h = g_new (CoverServiceHandler, 1);
+  h->service = s;
+  h->path = g_strdup (path);
+  h->callback = callback;
+  h->user_data = user_data;
+  g_ptr_array_add (s->handlers, h);
 }
 
 void
@@ -276,9 +295,12 @@ cover_service_add_health (
 }
 
 static void
-clear_handler (gpointer data)
+free_handler (gpointer data)
 {
-  g_free (((CoverServiceHandler *) data)->path);
+  CoverServiceHandler *h = data;
+
+  g_free (h->path);
+  g_free (h);
 }
 
 /* Listening */
@@ -337,8 +359,7 @@ cover_service_new (CoverConfig *config, GError **error)
   g_ptr_array_add (s->sources, cover_upload_source_new (config->upload_dir));
   s->resize_cache = cover_resize_cache_new (config->resize_cache_entries);
   s->metrics = cover_metrics_new ();
-  s->handlers = g_array_new (FALSE, FALSE, sizeof (CoverServiceHandler));
-  g_array_set_clear_func (s->handlers, clear_handler);
+  s->handlers = g_ptr_array_new_with_free_func (free_handler);
   s->metrics_funcs = g_array_new (FALSE, FALSE, sizeof (CoverServiceHook));
   s->health_funcs = g_array_new (FALSE, FALSE, sizeof (CoverServiceHook));
   s->workers = cover_work_pool_new (WORKERS, error);
@@ -379,7 +400,7 @@ cover_service_free (CoverService *s)
   g_ptr_array_unref (s->sources);
   cover_resize_cache_free (s->resize_cache);
   cover_metrics_free (s->metrics);
-  g_array_unref (s->handlers);
+  g_ptr_array_unref (s->handlers);
   g_array_unref (s->metrics_funcs);
   g_array_unref (s->health_funcs);
   cover_config_free (s->config);

@@ -775,6 +775,84 @@ test_attach (void)
   ht_svc_free (svc);
 }
 
+/* The extension points: an extra path on the service's servers, extra
+ * /metrics text and a /healthz part that can make it 503. */
+static void
+extension_handler (SoupServer *server, SoupServerMessage *msg, const char *path,
+    GHashTable *query, gpointer user_data)
+{
+  soup_server_message_set_status (msg, SOUP_STATUS_ACCEPTED, NULL);
+  soup_server_message_set_response (
+      msg, "text/plain", SOUP_MEMORY_COPY, user_data, strlen (user_data));
+}
+
+static void
+extension_metrics (GString *out, gpointer user_data)
+{
+  g_string_append_printf (out,
+      "# TYPE test_extension gauge\ntest_extension %d\n",
+      g_atomic_int_get ((gint *) user_data));
+}
+
+static gboolean
+extension_health (GString *out, gpointer user_data)
+{
+  gboolean ok = g_atomic_int_get ((gint *) user_data) == 0;
+
+  g_string_append_printf (out, "extension: %s\n", ok ? "ok" : "down");
+  return ok;
+}
+
+static void
+test_extensions (void)
+{
+  HtSvc *svc = ht_svc_dirs_new ();
+  g_autoptr (GError) err = NULL;
+  g_autofree gchar *m = NULL;
+  gint state = 0;
+  HtOwnServer *own;
+  HtResp *resp;
+
+  svc->service = cover_service_new (ht_config_new (svc, NULL), &err);
+  g_assert_no_error (err);
+  cover_service_add_handler (
+      svc->service, "/hooks/test", extension_handler, (gpointer) "hooked");
+  cover_service_add_metrics (svc->service, extension_metrics, &state);
+  cover_service_add_health (svc->service, extension_health, &state);
+  own = ht_own_server_start (svc->service);
+  svc->port = own->port;
+  svc->base = g_strdup_printf ("http://127.0.0.1:%u", own->port);
+
+  resp = ht_request (svc, "POST", "/hooks/test/x");
+  ht_assert_status (resp, 202);
+  g_assert_cmpmem (g_bytes_get_data (resp->body, NULL),
+      g_bytes_get_size (resp->body), "hooked", 6);
+  ht_resp_free (resp);
+  /* the service's own paths are still its own */
+  resp = ht_get (svc, "/hooks");
+  g_free (ht_assert_error (resp, 404, "not_found"));
+  ht_resp_free (resp);
+
+  resp = ht_get (svc, "/healthz");
+  ht_assert_status (resp, 200);
+  g_assert_cmpmem (g_bytes_get_data (resp->body, NULL),
+      g_bytes_get_size (resp->body), "ok\nextension: ok\n", 17);
+  ht_resp_free (resp);
+  g_atomic_int_set (&state, 7);
+  resp = ht_get (svc, "/healthz");
+  ht_assert_status (resp, 503);
+  g_assert_cmpmem (g_bytes_get_data (resp->body, NULL),
+      g_bytes_get_size (resp->body), "unhealthy\nextension: down\n", 26);
+  ht_resp_free (resp);
+
+  m = ht_metrics (svc);
+  g_assert_cmpint (ht_metric (m, "test_extension"), ==, 7);
+  g_assert_nonnull (strstr (m, "coversnap_http_requests_total"));
+
+  ht_own_server_stop (own);
+  ht_svc_free (svc);
+}
+
 /* A client id has one spelling: "042" is not client 42 (400, as the
  * ingest refuses it), for a GET and for an upload with a good token and a
  * good form; "42" itself is served. */
@@ -831,5 +909,6 @@ main (int argc, char **argv)
   g_test_add_func ("/http/seed/curl", test_curl);
   g_test_add_func ("/http/health-and-metrics", test_health_and_metrics);
   g_test_add_func ("/http/attach", test_attach);
+  g_test_add_func ("/http/extensions", test_extensions);
   return ht_run ();
 }
