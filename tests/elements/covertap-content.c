@@ -128,6 +128,33 @@ GST_START_TEST (test_h264_hd_colours)
 
 GST_END_TEST;
 
+/* The same at the frame's own size (the cover is not scaled: the colour
+ * step runs on the decoder's frame as it is), and with a colour nothing
+ * saturates: BT.709 (200, 40, 40) read as BT.601 is off by 14 in red and 17
+ * in green. */
+static const Solid hd_solids[] = {
+  { "red", { 255, 0, 0 }, 10 },
+  { "green", { 0, 255, 0 }, 10 },
+  { "blue", { 0, 0, 255 }, 10 },
+  { "solid-color foreground-color=0xffc82828", { 200, 40, 40 }, 8 },
+};
+
+GST_START_TEST (test_h264_hd_colours_unscaled)
+{
+  const Solid *solid = &hd_solids[__i__];
+  CtCover cover;
+
+  run_to_cover (
+      solid->pattern, 1280, 720, H264_BYTE_STREAM, "min-interval=0", 6, &cover);
+  fail_unless_equals_int (cover.width, 1280);
+  fail_unless_equals_int (cover.height, 720);
+  ct_assert_region_colour (
+      &cover, 0, 0, 1, 1, solid->rgb, solid->tol, solid->pattern);
+  ct_cover_clear (&cover);
+}
+
+GST_END_TEST;
+
 static const gchar *stream_formats[] = {
   CT_X264 (10) "! h264parse ! video/x-h264,stream-format=avc,alignment=au",
   CT_X264 (10) "! h264parse ! video/x-h264,stream-format=avc3,alignment=au",
@@ -509,6 +536,8 @@ covertap_content_suite (void)
   tc = tcase_create ("h264");
   tcase_add_loop_test (tc, test_h264_solid_colours, 0, G_N_ELEMENTS (solids));
   tcase_add_loop_test (tc, test_h264_hd_colours, 0, 3);
+  tcase_add_loop_test (
+      tc, test_h264_hd_colours_unscaled, 0, G_N_ELEMENTS (hd_solids));
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("h265");
