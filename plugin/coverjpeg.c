@@ -18,13 +18,13 @@
  * and Cb', Cr' likewise from Cb and Cr, in 16-bit SIMD lanes, what a chroma
  * sample adds to its luma pixels computed once per chroma sample (so a
  * luma pixel takes the chroma sample it is coded with, as a 4:2:0 decoder
- * without chroma upsampling shows it).  Measured (bench/README.md, "The
- * colour step"): on a 1080p BT.709 keyframe GstVideoConverter's BT.709 →
- * BT.601 pass took about as long as TurboJPEG's encode itself (3.8 ms), this
- * pass takes 0.4-0.5 ms.  TurboJPEG fed RGB instead (what it takes natively
- * besides YUV planes) costs more: a YUV → RGB pass (1.6 ms) and then
- * TurboJPEG's own RGB → YCbCr and chroma downsampling (+1.4 ms of encode).
- * The decoders (libav) have no output matrix to choose.
+ * without chroma upsampling shows it).  Measured on the covertap
+ * benchmark's 1080p BT.709 keyframes (bench/README.md, "the colour step"):
+ * TurboJPEG's encode takes 4.0 ms, GstVideoConverter's BT.709 → BT.601
+ * pass added as much again (4.0 ms), this pass adds 0.4-0.5 ms.  TurboJPEG
+ * fed RGB instead (what it takes natively besides YUV planes) adds 2.7 ms:
+ * a YUV → RGB pass, then its own RGB → YCbCr and chroma downsampling.  The
+ * decoders (libav) have no output matrix to choose.
  *
  * GstVideoConverter still does what it does fast: format and size changes
  * (NV12, 10-bit, scaling), keeping the matrix and range, so that the colour
@@ -262,7 +262,7 @@ convert_frame (CoverEncoder *enc, GstVideoFrame *in, GstVideoFormat format,
 
 typedef struct
 {
-  guint16 y_y;                                   /* < 4 */
+  guint16 y_y;                                   /* < 2 */
   gint16 y_cb, y_cr, cb_cb, cb_cr, cr_cb, cr_cr; /* |k| < 2 */
   gint16 y_1, cb_1, cr_1;                        /* scaled by 2^6 */
 } ColourPass;
@@ -294,7 +294,7 @@ matrix_to_bt601 (gdouble kr, gdouble kb, gdouble m[3][3])
 static gboolean
 colour_pass_init (ColourPass *pass, const GstVideoInfo *info)
 {
-  gdouble kr, kb, m[3][3], ys, y0, cs, k[3][3], c[3];
+  gdouble kr, kb, m[3][3], ys, y0, cs, k[3][3], c[3], most;
   gboolean limited = is_limited_range (info);
   guint o, i;
 
@@ -318,9 +318,13 @@ colour_pass_init (ColourPass *pass, const GstVideoInfo *info)
     /* the offsets, half a level to round, and half a step for each of the
      * three truncating multiplies */
     c[o] = (o ? 128 : -k[0][0] * y0) + 0.5 + 1.5 / (1 << COLOUR_FRAC);
+    /* the largest sum a sample can make must fit the 16-bit lanes (it
+     * does by far for every matrix GStreamer knows) */
+    most =
+        255 * k[o][0] + 128 * (fabs (k[o][1]) + fabs (k[o][2])) + fabs (c[o]);
+    if (most * (1 << COLOUR_FRAC) >= G_MAXINT16)
+      return FALSE;
   }
-  if (k[0][0] >= 3.99)
-    return FALSE;
   pass->y_y = COLOUR_K (k[0][0]);
   pass->y_cb = COLOUR_K (k[0][1]);
   pass->y_cr = COLOUR_K (k[0][2]);
