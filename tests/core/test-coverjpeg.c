@@ -185,6 +185,21 @@ tj_decode (const guint8 *jpeg, gsize size, int *w, int *h)
   return rgb;
 }
 
+/* The largest difference between a channel of the @w x @h RGB picture and
+ * @expect (clamped to 0..255). */
+static gdouble
+worst_deviation (const guint8 *rgb, int w, int h, const gdouble expect[3])
+{
+  gdouble worst = 0;
+  gsize i;
+  guint c;
+
+  for (i = 0; i < (gsize) w * h; i++)
+    for (c = 0; c < 3; c++)
+      worst = MAX (worst, fabs (rgb[i * 3 + c] - CLAMP (expect[c], 0, 255)));
+  return worst;
+}
+
 /* Every pixel of the decoded JPEG is within @tol of @expect. */
 static void
 assert_jpeg_solid (const guint8 *jpeg, gsize size, guint width, guint height,
@@ -470,9 +485,9 @@ check_odd_edges (CoverEncoder *enc, GstVideoFormat format, guint w, guint h,
   GstVideoFrame frame;
   GstBuffer *buf;
   const guint8 *jpeg;
-  gsize size, i;
-  guint ow, oh, c;
-  gdouble expect[3], worst = 0;
+  gsize size;
+  guint ow, oh;
+  gdouble expect[3], worst;
   g_autofree guint8 *rgb = NULL;
   int dw, dh;
 
@@ -495,9 +510,7 @@ check_odd_edges (CoverEncoder *enc, GstVideoFormat format, guint w, guint h,
       GST_VIDEO_INFO_IS_YUV (&frame.info) &&
           frame.info.colorimetry.range != GST_VIDEO_COLOR_RANGE_0_255,
       colour, expect);
-  for (i = 0; i < (gsize) dw * dh; i++)
-    for (c = 0; c < 3; c++)
-      worst = MAX (worst, fabs (rgb[i * 3 + c] - CLAMP (expect[c], 0, 255)));
+  worst = worst_deviation (rgb, dw, dh, expect);
   g_test_message ("%s %ux%u %s: worst deviation %.1f",
       gst_video_format_to_string (format), w, h,
       full_range ? "full" : "limited", worst);
@@ -561,9 +574,9 @@ test_encode_scaled_flat_stays_flat (void)
     GstVideoFrame frame;
     GstBuffer *buf;
     const guint8 *jpeg;
-    gsize size, p;
-    guint ow, oh, c;
-    gdouble expect[3], worst = 0;
+    gsize size;
+    guint ow, oh;
+    gdouble expect[3], worst;
     g_autofree guint8 *rgb = NULL;
     int dw, dh;
 
@@ -574,9 +587,7 @@ test_encode_scaled_flat_stays_flat (void)
         sizes[i].max_h, &jpeg, &size, &ow, &oh, NULL));
     rgb = tj_decode (jpeg, size, &dw, &dh);
     expected_rgb (GST_VIDEO_FORMAT_I420, TRUE, &grey, expect);
-    for (p = 0; p < (gsize) dw * dh; p++)
-      for (c = 0; c < 3; c++)
-        worst = MAX (worst, fabs (rgb[p * 3 + c] - expect[c]));
+    worst = worst_deviation (rgb, dw, dh, expect);
     g_test_message ("%ux%u -> %ux%u: worst deviation %.1f", sizes[i].w,
         sizes[i].h, ow, oh, worst);
     /* HD sizes are BT.709: the 8-bit matrix pass to BT.601 rounds by up to
@@ -630,9 +641,10 @@ check_bt709 (CoverEncoder *enc, GstVideoFormat format, guint w, guint h,
     GstVideoFrame frame;
     GstBuffer *buf;
     const guint8 *jpeg;
-    gsize size, p;
-    guint ow, oh, c;
-    gdouble worst = 0;
+    const gdouble expect[3] = { want[0], want[1], want[2] };
+    gsize size;
+    guint ow, oh;
+    gdouble worst;
     g_autofree guint8 *rgb = NULL;
     int dw, dh;
 
@@ -645,9 +657,7 @@ check_bt709 (CoverEncoder *enc, GstVideoFormat format, guint w, guint h,
     g_assert_true (cover_encoder_encode (
         enc, &frame, 92, max_w, max_h, &jpeg, &size, &ow, &oh, NULL));
     rgb = tj_decode (jpeg, size, &dw, &dh);
-    for (p = 0; p < (gsize) dw * dh; p++)
-      for (c = 0; c < 3; c++)
-        worst = MAX (worst, fabs ((gdouble) rgb[p * 3 + c] - want[c]));
+    worst = worst_deviation (rgb, dw, dh, expect);
     g_test_message ("%s %ux%u -> %ux%u BT.709 %s (%u, %u, %u): YUV %u %u %u, "
                     "worst deviation %.1f",
         gst_video_format_to_string (format), w, h, ow, oh,
