@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The covertap benchmark: CPU per stream-minute against a decode-every-frame
-# reference and a bare keyframe decode + encode floor, keyframe-to-publish
-# latency, and RSS per idle stream.  See bench/README.md.
+# reference and a bare keyframe decode + encode floor, the colour step's
+# candidates on the decoded keyframes, keyframe-to-publish latency, and RSS
+# per idle stream.  See bench/README.md.
 #
 #   bench/run-covertap-bench.sh [BUILD_DIR]      (default: build)
 #

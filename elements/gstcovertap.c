@@ -152,6 +152,7 @@ struct _GstCoverTap
   gboolean byte_stream;
   guint nal_length_size; /* avc, hvc1 ...: of the NAL unit lengths, or 0 */
   GstBuffer *params;     /* last complete set of parameter sets */
+  GByteArray *scan;      /* the parameter sets of the buffer being scanned */
   /* a recovery point waiting for the access units up to the picture it
    * recovers (then submitted), or NULL; run_left: reference pictures
    * still to come before that picture */
@@ -619,9 +620,11 @@ static void
 retry_open_stream (GstCoverTap *self)
 {
   g_autoptr (GError) err = NULL;
-  gint64 now = g_get_monotonic_time ();
+  gint64 now;
 
-  if (!self->open_retry_at || now < self->open_retry_at)
+  /* the clock only while there is something to retry */
+  if (!self->open_retry_at ||
+      (now = g_get_monotonic_time ()) < self->open_retry_at)
     return;
   if (open_stream (self, &err)) {
     self->open_retry_at = 0;
@@ -702,6 +705,7 @@ gst_cover_tap_stop (GstBaseTransform *trans)
   self->stream = NULL;
   gst_clear_caps (&self->caps);
   gst_clear_buffer (&self->params);
+  g_clear_pointer (&self->scan, g_byte_array_unref);
   g_clear_pointer (&self->run, cover_job_free);
   gst_clear_object (&self->last_clock);
   self->codec = COVER_CODEC_NONE;
@@ -786,8 +790,15 @@ static gboolean
 track_parameter_sets (GstCoverTap *self, GstBuffer *buf, CoverAuInfo *info)
 {
   guint needed = cover_nal_needed_parameter_sets (self->codec), i, n;
-  GByteArray *params = g_byte_array_new ();
+  GByteArray *params;
   guint found;
+
+  /* one array while the element runs: no allocation per keyframe once it
+   * has grown to the stream's parameter sets */
+  if (!self->scan)
+    self->scan = g_byte_array_new ();
+  params = self->scan;
+  g_byte_array_set_size (params, 0);
 
   cover_au_info_init (info);
   n = gst_buffer_n_memory (buf);
@@ -807,15 +818,9 @@ track_parameter_sets (GstCoverTap *self, GstBuffer *buf, CoverAuInfo *info)
   if ((found & needed) == needed &&
       (!self->params || gst_buffer_get_size (self->params) != params->len ||
           gst_buffer_memcmp (self->params, 0, params->data, params->len))) {
-    guint len = params->len;
-
-    GST_DEBUG_OBJECT (self, "new parameter sets, %u bytes", len);
+    GST_DEBUG_OBJECT (self, "new parameter sets, %u bytes", params->len);
     gst_clear_buffer (&self->params);
-
-    self->params =
-        gst_buffer_new_wrapped (g_byte_array_free (params, FALSE), len);
-  } else {
-    g_byte_array_free (params, TRUE);
+    self->params = gst_buffer_new_memdup (params->data, params->len);
   }
   return (found & needed) == needed;
 }

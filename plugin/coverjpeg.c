@@ -12,11 +12,24 @@
  * range).  Decoded H.264 / H.265 is limited range, and BT.709 above SD,
  * while JPEG viewers assume full-range BT.601.
  *
- * GstVideoConverter does the format, size and matrix changes (its ORC
- * paths take about 2 ms for a 1080p BT.709 → BT.601 pass here).  It does
- * not, in 1.22, expand the range when the matrix stays the same (limited
- * BT.601 Y=235 comes out 235, also when scaling): that one step is a
- * 256-entry table lookup done here (expand_range()). */
+ * The change of matrix and range is one pass of our own over the planes
+ * (colour_pass_run()), into the planes TurboJPEG then encodes as they are
+ * (tjCompressFromYUVPlanes(), no RGB in between): Y' = a·Y + b·Cb + c·Cr + d
+ * and Cb', Cr' likewise from Cb and Cr, in 16-bit SIMD lanes, what a chroma
+ * sample adds to its luma pixels computed once per chroma sample (so a
+ * luma pixel takes the chroma sample it is coded with, as a 4:2:0 decoder
+ * without chroma upsampling shows it).  Measured on the covertap
+ * benchmark's 1080p BT.709 keyframes (bench/README.md, "the colour step"):
+ * TurboJPEG's encode takes 4.0 ms, GstVideoConverter's BT.709 → BT.601
+ * pass added as much again (4.0 ms), this pass adds 0.4-0.5 ms.  TurboJPEG
+ * fed RGB instead (what it takes natively besides YUV planes) adds 2.7 ms:
+ * a YUV → RGB pass, then its own RGB → YCbCr and chroma downsampling.  The
+ * decoders (libav) have no output matrix to choose.
+ *
+ * GstVideoConverter still does what it does fast: format and size changes
+ * (NV12, 10-bit, scaling), keeping the matrix and range, so that the colour
+ * pass then runs on the (smaller) result.  It also does the whole job for
+ * matrices the pass does not know. */
 
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -24,6 +37,7 @@
 
 #include "coverjpeg-frame.h"
 
+#include <math.h>
 #include <string.h>
 #include <turbojpeg.h>
 
@@ -40,27 +54,22 @@ struct _CoverEncoder
   GstVideoInfo convert_in;
   GstVideoInfo convert_out;
 
-  GstBuffer *scratch; /* holds a converted or range-expanded frame */
+  GstBuffer *scratch; /* holds a converted or colour-converted frame */
 
-  guint8 luma[256];
-  guint8 chroma[256];
+  /* the colour pass: per row, what each chroma sample adds to its luma */
+  gint16 *luma_terms;
+  gsize luma_terms_len;
 };
 
 CoverEncoder *
 cover_encoder_new (void)
 {
   CoverEncoder *enc = g_new0 (CoverEncoder, 1);
-  int i;
 
   enc->tj = tjInitCompress ();
   if (!enc->tj) {
     g_free (enc);
     return NULL;
-  }
-  /* limited range: Y 16..235, Cb/Cr 16..240 around 128 */
-  for (i = 0; i < 256; i++) {
-    enc->luma[i] = CLAMP ((i - 16) * 255 / 219.0 + 0.5, 0, 255);
-    enc->chroma[i] = CLAMP ((i - 128) * 255 / 224.0 + 128.5, 0, 255);
   }
   return enc;
 }
@@ -73,6 +82,7 @@ cover_encoder_free (CoverEncoder *enc)
   if (enc->convert)
     gst_video_converter_free (enc->convert);
   gst_clear_buffer (&enc->scratch);
+  g_free (enc->luma_terms);
   tjFree (enc->jpeg);
   tjDestroy (enc->tj);
   g_free (enc);
@@ -184,11 +194,11 @@ map_scratch (CoverEncoder *enc, const GstVideoInfo *like, GstVideoFrame *frame)
   return gst_video_frame_map (frame, &info, enc->scratch, GST_MAP_WRITE);
 }
 
-/* One pass: format, size, and for YUV of another matrix the JFIF matrix and
- * range.  BT.601 keeps its range here (see the top of the file). */
+/* Format and size; YUV keeps its matrix and range for the colour pass,
+ * unless @jfif: then the converter does the JFIF matrix and range too. */
 static gboolean
 convert_frame (CoverEncoder *enc, GstVideoFrame *in, GstVideoFormat format,
-    guint width, guint height, GstVideoFrame *out)
+    guint width, guint height, gboolean jfif, GstVideoFrame *out)
 {
   GstVideoInfo info;
 
@@ -199,7 +209,7 @@ convert_frame (CoverEncoder *enc, GstVideoFrame *in, GstVideoFormat format,
   info.interlace_mode = in->info.interlace_mode;
   info.chroma_site = in->info.chroma_site;
   if (GST_VIDEO_INFO_IS_YUV (&info) && GST_VIDEO_INFO_IS_YUV (&in->info) &&
-      is_bt601 (&in->info))
+      !jfif)
     info.colorimetry = in->info.colorimetry;
   else if (GST_VIDEO_INFO_IS_YUV (&info))
     jfif_colorimetry (&info.colorimetry);
@@ -228,34 +238,224 @@ convert_frame (CoverEncoder *enc, GstVideoFrame *in, GstVideoFormat format,
   return TRUE;
 }
 
-static void
-lut_plane (const guint8 *lut, const guint8 *src, gint src_stride, guint8 *dst,
-    gint dst_stride, gint width, gint height)
+/* The colour pass: planar 8-bit YUV of a known matrix and range → BT.601
+ * full range.  For each output component o, with Cb, Cr centred on 0:
+ *   o = k[o][Y] · Y + k[o][Cb] · Cb + k[o][Cr] · Cr + c[o]
+ * (chroma does not depend on Y in any YCbCr matrix change).  All in 16-bit
+ * lanes, 8 a vector, through high-half multiplies (pmulhw / pmulhuw, which
+ * GCC and clang find in the form below): the samples scaled by 2^8, the
+ * factors by 2^14 give products (and sums) scaled by 2^6, 1/64 of a level;
+ * the factors are exact to 2^-14. */
+#define COLOUR_FRAC 6
+#define COLOUR_K(v) ((gint) ((v) * (1 << 14) + ((v) < 0 ? -0.5 : 0.5)))
+/* The loops work in chunks of a fixed count, which GCC's -O2 vectorizes
+ * (its cost model there only takes loops of a known count, and only in
+ * the form for (k = 0; k < N; k++) a[x + k]); the rest of a row goes one
+ * by one.  The passes read and write each sample at one index, so they may
+ * run in place: no dependency between iterations. */
+#define COLOUR_CHUNK 16
+#if defined(__GNUC__) && !defined(__clang__)
+#define COLOUR_IVDEP _Pragma ("GCC ivdep")
+#else
+#define COLOUR_IVDEP
+#endif
+
+typedef struct
 {
-  gint x, y;
+  guint16 y_y;                                   /* < 2 */
+  gint16 y_cb, y_cr, cb_cb, cb_cr, cr_cb, cr_cr; /* |k| < 2 */
+  gint16 y_1, cb_1, cr_1;                        /* scaled by 2^6 */
+} ColourPass;
 
-  for (y = 0; y < height; y++) {
-    const guint8 *s = src + (gsize) y * src_stride;
-    guint8 *d = dst + (gsize) y * dst_stride;
+/* Normalised (Y 0..1, Cb/Cr -0.5..0.5) YCbCr of matrix @kr, @kb → BT.601:
+ * through RGB, for the three basis vectors.  m[out][in]. */
+static void
+matrix_to_bt601 (gdouble kr, gdouble kb, gdouble m[3][3])
+{
+  guint i;
 
-    for (x = 0; x < width; x++)
-      d[x] = lut[s[x]];
+  for (i = 0; i < 3; i++) {
+    gdouble y = i == 0, cb = i == 1, cr = i == 2;
+    gdouble r = y + 2 * (1 - kr) * cr;
+    gdouble b = y + 2 * (1 - kb) * cb;
+    gdouble g = (y - kr * r - kb * b) / (1 - kr - kb);
+    gdouble y601 = 0.299 * r + 0.587 * g + 0.114 * b;
+
+    m[0][i] = y601;
+    m[1][i] = (b - y601) / 1.772;
+    m[2][i] = (r - y601) / 1.402;
   }
 }
 
-static void
-expand_range (CoverEncoder *enc, GstVideoFrame *src, GstVideoFrame *dst)
+/* Sets up @pass for YUV of @info's colorimetry (run on the 8-bit planes
+ * the frame has or is converted to).  FALSE when the frame needs none
+ * (BT.601, full range) or has a matrix we do not know (the converter's
+ * job). */
+static gboolean
+colour_pass_init (ColourPass *pass, const GstVideoInfo *info)
 {
-  guint c;
+  gdouble kr, kb, m[3][3], ys, y0, cs, k[3][3], c[3], most;
+  gboolean limited = is_limited_range (info);
+  guint o, i;
 
-  for (c = 0; c < GST_VIDEO_FRAME_N_COMPONENTS (src); c++)
-    lut_plane (c == 0 ? enc->luma : enc->chroma,
-        GST_VIDEO_FRAME_COMP_DATA (src, c),
-        GST_VIDEO_FRAME_COMP_STRIDE (src, c),
-        GST_VIDEO_FRAME_COMP_DATA (dst, c),
-        GST_VIDEO_FRAME_COMP_STRIDE (dst, c),
-        GST_VIDEO_FRAME_COMP_WIDTH (src, c),
-        GST_VIDEO_FRAME_COMP_HEIGHT (src, c));
+  if (!GST_VIDEO_INFO_IS_YUV (info) ||
+      !gst_video_color_matrix_get_Kr_Kb (info->colorimetry.matrix, &kr, &kb))
+    return FALSE;
+  if (is_bt601 (info) && !limited)
+    return FALSE;
+  matrix_to_bt601 (kr, kb, m);
+  /* limited range: Y 16..235, Cb/Cr 16..240 around 128 */
+  y0 = limited ? 16 : 0;
+  ys = limited ? 219 : 255;
+  cs = limited ? 224 : 255;
+  for (o = 0; o < 3; o++) {
+    k[o][0] = o ? 0 : 255 * m[0][0] / ys;
+    for (i = 1; i < 3; i++) {
+      k[o][i] = 255 * m[o][i] / cs;
+      if (fabs (k[o][i]) >= 1.99)
+        return FALSE;
+    }
+    /* the offsets, half a level to round, and half a step for each of the
+     * three truncating multiplies */
+    c[o] = (o ? 128 : -k[0][0] * y0) + 0.5 + 1.5 / (1 << COLOUR_FRAC);
+    /* the largest sum a sample can make must fit the 16-bit lanes (it
+     * does by far for every matrix GStreamer knows) */
+    most =
+        255 * k[o][0] + 128 * (fabs (k[o][1]) + fabs (k[o][2])) + fabs (c[o]);
+    if (most * (1 << COLOUR_FRAC) >= G_MAXINT16)
+      return FALSE;
+  }
+  pass->y_y = COLOUR_K (k[0][0]);
+  pass->y_cb = COLOUR_K (k[0][1]);
+  pass->y_cr = COLOUR_K (k[0][2]);
+  pass->cb_cb = COLOUR_K (k[1][1]);
+  pass->cb_cr = COLOUR_K (k[1][2]);
+  pass->cr_cb = COLOUR_K (k[2][1]);
+  pass->cr_cr = COLOUR_K (k[2][2]);
+  pass->y_1 = (gint) floor (c[0] * (1 << COLOUR_FRAC));
+  pass->cb_1 = (gint) floor (c[1] * (1 << COLOUR_FRAC));
+  pass->cr_1 = (gint) floor (c[2] * (1 << COLOUR_FRAC));
+  return TRUE;
+}
+
+/* The high half of a 16 x 16-bit product, as pmulhw / pmulhuw */
+#define MULHI(a, b) ((gint16) (((gint32) (a) * (b)) >> 16))
+#define MULHI_U(a, b) ((gint16) (((guint32) (a) * (b)) >> 16))
+
+static inline guint8
+colour_clamp (gint16 v)
+{
+  v >>= COLOUR_FRAC;
+  return v < 0 ? 0 : v > 255 ? 255 : v;
+}
+
+/* One row of chroma samples: converts them, and stores what each adds to
+ * its luma pixels in @terms, once per pixel (@pairs: two pixels a sample,
+ * 4:2:0 and 4:2:2). */
+static void
+colour_row_chroma (const ColourPass *p, const guint8 *cb, const guint8 *cr,
+    guint8 *out_cb, guint8 *out_cr, gint16 *terms, gint n, gboolean pairs)
+{
+  const ColourPass q = *p; /* in registers, whatever the stores alias */
+  gint x = 0, k;
+
+  /* one loop per layout of @terms: no branch inside */
+#define COLOUR_CHROMA(i, per)                                                  \
+  G_STMT_START                                                                 \
+  {                                                                            \
+    gint16 b = (gint16) ((cb[i] - 128) * 256);                                 \
+    gint16 r = (gint16) ((cr[i] - 128) * 256);                                 \
+    gint16 t = MULHI (b, q.y_cb) + MULHI (r, q.y_cr) + q.y_1;                  \
+                                                                               \
+    terms[(per) * (i)] = t;                                                    \
+    terms[(per) * (i) + (per) -1] = t;                                         \
+    out_cb[i] =                                                                \
+        colour_clamp (MULHI (b, q.cb_cb) + MULHI (r, q.cb_cr) + q.cb_1);       \
+    out_cr[i] =                                                                \
+        colour_clamp (MULHI (b, q.cr_cb) + MULHI (r, q.cr_cr) + q.cr_1);       \
+  }                                                                            \
+  G_STMT_END
+#define COLOUR_CHROMA_ROW(per)                                                 \
+  G_STMT_START                                                                 \
+  {                                                                            \
+    for (; x + COLOUR_CHUNK <= n; x += COLOUR_CHUNK) {                         \
+      COLOUR_IVDEP                                                             \
+      for (k = 0; k < COLOUR_CHUNK; k++)                                       \
+        COLOUR_CHROMA (x + k, per);                                            \
+    }                                                                          \
+    for (; x < n; x++)                                                         \
+      COLOUR_CHROMA (x, per);                                                  \
+  }                                                                            \
+  G_STMT_END
+
+  if (pairs)
+    COLOUR_CHROMA_ROW (2);
+  else
+    COLOUR_CHROMA_ROW (1);
+#undef COLOUR_CHROMA_ROW
+#undef COLOUR_CHROMA
+}
+
+static void
+colour_row_luma (const ColourPass *p, const guint8 *y, const gint16 *terms,
+    guint8 *out, gint n)
+{
+  const guint16 y_y = p->y_y;
+  gint x = 0, k;
+
+#define COLOUR_LUMA(i)                                                         \
+  (out[i] = colour_clamp (MULHI_U ((guint16) (y[i] << 8), y_y) + terms[i]))
+  for (; x + COLOUR_CHUNK <= n; x += COLOUR_CHUNK) {
+    COLOUR_IVDEP
+    for (k = 0; k < COLOUR_CHUNK; k++)
+      COLOUR_LUMA (x + k);
+  }
+  for (; x < n; x++)
+    COLOUR_LUMA (x);
+#undef COLOUR_LUMA
+}
+
+/* @src → @dst (the same frame, or one of its format and size).  Each chroma
+ * row is read before it is written, and before the luma rows it covers:
+ * it may run in place. */
+static void
+colour_pass_run (CoverEncoder *enc, const ColourPass *pass, GstVideoFrame *src,
+    GstVideoFrame *dst)
+{
+  gint width = GST_VIDEO_FRAME_COMP_WIDTH (src, 0);
+  gint height = GST_VIDEO_FRAME_COMP_HEIGHT (src, 0);
+  gint cw = GST_VIDEO_FRAME_COMP_WIDTH (src, 1);
+  gint ch = GST_VIDEO_FRAME_COMP_HEIGHT (src, 1);
+  gint hs = GST_VIDEO_FORMAT_INFO_W_SUB (src->info.finfo, 1);
+  gint vs = GST_VIDEO_FORMAT_INFO_H_SUB (src->info.finfo, 1);
+  gsize need = (gsize) cw << hs;
+  gint cy, y;
+
+  if (enc->luma_terms_len < need) {
+    g_free (enc->luma_terms);
+    enc->luma_terms = g_new (gint16, need);
+    enc->luma_terms_len = need;
+  }
+  for (cy = 0; cy < ch; cy++) {
+    colour_row_chroma (pass,
+        (const guint8 *) GST_VIDEO_FRAME_COMP_DATA (src, 1) +
+            (gsize) cy * GST_VIDEO_FRAME_COMP_STRIDE (src, 1),
+        (const guint8 *) GST_VIDEO_FRAME_COMP_DATA (src, 2) +
+            (gsize) cy * GST_VIDEO_FRAME_COMP_STRIDE (src, 2),
+        (guint8 *) GST_VIDEO_FRAME_COMP_DATA (dst, 1) +
+            (gsize) cy * GST_VIDEO_FRAME_COMP_STRIDE (dst, 1),
+        (guint8 *) GST_VIDEO_FRAME_COMP_DATA (dst, 2) +
+            (gsize) cy * GST_VIDEO_FRAME_COMP_STRIDE (dst, 2),
+        enc->luma_terms, cw, hs == 1);
+    for (y = cy << vs; y < MIN ((cy + 1) << vs, height); y++)
+      colour_row_luma (pass,
+          (const guint8 *) GST_VIDEO_FRAME_COMP_DATA (src, 0) +
+              (gsize) y * GST_VIDEO_FRAME_COMP_STRIDE (src, 0),
+          enc->luma_terms,
+          (guint8 *) GST_VIDEO_FRAME_COMP_DATA (dst, 0) +
+              (gsize) y * GST_VIDEO_FRAME_COMP_STRIDE (dst, 0),
+          width);
+  }
 }
 
 static gboolean
@@ -282,7 +482,8 @@ cover_encoder_encode (CoverEncoder *enc, GstVideoFrame *frame, guint quality,
   GstVideoFormat format = GST_VIDEO_INFO_FORMAT (in);
   GstVideoFrame scratch;
   GstVideoFrame *src = frame;
-  gboolean mapped = FALSE;
+  gboolean mapped = FALSE, colour;
+  ColourPass pass = { 0 };
   guint out_w, out_h, enc_w, enc_h;
   int subsamp, pf, res;
 
@@ -310,24 +511,27 @@ cover_encoder_encode (CoverEncoder *enc, GstVideoFrame *frame, guint quality,
     pf = rgb_pixel_format (format);
   }
 
+  /* YUV of a matrix the colour pass does not know: the converter's */
+  colour = GST_VIDEO_INFO_IS_YUV (in) && colour_pass_init (&pass, in);
   if (format != GST_VIDEO_INFO_FORMAT (in) ||
       out_w != (guint) GST_VIDEO_INFO_WIDTH (in) ||
       out_h != (guint) GST_VIDEO_INFO_HEIGHT (in) ||
-      (GST_VIDEO_INFO_IS_YUV (in) && !is_bt601 (in))) {
-    if (!convert_frame (enc, frame, format, out_w, out_h, &scratch))
+      (GST_VIDEO_INFO_IS_YUV (in) && !colour && !is_bt601 (in))) {
+    if (!convert_frame (enc, frame, format, out_w, out_h,
+            GST_VIDEO_INFO_IS_YUV (in) && !colour, &scratch))
       goto convert_failed;
     src = &scratch;
     mapped = TRUE;
   }
 
-  if (subsamp >= 0 && is_limited_range (&src->info)) {
+  if (colour && subsamp >= 0 && subsamp != TJSAMP_GRAY) {
     if (!mapped) {
       if (!map_scratch (enc, &frame->info, &scratch))
         goto convert_failed;
       mapped = TRUE;
     }
     /* in place when src is already the scratch frame */
-    expand_range (enc, src, &scratch);
+    colour_pass_run (enc, &pass, src, &scratch);
     src = &scratch;
   }
 

@@ -33,6 +33,11 @@ GST_DEBUG_CATEGORY_STATIC (cover_pool_debug);
 
 #define MAX_WORKERS 64
 #define CLOSE_TIMEOUT_US (2 * G_USEC_PER_SEC)
+/* Readers call a stream live while its heartbeat is younger than their
+ * live-timeout (a second at least): one write a tenth of a second is
+ * plenty, and spares the header's cache line, which readers on other cores
+ * load, a write at every buffer. */
+#define HEARTBEAT_INTERVAL_US (G_USEC_PER_SEC / 10)
 
 /* Reference counted (g_atomic_rc_box): the caller holds one reference until
  * cover_stream_close(), the pool one while the stream is scheduled. */
@@ -49,6 +54,7 @@ struct _CoverStream
   GWeakRef owner;
   CoverStreamCallbacks callbacks;
   CoverStoreWriter *writer; /* the stream's own, for its whole life */
+  gint64 last_heartbeat;    /* the caller's of cover_stream_heartbeat() */
   /* thumbnails, set before the first job; last_jpeg is the worker's */
   gchar *thumbnail_dir;
   guint thumbnail_max_files;
@@ -532,8 +538,15 @@ cover_stream_save_thumbnail (CoverStream *stream)
 void
 cover_stream_heartbeat (CoverStream *stream)
 {
+  gint64 now;
+
   g_return_if_fail (stream != NULL);
 
+  now = g_get_monotonic_time ();
+  if (now >= stream->last_heartbeat &&
+      now - stream->last_heartbeat < HEARTBEAT_INTERVAL_US)
+    return;
+  stream->last_heartbeat = now;
   cover_store_writer_heartbeat (stream->writer);
 }
 

@@ -88,7 +88,10 @@ gboolean cover_stream_submit (CoverStream *stream, CoverJob *job);
  * keyframe still waiting, if any, becomes that cover).  Never blocks; does
  * nothing without cover_stream_set_thumbnails(). */
 void cover_stream_save_thumbnail (CoverStream *stream);
-/* Tells readers the stream is alive (a buffer went by).  Lock-free. */
+/* Tells readers the stream is alive (a buffer went by): called for every
+ * buffer, it writes the segment's heartbeat at most every 100 ms.  No lock,
+ * no allocation, no system call; one thread at a time (the streaming
+ * thread). */
 void cover_stream_heartbeat (CoverStream *stream);
 /* Tells readers the stream ended (EOS), or started again. */
 void cover_stream_set_ended (CoverStream *stream, gboolean ended);

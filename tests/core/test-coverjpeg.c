@@ -185,6 +185,21 @@ tj_decode (const guint8 *jpeg, gsize size, int *w, int *h)
   return rgb;
 }
 
+/* The largest difference between a channel of the @w x @h RGB picture and
+ * @expect (clamped to 0..255). */
+static gdouble
+worst_deviation (const guint8 *rgb, int w, int h, const gdouble expect[3])
+{
+  gdouble worst = 0;
+  gsize i;
+  guint c;
+
+  for (i = 0; i < (gsize) w * h; i++)
+    for (c = 0; c < 3; c++)
+      worst = MAX (worst, fabs (rgb[i * 3 + c] - CLAMP (expect[c], 0, 255)));
+  return worst;
+}
+
 /* Every pixel of the decoded JPEG is within @tol of @expect. */
 static void
 assert_jpeg_solid (const guint8 *jpeg, gsize size, guint width, guint height,
@@ -470,9 +485,9 @@ check_odd_edges (CoverEncoder *enc, GstVideoFormat format, guint w, guint h,
   GstVideoFrame frame;
   GstBuffer *buf;
   const guint8 *jpeg;
-  gsize size, i;
-  guint ow, oh, c;
-  gdouble expect[3], worst = 0;
+  gsize size;
+  guint ow, oh;
+  gdouble expect[3], worst;
   g_autofree guint8 *rgb = NULL;
   int dw, dh;
 
@@ -495,9 +510,7 @@ check_odd_edges (CoverEncoder *enc, GstVideoFormat format, guint w, guint h,
       GST_VIDEO_INFO_IS_YUV (&frame.info) &&
           frame.info.colorimetry.range != GST_VIDEO_COLOR_RANGE_0_255,
       colour, expect);
-  for (i = 0; i < (gsize) dw * dh; i++)
-    for (c = 0; c < 3; c++)
-      worst = MAX (worst, fabs (rgb[i * 3 + c] - CLAMP (expect[c], 0, 255)));
+  worst = worst_deviation (rgb, dw, dh, expect);
   g_test_message ("%s %ux%u %s: worst deviation %.1f",
       gst_video_format_to_string (format), w, h,
       full_range ? "full" : "limited", worst);
@@ -561,9 +574,9 @@ test_encode_scaled_flat_stays_flat (void)
     GstVideoFrame frame;
     GstBuffer *buf;
     const guint8 *jpeg;
-    gsize size, p;
-    guint ow, oh, c;
-    gdouble expect[3], worst = 0;
+    gsize size;
+    guint ow, oh;
+    gdouble expect[3], worst;
     g_autofree guint8 *rgb = NULL;
     int dw, dh;
 
@@ -574,9 +587,7 @@ test_encode_scaled_flat_stays_flat (void)
         sizes[i].max_h, &jpeg, &size, &ow, &oh, NULL));
     rgb = tj_decode (jpeg, size, &dw, &dh);
     expected_rgb (GST_VIDEO_FORMAT_I420, TRUE, &grey, expect);
-    for (p = 0; p < (gsize) dw * dh; p++)
-      for (c = 0; c < 3; c++)
-        worst = MAX (worst, fabs (rgb[p * 3 + c] - expect[c]));
+    worst = worst_deviation (rgb, dw, dh, expect);
     g_test_message ("%ux%u -> %ux%u: worst deviation %.1f", sizes[i].w,
         sizes[i].h, ow, oh, worst);
     /* HD sizes are BT.709: the 8-bit matrix pass to BT.601 rounds by up to
@@ -590,6 +601,102 @@ test_encode_scaled_flat_stays_flat (void)
   if (failures->len)
     g_test_fail_printf (
         "a flat grey is not flat after scaling:%s", failures->str);
+}
+
+/* BT.709, as HD H.264 decodes to, limited or full range: R'G'B' → Y'CbCr. */
+static Colour
+bt709_colour (guint8 r, guint8 g, guint8 b, gboolean limited)
+{
+  gdouble y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  gdouble ys = limited ? 219 / 255.0 : 1, cs = limited ? 224 / 255.0 : 1;
+  Colour c = { 0, 0, 0, r, g, b, 0 };
+
+  c.y = (limited ? 16 : 0) + y * ys + 0.5;
+  c.u = 128 + (b - y) / 1.8556 * cs + 0.5;
+  c.v = 128 + (r - y) / 1.5748 * cs + 0.5;
+  return c;
+}
+
+/* Colours nothing saturates, where reading BT.709 as BT.601 (dropping the
+ * matrix change) is off by 14..20 in some channel, and dropping the range
+ * expansion by 9 or more. */
+static const guint8 bt709_rgb[][3] = {
+  { 200, 40, 40 },
+  { 40, 180, 60 },
+  { 50, 60, 200 },
+  { 180, 120, 40 },
+  { 128, 128, 128 },
+};
+
+static void
+check_bt709 (CoverEncoder *enc, GstVideoFormat format, guint w, guint h,
+    gboolean limited, guint max_w, guint max_h, GString *failures)
+{
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (bt709_rgb); i++) {
+    const guint8 *want = bt709_rgb[i];
+    Colour colour = bt709_colour (want[0], want[1], want[2], limited);
+    GstVideoInfo info;
+    GstVideoFrame frame;
+    GstBuffer *buf;
+    const guint8 *jpeg;
+    const gdouble expect[3] = { want[0], want[1], want[2] };
+    gsize size;
+    guint ow, oh;
+    gdouble worst;
+    g_autofree guint8 *rgb = NULL;
+    int dw, dh;
+
+    buf = new_frame (&info, format, w, h, NULL, &frame);
+    g_assert_true (gst_video_colorimetry_from_string (
+        &frame.info.colorimetry, GST_VIDEO_COLORIMETRY_BT709));
+    if (!limited)
+      frame.info.colorimetry.range = GST_VIDEO_COLOR_RANGE_0_255;
+    fill_frame (&frame, &colour);
+    g_assert_true (cover_encoder_encode (
+        enc, &frame, 92, max_w, max_h, &jpeg, &size, &ow, &oh, NULL));
+    rgb = tj_decode (jpeg, size, &dw, &dh);
+    worst = worst_deviation (rgb, dw, dh, expect);
+    g_test_message ("%s %ux%u -> %ux%u BT.709 %s (%u, %u, %u): YUV %u %u %u, "
+                    "worst deviation %.1f",
+        gst_video_format_to_string (format), w, h, ow, oh,
+        limited ? "limited" : "full", want[0], want[1], want[2], colour.y,
+        colour.u, colour.v, worst);
+    if (worst > 5)
+      g_string_append_printf (failures,
+          " %s %ux%u -> %ux%u %s (%u, %u, %u) off by %.0f;",
+          gst_video_format_to_string (format), w, h, ow, oh,
+          limited ? "limited" : "full", want[0], want[1], want[2], worst);
+    gst_video_frame_unmap (&frame);
+    gst_buffer_unref (buf);
+  }
+}
+
+/* What a keyframe cover is made of: BT.709 YUV (limited range, or full) in
+ * every layout a decoder hands over, at its own size and scaled, comes out
+ * in the JPEG as the RGB it stands for. */
+static void
+test_encode_bt709_colours (void)
+{
+  g_autoptr (CoverEncoder) enc = cover_encoder_new ();
+  g_autoptr (GString) failures = g_string_new (NULL);
+  static const GstVideoFormat bt709_formats[] = { GST_VIDEO_FORMAT_I420,
+    GST_VIDEO_FORMAT_YV12, GST_VIDEO_FORMAT_Y42B, GST_VIDEO_FORMAT_Y444,
+    GST_VIDEO_FORMAT_NV12, GST_VIDEO_FORMAT_I420_10LE };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (bt709_formats); i++) {
+    /* an odd width: the rows' last samples go one by one */
+    check_bt709 (enc, bt709_formats[i], 333, 240, TRUE, 0, 0, failures);
+    check_bt709 (enc, bt709_formats[i], 320, 240, TRUE, 160, 0, failures);
+    check_bt709 (enc, bt709_formats[i], 320, 240, FALSE, 0, 0, failures);
+  }
+  /* the frame a 720p H.264 keyframe decodes to, as it is */
+  check_bt709 (enc, GST_VIDEO_FORMAT_I420, 1280, 720, TRUE, 0, 0, failures);
+  if (failures->len)
+    g_test_fail_printf (
+        "BT.709 colours are off in the cover:%s", failures->str);
 }
 
 static void
@@ -791,6 +898,7 @@ main (int argc, char **argv)
   g_test_add_func ("/coverjpeg/encode-padded", test_encode_padded);
   g_test_add_func (
       "/coverjpeg/scaled-flat-stays-flat", test_encode_scaled_flat_stays_flat);
+  g_test_add_func ("/coverjpeg/bt709-colours", test_encode_bt709_colours);
   g_test_add_func ("/coverjpeg/encode-quality", test_encode_quality);
   g_test_add_func ("/coverjpeg/odd-size-edges", test_encode_odd_size_edges);
   g_test_add_func ("/coverjpeg/jpeg-helpers", test_jpeg_helpers);

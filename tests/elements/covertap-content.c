@@ -111,19 +111,41 @@ GST_START_TEST (test_h265_solid_colours)
 GST_END_TEST;
 
 /* HD sizes default to BT.709 (and x264 signals it in the VUI), while JPEG
- * is BT.601: the colours must survive the change of matrix. */
-GST_START_TEST (test_h264_hd_colours)
+ * is BT.601: the colours must survive the change of matrix, scaled or at
+ * the frame's own size (the colour step then runs on the decoder's frame
+ * as it is).  The last colour is one nothing saturates: BT.709 (200, 40,
+ * 40) read as BT.601 is off by 14 in red and 17 in green. */
+static const Solid hd_solids[] = {
+  { "red", { 255, 0, 0 }, 10 },
+  { "green", { 0, 255, 0 }, 10 },
+  { "blue", { 0, 0, 255 }, 10 },
+  { "solid-color foreground-color=0xffc82828", { 200, 40, 40 }, 8 },
+};
+
+static void
+check_hd (const Solid *solid, const gchar *tap_props, guint width, guint height)
 {
-  const Solid *solid = &solids[__i__];
   CtCover cover;
 
-  run_to_cover (solid->pattern, 1280, 720, H264_BYTE_STREAM,
-      "min-interval=0 max-width=320", 6, &cover);
-  fail_unless_equals_int (cover.width, 320);
-  fail_unless_equals_int (cover.height, 180);
+  run_to_cover (
+      solid->pattern, 1280, 720, H264_BYTE_STREAM, tap_props, 6, &cover);
+  fail_unless_equals_int (cover.width, width);
+  fail_unless_equals_int (cover.height, height);
   ct_assert_region_colour (
       &cover, 0, 0, 1, 1, solid->rgb, solid->tol, solid->pattern);
   ct_cover_clear (&cover);
+}
+
+GST_START_TEST (test_h264_hd_colours)
+{
+  check_hd (&hd_solids[__i__], "min-interval=0 max-width=320", 320, 180);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_h264_hd_colours_unscaled)
+{
+  check_hd (&hd_solids[__i__], "min-interval=0", 1280, 720);
 }
 
 GST_END_TEST;
@@ -508,7 +530,9 @@ covertap_content_suite (void)
 
   tc = tcase_create ("h264");
   tcase_add_loop_test (tc, test_h264_solid_colours, 0, G_N_ELEMENTS (solids));
-  tcase_add_loop_test (tc, test_h264_hd_colours, 0, 3);
+  tcase_add_loop_test (tc, test_h264_hd_colours, 0, G_N_ELEMENTS (hd_solids));
+  tcase_add_loop_test (
+      tc, test_h264_hd_colours_unscaled, 0, G_N_ELEMENTS (hd_solids));
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("h265");

@@ -731,6 +731,73 @@ GST_START_TEST (test_passthrough_h264)
 
 GST_END_TEST;
 
+/* The segment's heartbeat; no cover is needed (an empty segment still
+ * has its writer's fields). */
+static gint64
+read_heartbeat (CoverStoreReader *reader)
+{
+  GError *err = NULL;
+  CoverInfo info;
+
+  if (!cover_store_reader_get_info (reader, CT_LIVE_TIMEOUT_US, &info, &err)) {
+    fail_unless (
+        g_error_matches (err, COVER_STORE_ERROR, COVER_STORE_ERROR_EMPTY), "%s",
+        err->message);
+    g_error_free (err);
+  }
+  return info.heartbeat;
+}
+
+/* Every buffer says the stream is alive, but the segment's heartbeat (a
+ * cache line readers on other cores load) is written at most every 100 ms,
+ * and still follows a stream that goes on. */
+GST_START_TEST (test_heartbeat_rate_limited)
+{
+  gchar *dir = ct_make_tmpdir ();
+  gchar *launch = g_strdup_printf (
+      "covertap client-id=%u store-dir=%s enabled=false", CLIENT_ID, dir);
+  GstHarness *h = gst_harness_new_parse (launch);
+  CoverStoreReader *reader;
+  gint64 start, elapsed, heartbeat, last = 0;
+  guint i, changes = 0;
+
+  gst_harness_set_src_caps_str (h, CT_I420 (64, 48));
+  reader = cover_store_reader_open (dir, CLIENT_ID, NULL);
+  fail_unless (reader != NULL);
+  start = g_get_monotonic_time ();
+  for (i = 0; i < 200; i++) {
+    gst_buffer_unref (gst_harness_push_and_pull (
+        h, gst_harness_create_buffer (h, 64 * 48 * 3 / 2)));
+    heartbeat = read_heartbeat (reader);
+    if (heartbeat != last)
+      changes++;
+    last = heartbeat;
+  }
+  elapsed = g_get_monotonic_time () - start;
+  GST_INFO ("200 buffers in %" G_GINT64_FORMAT " µs: %u heartbeats", elapsed,
+      changes);
+  /* one per 100 ms, and the first buffer's */
+  fail_unless (changes <= elapsed / (G_USEC_PER_SEC / 10) + 2,
+      "%u heartbeats written for 200 buffers in %" G_GINT64_FORMAT " µs",
+      changes, elapsed);
+
+  /* a buffer after the interval moves it on */
+  g_usleep (G_USEC_PER_SEC / 5);
+  gst_buffer_unref (gst_harness_push_and_pull (
+      h, gst_harness_create_buffer (h, 64 * 48 * 3 / 2)));
+  heartbeat = read_heartbeat (reader);
+  fail_unless (heartbeat >= last + G_USEC_PER_SEC / 5,
+      "heartbeat %" G_GINT64_FORMAT " not moved on from %" G_GINT64_FORMAT,
+      heartbeat, last);
+
+  cover_store_reader_free (reader);
+  gst_harness_teardown (h);
+  g_free (launch);
+  ct_remove_tmpdir (dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 covertap_stream_suite (void)
 {
@@ -757,6 +824,7 @@ covertap_stream_suite (void)
   tc = tcase_create ("passthrough");
   tcase_add_test (tc, test_passthrough_raw);
   tcase_add_test (tc, test_passthrough_h264);
+  tcase_add_test (tc, test_heartbeat_rate_limited);
   suite_add_tcase (s, tc);
 
   return s;
