@@ -1,0 +1,335 @@
+/* coversnap
+ * Copyright (C) 2026 coversnap authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2 of the License, or (at your option) any later version.
+ */
+
+/* Pull mode end to end: an IP camera (e2e-camera: gst-rtsp-server with
+ * RTSP Basic authentication, a solid colour in H.264) and coversnapd with
+ * [stream.42] pull=rtsp://USER:PASSWORD@127.0.0.1:PORT/cam.  The cover is
+ * live in the camera's colour; the camera killed and started again on the
+ * same port (another colour) → pulled again, live again; a wrong password
+ * never gives a cover.  The password is in none of coversnapd's log (at
+ * the default GST_DEBUG and at GST_DEBUG=4), /metrics, or error bodies. */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "e2e-util.h"
+
+#include <signal.h>
+#include <string.h>
+
+#define CID 42
+#define CAM_USER "viewer"
+/* distinctive: grepped for in everything coversnapd says */
+#define CAM_PASSWORD "Pw-7f3c9e1b5ad2"
+#define WRONG_PASSWORD "Wrong-0b9d44e6c1"
+/* a secret in the camera URL's query: redacted too */
+#define QUERY_TOKEN "Qt-5e8a21c07b"
+
+typedef struct
+{
+  GSubprocess *proc;
+  guint16 port;
+} Camera;
+
+/* e2e-camera on @port (0: any free) */
+static Camera *
+camera_start (guint16 port, const gchar *pattern)
+{
+  Camera *c = g_new0 (Camera, 1);
+  g_autofree gchar *port_text = g_strdup_printf ("%u", port);
+  g_autoptr (GDataInputStream) in = NULL;
+  g_autoptr (GError) err = NULL;
+
+  c->proc = e2e_spawn (G_SUBPROCESS_FLAGS_STDOUT_PIPE, NULL, &err,
+      cs_test_program ("E2E_CAMERA"), port_text, CAM_USER, CAM_PASSWORD,
+      pattern, NULL);
+  g_assert_no_error (err);
+  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (c->proc));
+  c->port = e2e_read_port (in, "rtsp on ");
+  g_assert_cmpuint (c->port, >, 0);
+  return c;
+}
+
+/* SIGKILL: a camera that drops, no TEARDOWN */
+static void
+camera_kill (Camera *c)
+{
+  cs_test_kill_child (c->proc);
+  g_clear_object (&c->proc);
+}
+
+static void
+camera_free (Camera *c)
+{
+  if (c->proc)
+    camera_kill (c);
+  g_free (c);
+}
+
+static gchar *
+pull_settings (Camera *c, const gchar *password)
+{
+  /* a quick backoff: the restart is seen within the test's bounds */
+  return g_strdup_printf ("[ingest]\n"
+                          "pull-retry-min=0.2\n"
+                          "pull-retry-max=1\n"
+                          "[stream.%u]\n"
+                          "pull=rtsp://" CAM_USER
+                          ":%s@127.0.0.1:%u/cam?token=" QUERY_TOKEN "\n",
+      CID, password, c->port);
+}
+
+typedef struct
+{
+  E2eServer *f;
+  const gchar *colour; /* "red", "blue", or NULL: not live */
+} CoverWait;
+
+static gboolean
+cover_is (gpointer data)
+{
+  CoverWait *w = data;
+  E2eResp *r = e2e_get_cover (w->f, CID);
+  gboolean live = g_strcmp0 (r->source, "live") == 0;
+  gboolean done = FALSE;
+
+  if (!w->colour) {
+    done = !live;
+  } else if (live) {
+    gdouble rgb[3];
+
+    e2e_mean_rgb (r->body, 320, 240, rgb);
+    done = g_str_equal (w->colour, "red")
+        ? rgb[0] > 200 && rgb[1] < 50 && rgb[2] < 50
+        : rgb[0] < 50 && rgb[1] < 50 && rgb[2] > 200;
+  }
+  e2e_resp_free (r);
+  return done;
+}
+
+static void
+wait_cover (E2eServer *f, const gchar *colour)
+{
+  CoverWait w = { f, colour };
+
+  if (!cs_test_poll (cover_is, &w, E2E_WAIT_S * G_USEC_PER_SEC, 100 * 1000)) {
+    g_printerr ("cover of %u: waited for %s\n", CID, colour ? colour : "none");
+    g_assert_not_reached ();
+  }
+}
+
+/* GET @path on the server: the body (transfer full) */
+static gchar *
+http_get (E2eServer *f, const gchar *path, guint *status)
+{
+  g_autofree gchar *uri =
+      g_strdup_printf ("http://127.0.0.1:%u%s", f->http_port, path);
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", uri);
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GBytes) body =
+      soup_session_send_and_read (f->session, msg, NULL, &err);
+
+  g_assert_no_error (err);
+  if (status)
+    *status = soup_message_get_status (msg);
+  return cs_test_bytes_to_string (body);
+}
+
+static gchar *
+metrics (E2eServer *f)
+{
+  guint status;
+  gchar *text = http_get (f, "/metrics", &status);
+
+  g_assert_cmpuint (status, ==, 200);
+  return text;
+}
+
+static gboolean
+metrics_say (E2eServer *f, const gchar *line)
+{
+  g_autofree gchar *text = metrics (f);
+
+  return strstr (text, line) != NULL;
+}
+
+/* the value of the sample @series, or -1 */
+static gdouble
+metrics_value (E2eServer *f, const gchar *series)
+{
+  g_autofree gchar *text = metrics (f);
+  g_autofree gchar *prefix = g_strdup_printf ("\n%s ", series);
+  const gchar *at = strstr (text, prefix);
+
+  return at ? g_ascii_strtod (at + strlen (prefix), NULL) : -1;
+}
+
+typedef struct
+{
+  E2eServer *f;
+  const gchar *line;
+  gdouble at_least; /* with a series: its value, else the line */
+} MetricsWait;
+
+static gboolean
+metrics_have (gpointer data)
+{
+  MetricsWait *w = data;
+
+  if (w->at_least > 0)
+    return metrics_value (w->f, w->line) >= w->at_least;
+  return metrics_say (w->f, w->line);
+}
+
+static void
+wait_metrics_value (E2eServer *f, const gchar *series, gdouble at_least)
+{
+  MetricsWait w = { f, series, at_least };
+
+  if (!cs_test_poll (
+          metrics_have, &w, E2E_WAIT_S * G_USEC_PER_SEC, 100 * 1000)) {
+    g_autofree gchar *text = metrics (f);
+
+    g_printerr ("/metrics: %s < %g:\n%s\n", series, at_least, text);
+    g_assert_not_reached ();
+  }
+}
+
+static void
+wait_metrics (E2eServer *f, const gchar *line)
+{
+  MetricsWait w = { f, line, 0 };
+
+  if (!cs_test_poll (
+          metrics_have, &w, E2E_WAIT_S * G_USEC_PER_SEC, 100 * 1000)) {
+    g_autofree gchar *text = metrics (f);
+
+    g_printerr ("/metrics without %s:\n%s\n", line, text);
+    g_assert_not_reached ();
+  }
+}
+
+/* Nothing coversnapd said or answers holds a password: its log, /metrics,
+ * an error body (a cover request with a bad token), a hook's refusal. */
+static void
+assert_no_secret (E2eServer *f, const gchar *password)
+{
+  g_autofree gchar *log = NULL;
+  g_autofree gchar *m = metrics (f);
+  g_autofree gchar *err_body = NULL;
+  g_autofree gchar *hook_body = NULL;
+  guint status;
+
+  g_assert_true (g_file_get_contents (f->log_path, &log, NULL, NULL));
+  g_assert_null (strstr (log, password));
+  g_assert_null (strstr (log, QUERY_TOKEN));
+  /* the pull is in the log, without its credentials */
+  g_assert_nonnull (strstr (log, "rtsp://127.0.0.1:"));
+  g_assert_null (strstr (log, CAM_USER ":"));
+  g_assert_null (strstr (m, password));
+  err_body =
+      http_get (f, "/v2/snapshots/42/cover?client_token=1_2_3_x", &status);
+  g_assert_cmpuint (status, ==, 401);
+  g_assert_null (strstr (err_body, password));
+  hook_body = http_get (f, "/hooks/rtmp/on_publish", &status);
+  g_assert_cmpuint (status, ==, 405);
+  g_assert_null (strstr (hook_body, password));
+}
+
+/* live red; the camera drops (killed) → not live; the camera back on the
+ * same port in blue → pulled again and live in blue, a reconnect counted */
+static void
+run_live_and_restart (const gchar *gst_debug)
+{
+  Camera *cam = camera_start (0, "red");
+  g_autofree gchar *settings = pull_settings (cam, CAM_PASSWORD);
+  guint16 port = cam->port;
+  E2eServer *f;
+
+  if (gst_debug)
+    g_setenv ("GST_DEBUG", gst_debug, TRUE);
+  else
+    g_unsetenv ("GST_DEBUG");
+  f = e2e_server_new (2, settings, TRUE);
+  g_unsetenv ("GST_DEBUG");
+
+  wait_cover (f, "red");
+  g_assert_true (metrics_say (f,
+      "coversnap_pull_state{client_id=\"42\",kind=\"camera\","
+      "state=\"streaming\"} 1"));
+
+  camera_kill (cam);
+  wait_cover (f, NULL);
+  wait_metrics (f,
+      "coversnap_pull_state{client_id=\"42\",kind=\"camera\","
+      "state=\"streaming\"} 0");
+
+  camera_free (cam);
+  cam = camera_start (port, "blue");
+  wait_cover (f, "blue");
+  g_assert_cmpfloat (metrics_value (f,
+                         "coversnap_pull_reconnects_total{client_id=\"42\","
+                         "kind=\"camera\"}"),
+      >=, 1);
+
+  assert_no_secret (f, CAM_PASSWORD);
+  camera_free (cam);
+  e2e_server_free (f);
+}
+
+static void
+test_live_and_restart (void)
+{
+  run_live_and_restart (NULL);
+}
+
+/* GST_DEBUG=4 (up to INFO: the documented safe level) leaks no
+ * credentials either */
+static void
+test_live_and_restart_debug4 (void)
+{
+  run_live_and_restart ("4");
+}
+
+/* The camera answers 401: no cover, attempts go on (backoff), the
+ * refused password in no log line (GST_DEBUG=3) */
+static void
+test_wrong_password (void)
+{
+  Camera *cam = camera_start (0, "red");
+  g_autofree gchar *settings = pull_settings (cam, WRONG_PASSWORD);
+  E2eServer *f;
+  E2eResp *r;
+
+  g_setenv ("GST_DEBUG", "3", TRUE);
+  f = e2e_server_new (2, settings, TRUE);
+  g_unsetenv ("GST_DEBUG");
+
+  /* tried, refused, tried again */
+  wait_metrics_value (f,
+      "coversnap_pull_reconnects_total{client_id=\"42\",kind=\"camera\"}", 2);
+  r = e2e_get_cover (f, CID);
+  g_assert_cmpuint (r->status, ==, 404);
+  e2e_resp_free (r);
+  assert_no_secret (f, WRONG_PASSWORD);
+  camera_free (cam);
+  e2e_server_free (f);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/e2e/pull/live-and-restart", test_live_and_restart);
+  g_test_add_func (
+      "/e2e/pull/live-and-restart-debug4", test_live_and_restart_debug4);
+  g_test_add_func ("/e2e/pull/wrong-password", test_wrong_password);
+  return g_test_run ();
+}
