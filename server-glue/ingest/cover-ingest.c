@@ -123,6 +123,13 @@ pre_announce (GstRTSPClient *client, GstRTSPContext *ctx, CoverIngest *ingest)
   if (!ctx->uri || !ctx->media ||
       !cover_ingest_cid_from_path (ctx->uri->abspath, FALSE, &cid))
     return GST_RTSP_STS_NOT_FOUND;
+  /* one stream per client id, whichever way it comes */
+  if (cover_pulls_is_streaming (ingest->pulls, cid, STALE_US)) {
+    g_message ("push of " COVER_INGEST_MOUNT_PATH "/%u refused: the client "
+               "id is pulled (pull= or RTMP) and streaming",
+        cid);
+    return GST_RTSP_STS_NOT_ENOUGH_BANDWIDTH;
+  }
   element = gst_rtsp_media_get_element (ctx->media);
   if (element) {
     codec = cover_push_factory_get_codec (element);

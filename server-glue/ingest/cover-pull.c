@@ -832,7 +832,10 @@ cover_pulls_add (CoverPulls *pulls, guint32 client_id, CoverPullKind kind,
     return FALSE;
   g_mutex_lock (&pulls->lock);
   old = g_hash_table_lookup (pulls->by_cid, GUINT_TO_POINTER (client_id));
-  if (pulls->stopped || (old && pull_is_fresh (old, stale_us))) {
+  /* a camera of pull= stays the client id's: an RTMP publish of it is
+   * refused rather than ending the camera's pull for good */
+  if (pulls->stopped ||
+      (old && (pull_is_fresh (old, stale_us) || old->kind != kind))) {
     g_mutex_unlock (&pulls->lock);
     pull_free (p);
     return FALSE;
@@ -882,17 +885,19 @@ cover_pulls_remove (
   return p != NULL;
 }
 
-guint
-cover_pulls_get_n (CoverPulls *pulls)
+gboolean
+cover_pulls_is_streaming (CoverPulls *pulls, guint32 client_id, gint64 stale_us)
 {
-  guint n;
+  gboolean streaming;
+  Pull *p;
 
-  g_return_val_if_fail (pulls != NULL, 0);
+  g_return_val_if_fail (pulls != NULL, FALSE);
 
   g_mutex_lock (&pulls->lock);
-  n = g_hash_table_size (pulls->by_cid);
+  p = g_hash_table_lookup (pulls->by_cid, GUINT_TO_POINTER (client_id));
+  streaming = p && pull_is_fresh (p, stale_us);
   g_mutex_unlock (&pulls->lock);
-  return n;
+  return streaming;
 }
 
 void

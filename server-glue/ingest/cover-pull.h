@@ -55,8 +55,9 @@ CoverPulls *cover_pulls_new (
     const CoverConfig *config, const CoverIngestSettings *settings);
 
 /* Starts pulling @url (credentials allowed in its userinfo) for
- * @client_id.  A pull of @client_id already there is taken over when it
- * is not streaming or gave no data for @stale_us; else FALSE (busy). */
+ * @client_id.  A pull of @client_id of the same @kind already there is
+ * taken over when it is not streaming or gave no data for @stale_us; else
+ * (or one of the other kind) FALSE: busy. */
 gboolean cover_pulls_add (CoverPulls *pulls, guint32 client_id,
     CoverPullKind kind, const gchar *url, gint64 stale_us);
 /* Stops the pull of @client_id of @kind (EOS first: segments and the last
@@ -64,8 +65,10 @@ gboolean cover_pulls_add (CoverPulls *pulls, guint32 client_id,
  * there was none. */
 gboolean cover_pulls_remove (
     CoverPulls *pulls, guint32 client_id, CoverPullKind kind, const gchar *url);
-/* Pulls there (in any state but stopped). */
-guint cover_pulls_get_n (CoverPulls *pulls);
+/* Whether a pull of @client_id streams and gave data within @stale_us
+ * (an RTSP push of it is refused meanwhile). */
+gboolean cover_pulls_is_streaming (
+    CoverPulls *pulls, guint32 client_id, gint64 stale_us);
 /* The Prometheus text of the pulls (a CoverServiceMetricsFunc): their
  * state per client id and the reconnects; any thread. */
 void cover_pulls_write_metrics (GString *out, gpointer pulls);

@@ -243,6 +243,25 @@ assert_no_secret (E2eServer *f, const gchar *password)
   g_assert_null (strstr (hook_body, password));
 }
 
+/* on_publish of CID with a good token, as nginx-rtmp sends it */
+static guint
+publish_hook (E2eServer *f)
+{
+  g_autofree gchar *token = e2e_token_for (CID, E2E_KEY);
+  g_autofree gchar *body =
+      g_strdup_printf ("app=live&call=publish&name=%u&token=%s", CID, token);
+  g_autofree gchar *uri = g_strdup_printf (
+      "http://127.0.0.1:%u/hooks/rtmp/on_publish", f->http_port);
+  g_autoptr (SoupMessage) msg = soup_message_new ("POST", uri);
+  g_autoptr (GBytes) in = g_bytes_new (body, strlen (body));
+  g_autoptr (GBytes) out = NULL;
+
+  soup_message_set_request_body_from_bytes (
+      msg, "application/x-www-form-urlencoded", in);
+  out = soup_session_send_and_read (f->session, msg, NULL, NULL);
+  return soup_message_get_status (msg);
+}
+
 /* live red; the camera drops (killed) → not live; the camera back on the
  * same port in blue → pulled again and live in blue, a reconnect counted */
 static void
@@ -264,6 +283,8 @@ run_live_and_restart (const gchar *gst_debug)
   g_assert_true (metrics_say (f,
       "coversnap_pull_state{client_id=\"42\",kind=\"camera\","
       "state=\"streaming\"} 1"));
+  /* the camera keeps its client id: an RTMP publish of it is refused */
+  g_assert_cmpuint (publish_hook (f), ==, 409);
 
   camera_kill (cam);
   wait_cover (f, NULL);

@@ -209,6 +209,14 @@ metrics (E2eServer *f)
   return cs_test_bytes_to_string (body);
 }
 
+static gboolean
+no_rtmp_pull (gpointer f)
+{
+  g_autofree gchar *m = metrics (f);
+
+  return strstr (m, "client_id=\"42\",kind=\"rtmp\"") == NULL;
+}
+
 /* A good token: live in red; ffmpeg stopped → nginx's on_publish_done ends
  * the pull, the cover is not live, long before the live-timeout. */
 static void
@@ -238,6 +246,10 @@ run_publish (gboolean audio)
   g_assert_cmpint (cs_test_wait_child (p, E2E_WAIT_S), >=, 0);
   g_object_unref (p);
   wait_live (f, FALSE);
+  /* on_publish_done removed the pull (not merely in backoff: a playback
+   * left to itself waits 20 s for a stream nginx no longer has) */
+  g_assert_true (
+      cs_test_poll (no_rtmp_pull, f, 10 * G_USEC_PER_SEC, 100 * 1000));
 
   nginx_free (n);
   e2e_server_free (f);
