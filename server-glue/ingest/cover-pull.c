@@ -288,6 +288,8 @@ link_branch (Attempt *a, GstElement *pipeline, GstPad *pad, CoverCodec codec,
   g_autoptr (GString) desc = g_string_new (NULL);
   g_autoptr (GError) err = NULL;
   g_autoptr (GstPad) sinkpad = NULL;
+  g_autoptr (GstElement) in = NULL;
+  g_autoptr (GstPad) in_sink = NULL;
   const gchar *depay, *parse, *timestamper;
   gboolean record;
   GstElement *bin;
@@ -297,16 +299,24 @@ link_branch (Attempt *a, GstElement *pipeline, GstPad *pad, CoverCodec codec,
   record = cover_tap_branch_records (a->cid, &a->settings, codec);
   if (record)
     g_string_append (desc, "splitmuxsink name=rec ");
-  if (rtp)
-    g_string_append_printf (desc, "%s ! ", depay);
+  /* the demuxer's thread is not held by the branch */
+  g_string_append_printf (desc, "%s name=in ! ", rtp ? depay : "queue");
   cover_tap_branch_append (desc, codec, record);
+  /* no ghosting of unlinked pads: it would take splitmuxsink's inner
+   * muxer pad before splitmuxsink links it */
   bin = gst_parse_bin_from_description_full (
-      desc->str, TRUE, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &err);
+      desc->str, FALSE, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &err);
   if (!bin) {
     g_warning ("stream %u: cannot make the pipeline: %s", a->cid,
         err ? err->message : "?");
     return FALSE;
   }
+  /* added to a playing pipeline: the bin itself goes on to PLAYING once
+   * splitmuxsink's async change is done (its parent would not) */
+  g_object_set (bin, "async-handling", TRUE, NULL);
+  in = gst_bin_get_by_name (GST_BIN (bin), "in");
+  in_sink = gst_element_get_static_pad (in, "sink");
+  gst_element_add_pad (bin, gst_ghost_pad_new ("sink", in_sink));
   if (!cover_tap_branch_setup (bin, a->config, a->cid, &a->settings, record)) {
     gst_object_unref (bin);
     return FALSE;

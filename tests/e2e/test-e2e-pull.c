@@ -344,6 +344,97 @@ test_wrong_password (void)
   e2e_server_free (f);
 }
 
+typedef struct
+{
+  gchar *dir;
+  guint at_least;
+} DirWait;
+
+static gboolean
+has_files (gpointer data)
+{
+  DirWait *w = data;
+
+  return g_file_test (w->dir, G_FILE_TEST_IS_DIR) &&
+      cs_test_count_dir (w->dir, ".mp4") >= w->at_least;
+}
+
+/* an MP4 box type anywhere in @data (binary: not a string search) */
+static gboolean
+has_box (const gchar *data, gsize len, const gchar *type)
+{
+  gsize i;
+
+  for (i = 0; i + 4 <= len; i++) {
+    if (memcmp (data + i, type, 4) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* every MP4 file in @dir has its index (moov): none left open */
+static gboolean
+all_finished (gpointer dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const gchar *name;
+
+  while (d && (name = g_dir_read_name (d))) {
+    g_autofree gchar *path = g_build_filename (dir, name, NULL);
+    g_autofree gchar *data = NULL;
+    gsize len;
+
+    if (!g_file_get_contents (path, &data, &len, NULL) ||
+        !has_box (data, len, "moov"))
+      return FALSE;
+  }
+  return d != NULL;
+}
+
+/* record=true: a pulled camera is recorded as a push is, MP4 segments
+ * (video) in <data-dir>/recordings/<client_id>/ */
+static void
+test_record (void)
+{
+  Camera *cam = camera_start (0, "red");
+  g_autofree gchar *pull = pull_settings (cam, CAM_PASSWORD);
+  g_autofree gchar *settings =
+      g_strdup_printf ("%srecord=true\nrecord-segment=1\n", pull);
+  E2eServer *f = e2e_server_new (2, settings, TRUE);
+  DirWait w = { g_build_filename (f->data_dir, "recordings", "42", NULL), 2 };
+  g_autoptr (GDir) dir = NULL;
+  g_autofree gchar *first = NULL;
+  g_autofree gchar *path = NULL;
+  g_autofree gchar *data = NULL;
+  const gchar *name;
+  gsize len;
+
+  wait_cover (f, "red");
+  /* a second segment: the first one is complete */
+  g_assert_true (
+      cs_test_poll (has_files, &w, E2E_WAIT_S * G_USEC_PER_SEC, 100 * 1000));
+  dir = g_dir_open (w.dir, 0, NULL);
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir))) {
+    if (!first || strcmp (name, first) < 0) {
+      g_free (first);
+      first = g_strdup (name);
+    }
+  }
+  path = g_build_filename (w.dir, first, NULL);
+  g_assert_true (g_file_get_contents (path, &data, &len, NULL));
+  g_assert_cmpuint (len, >, 1000);
+  g_assert_cmpmem (data + 4, 4, "ftyp", 4);
+  /* the camera drops: EOS finishes the last segment (its index written) */
+  camera_kill (cam);
+  wait_cover (f, NULL);
+  g_assert_true (cs_test_poll (
+      all_finished, w.dir, E2E_WAIT_S * G_USEC_PER_SEC, 100 * 1000));
+  camera_free (cam);
+  e2e_server_free (f);
+  g_free (w.dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -352,5 +443,6 @@ main (int argc, char **argv)
   g_test_add_func (
       "/e2e/pull/live-and-restart-debug4", test_live_and_restart_debug4);
   g_test_add_func ("/e2e/pull/wrong-password", test_wrong_password);
+  g_test_add_func ("/e2e/pull/record", test_record);
   return g_test_run ();
 }
