@@ -435,6 +435,57 @@ test_record (void)
   g_free (w.dir);
 }
 
+/* A bad [ingest] or pull value stops the start with an error naming the
+ * key, never quoting a URL (it may hold a password). */
+static void
+test_bad_config (void)
+{
+  static const struct
+  {
+    const gchar *text;
+    const gchar *error;
+  } cases[] = {
+    { "[stream.default]\npull=rtsp://u:" CAM_PASSWORD "@127.0.0.1/x\n",
+        "[stream.default] pull: only in [stream.<client_id>]" },
+    { "[stream.42]\npull=http://u:" CAM_PASSWORD "@127.0.0.1/x\n",
+        "[stream.42] pull: not a URL with a host" },
+    { "[stream.42]\npull=rtsp:///" CAM_PASSWORD "\n",
+        "[stream.42] pull: not a URL with a host" },
+    { "[ingest]\nrtmp-url=rtsp://127.0.0.1:1935\n",
+        "[ingest] rtmp-url: not a URL with a host (rtmp://, rtmps://)" },
+    { "[ingest]\nhook-allow=127.0.0.1, 300.1.2.3\n",
+        "[ingest] hook-allow: \"300.1.2.3\" is not an address or "
+        "address/prefix" },
+    { "[ingest]\npull-retry-min=10\npull-retry-max=5\n",
+        "[ingest] pull-retry-max: less than pull-retry-min" },
+    { "[ingest]\npull-retry-min=0\n",
+        "[ingest] pull-retry-min: \"0\" is not a number of seconds" },
+  };
+  g_autofree gchar *dir = cs_test_make_tmpdir ("coversnap-pull-XXXXXX");
+  g_autofree gchar *path = g_build_filename (dir, "bad.ini", NULL);
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree gchar *config = g_strdup_printf ("[server]\n"
+                                                "listen-address=127.0.0.1\n"
+                                                "port=0\n"
+                                                "data-dir=%s\n"
+                                                "store-dir=%s\n"
+                                                "%s",
+        dir, dir, cases[i].text);
+    const gchar *argv[] = { cs_test_program ("COVERSNAPD"), "--config", path,
+      NULL };
+    g_auto (CsTestRun) run = { 0 };
+
+    g_assert_true (g_file_set_contents (path, config, -1, NULL));
+    cs_test_run (&run, argv, NULL, NULL);
+    g_assert_cmpint (run.status, ==, 1);
+    g_assert_nonnull (strstr (run.err, cases[i].error));
+    g_assert_null (strstr (run.err, CAM_PASSWORD));
+  }
+  cs_test_rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -444,5 +495,6 @@ main (int argc, char **argv)
       "/e2e/pull/live-and-restart-debug4", test_live_and_restart_debug4);
   g_test_add_func ("/e2e/pull/wrong-password", test_wrong_password);
   g_test_add_func ("/e2e/pull/record", test_record);
+  g_test_add_func ("/e2e/pull/bad-config", test_bad_config);
   return g_test_run ();
 }
