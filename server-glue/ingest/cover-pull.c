@@ -110,7 +110,8 @@ typedef struct
   guint failures;
   gboolean stopping; /* EOS sent: tear down at EOS or stop_deadline */
   gint64 stop_deadline;
-  gboolean removed; /* out of the table: freed once down */
+  gboolean removed;  /* out of the table: finished once down */
+  gboolean finished; /* down for good */
 
   /* pulls->lock */
   CoverPullState state;
@@ -522,32 +523,52 @@ cancel_timer (Pull *p)
 }
 
 static void
-pull_free (Pull *p)
+pull_clear (gpointer data)
 {
+  Pull *p = data;
+
   g_free (p->location);
   g_free (p->user);
   g_free (p->password);
   g_free (p->shown);
   g_ptr_array_unref (p->secrets);
-  g_free (p);
 }
 
-/* down for good: out of the table (if still there) and freed */
+/* Held by the table (while there), the context's list of pulls alive,
+ * and each call handed to the context: the context may finish a pull
+ * (given up) while an HTTP thread takes it out of the table. */
+static Pull *
+pull_ref (Pull *p)
+{
+  return g_atomic_rc_box_acquire (p);
+}
+
+static void
+pull_unref (gpointer p)
+{
+  g_atomic_rc_box_release_full (p, pull_clear);
+}
+
+/* down for good: out of the table (if still there) and of the list */
 static void
 pull_finish (Pull *p)
 {
   CoverPulls *pulls = p->pulls;
+  gboolean in_table = FALSE;
 
+  p->finished = TRUE;
   teardown (p);
   cancel_timer (p);
   set_state (p, COVER_PULL_STOPPED);
   g_mutex_lock (&pulls->lock);
   if (g_hash_table_lookup (pulls->by_cid, GUINT_TO_POINTER (p->cid)) == p)
-    g_hash_table_remove (pulls->by_cid, GUINT_TO_POINTER (p->cid));
+    in_table = g_hash_table_steal (pulls->by_cid, GUINT_TO_POINTER (p->cid));
   g_mutex_unlock (&pulls->lock);
   g_message ("stream %u: pull of %s stopped", p->cid, p->shown);
-  g_ptr_array_remove_fast (pulls->alive, p);
-  pull_free (p);
+  if (in_table)
+    pull_unref (p);
+  if (g_ptr_array_remove_fast (pulls->alive, p))
+    pull_unref (p);
 }
 
 static gboolean
@@ -768,7 +789,7 @@ pull_new (CoverPulls *pulls, guint32 cid, CoverPullKind kind, const gchar *url)
 
   if (!uri)
     return NULL;
-  p = g_new0 (Pull, 1);
+  p = g_atomic_rc_box_new0 (Pull);
   p->pulls = pulls;
   p->cid = cid;
   p->kind = kind;
@@ -806,7 +827,10 @@ start_in_context (gpointer data)
 {
   Pull *p = data;
 
-  g_ptr_array_add (p->pulls->alive, p);
+  /* stopped by cover_pulls_stop_all() before it could start */
+  if (p->finished)
+    return G_SOURCE_REMOVE;
+  g_ptr_array_add (p->pulls->alive, pull_ref (p));
   if (p->removed)
     pull_finish (p);
   else
@@ -817,8 +841,19 @@ start_in_context (gpointer data)
 static gboolean
 stop_in_context (gpointer data)
 {
-  pull_stop (data);
+  Pull *p = data;
+
+  if (!p->finished)
+    pull_stop (p);
   return G_SOURCE_REMOVE;
+}
+
+/* @p: a reference the call takes */
+static void
+invoke (CoverPulls *pulls, GSourceFunc func, Pull *p)
+{
+  g_main_context_invoke_full (
+      pulls->context, G_PRIORITY_DEFAULT, func, p, pull_unref);
 }
 
 /* under the lock (the Attempt is the context's) */
@@ -847,20 +882,21 @@ cover_pulls_add (CoverPulls *pulls, guint32 client_id, CoverPullKind kind,
   if (pulls->stopped ||
       (old && (pull_is_fresh (old, stale_us) || old->kind != kind))) {
     g_mutex_unlock (&pulls->lock);
-    pull_free (p);
+    pull_unref (p);
     return FALSE;
   }
+  /* the table's reference of the old one is now ours */
   if (old)
-    g_hash_table_remove (pulls->by_cid, GUINT_TO_POINTER (client_id));
+    g_hash_table_steal (pulls->by_cid, GUINT_TO_POINTER (client_id));
   g_hash_table_insert (pulls->by_cid, GUINT_TO_POINTER (client_id), p);
   g_mutex_unlock (&pulls->lock);
   /* in order: the old one's end before the new one's start */
   if (old) {
     g_message ("stream %u: pull of %s taken over by %s", client_id, old->shown,
         p->shown);
-    g_main_context_invoke (pulls->context, stop_in_context, old);
+    invoke (pulls, stop_in_context, old);
   }
-  g_main_context_invoke (pulls->context, start_in_context, p);
+  invoke (pulls, start_in_context, pull_ref (p));
   return TRUE;
 }
 
@@ -884,14 +920,15 @@ cover_pulls_remove (
   }
   g_mutex_lock (&pulls->lock);
   p = g_hash_table_lookup (pulls->by_cid, GUINT_TO_POINTER (client_id));
+  /* the table's reference is now ours */
   if (p && p->kind == kind &&
       (!location || g_str_equal (location, p->location)))
-    g_hash_table_remove (pulls->by_cid, GUINT_TO_POINTER (client_id));
+    g_hash_table_steal (pulls->by_cid, GUINT_TO_POINTER (client_id));
   else
     p = NULL;
   g_mutex_unlock (&pulls->lock);
   if (p)
-    g_main_context_invoke (pulls->context, stop_in_context, p);
+    invoke (pulls, stop_in_context, p);
   return p != NULL;
 }
 
@@ -950,7 +987,7 @@ cover_pulls_write_metrics (GString *out, gpointer data)
 void
 cover_pulls_stop_all (CoverPulls *pulls, gint64 deadline)
 {
-  g_autoptr (GPtrArray) all = g_ptr_array_new ();
+  g_autoptr (GPtrArray) all = g_ptr_array_new_with_free_func (pull_unref);
   GHashTableIter iter;
   Pull *p;
   guint i;
@@ -962,13 +999,18 @@ cover_pulls_stop_all (CoverPulls *pulls, gint64 deadline)
   g_hash_table_iter_init (&iter, pulls->by_cid);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &p))
     g_ptr_array_add (all, p);
-  g_hash_table_remove_all (pulls->by_cid);
+  /* the table's references are now the array's */
+  g_hash_table_steal_all (pulls->by_cid);
   g_mutex_unlock (&pulls->lock);
-  /* the starts still queued run first */
-  while (g_main_context_iteration (pulls->context, FALSE))
+  /* the starts and stops still queued run first (bounded: a stream's bus
+   * keeps the context busy) */
+  for (i = 0; i < 1000 && g_main_context_iteration (pulls->context, FALSE); i++)
     ;
-  for (i = 0; i < all->len; i++)
-    pull_stop (g_ptr_array_index (all, i));
+  for (i = 0; i < all->len; i++) {
+    p = g_ptr_array_index (all, i);
+    if (!p->finished)
+      pull_stop (p);
+  }
   while ((pulls->alive->len > 0 || g_atomic_int_get (&teardowns) > 0) &&
       g_get_monotonic_time () < deadline) {
     if (!g_main_context_iteration (pulls->context, FALSE))
