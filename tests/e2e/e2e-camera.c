@@ -7,9 +7,10 @@
  * version 2 of the License, or (at your option) any later version.
  */
 
-/* e2e-camera PORT USER PASSWORD PATTERN: an IP camera as the pull tests
- * need one, a gst-rtsp-server on 127.0.0.1:PORT (0: any free) serving
- * rtsp://127.0.0.1:PORT/cam, videotestsrc PATTERN (a solid colour) ! x264enc,
+/* e2e-camera PORT USER PASSWORD PATTERN [h265]: an IP camera as the pull
+ * tests need one, a gst-rtsp-server on 127.0.0.1:PORT (0: any free) serving
+ * rtsp://127.0.0.1:PORT/cam, videotestsrc PATTERN (a solid colour) ! x264enc
+ * (or x265enc),
  * only to USER with PASSWORD (RTSP Basic authentication).  Prints
  * "rtsp on 127.0.0.1:PORT" once it listens; ends at SIGTERM or SIGINT, or
  * when killed (a camera that drops). */
@@ -45,17 +46,21 @@ main (int argc, char **argv)
   GstRTSPMediaFactory *factory;
 
   gst_init (&argc, &argv);
-  if (argc != 5) {
-    g_printerr ("usage: %s PORT USER PASSWORD PATTERN\n", argv[0]);
+  if (argc != 5 && !(argc == 6 && g_str_equal (argv[5], "h265"))) {
+    g_printerr ("usage: %s PORT USER PASSWORD PATTERN [h265]\n", argv[0]);
     return 2;
   }
-  /* a camera's stream: a key frame every second, SPS/PPS in band */
+  /* a camera's stream: a key frame every second, parameter sets in band */
   launch = g_strdup_printf (
       "( videotestsrc is-live=true pattern=%s ! "
-      "video/x-raw,format=I420,width=320,height=240,framerate=25/1 ! "
-      "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 ! "
-      "rtph264pay name=pay0 pt=96 config-interval=-1 )",
-      argv[4]);
+      "video/x-raw,format=I420,width=320,height=240,framerate=25/1 ! %s )",
+      argv[4],
+      argc == 6 ? "x265enc tune=zerolatency speed-preset=ultrafast "
+                  "key-int-max=25 ! rtph265pay name=pay0 pt=96 "
+                  "config-interval=-1"
+                : "x264enc tune=zerolatency speed-preset=ultrafast "
+                  "key-int-max=25 ! rtph264pay name=pay0 pt=96 "
+                  "config-interval=-1");
 
   server = gst_rtsp_server_new ();
   gst_rtsp_server_set_address (server, "127.0.0.1");

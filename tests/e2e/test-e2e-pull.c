@@ -38,9 +38,9 @@ typedef struct
   guint16 port;
 } Camera;
 
-/* e2e-camera on @port (0: any free) */
+/* e2e-camera on @port (0: any free), H.264 or H.265 */
 static Camera *
-camera_start (guint16 port, const gchar *pattern)
+camera_start_codec (guint16 port, const gchar *pattern, gboolean h265)
 {
   Camera *c = g_new0 (Camera, 1);
   g_autofree gchar *port_text = g_strdup_printf ("%u", port);
@@ -49,12 +49,18 @@ camera_start (guint16 port, const gchar *pattern)
 
   c->proc = e2e_spawn (G_SUBPROCESS_FLAGS_STDOUT_PIPE, NULL, &err,
       cs_test_program ("E2E_CAMERA"), port_text, CAM_USER, CAM_PASSWORD,
-      pattern, NULL);
+      pattern, h265 ? "h265" : NULL, NULL);
   g_assert_no_error (err);
   in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (c->proc));
   c->port = e2e_read_port (in, "rtsp on ");
   g_assert_cmpuint (c->port, >, 0);
   return c;
+}
+
+static Camera *
+camera_start (guint16 port, const gchar *pattern)
+{
+  return camera_start_codec (port, pattern, FALSE);
 }
 
 /* SIGKILL: a camera that drops, no TEARDOWN */
@@ -435,6 +441,22 @@ test_record (void)
   g_free (w.dir);
 }
 
+/* H.265: depayloader and parser follow the caps */
+static void
+test_h265 (void)
+{
+  Camera *cam = camera_start_codec (0, "blue", TRUE);
+  g_autofree gchar *settings = pull_settings (cam, CAM_PASSWORD);
+  E2eServer *f = e2e_server_new (2, settings, TRUE);
+  g_autofree gchar *log = NULL;
+
+  wait_cover (f, "blue");
+  g_assert_true (g_file_get_contents (f->log_path, &log, NULL, NULL));
+  g_assert_nonnull (strstr (log, "stream 42: H.265 video from"));
+  camera_free (cam);
+  e2e_server_free (f);
+}
+
 /* A bad [ingest] or pull value stops the start with an error naming the
  * key, never quoting a URL (it may hold a password). */
 static void
@@ -495,6 +517,7 @@ main (int argc, char **argv)
       "/e2e/pull/live-and-restart-debug4", test_live_and_restart_debug4);
   g_test_add_func ("/e2e/pull/wrong-password", test_wrong_password);
   g_test_add_func ("/e2e/pull/record", test_record);
+  g_test_add_func ("/e2e/pull/h265", test_h265);
   g_test_add_func ("/e2e/pull/bad-config", test_bad_config);
   return g_test_run ();
 }
