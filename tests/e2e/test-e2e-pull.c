@@ -19,7 +19,7 @@
 #include "config.h"
 #endif
 
-#include "e2e-util.h"
+#include "e2e-ingest-util.h"
 
 #include <signal.h>
 #include <string.h>
@@ -148,20 +148,10 @@ http_get (E2eServer *f, const gchar *path, guint *status)
   return cs_test_bytes_to_string (body);
 }
 
-static gchar *
-metrics (E2eServer *f)
-{
-  guint status;
-  gchar *text = http_get (f, "/metrics", &status);
-
-  g_assert_cmpuint (status, ==, 200);
-  return text;
-}
-
 static gboolean
 metrics_say (E2eServer *f, const gchar *line)
 {
-  g_autofree gchar *text = metrics (f);
+  g_autofree gchar *text = e2e_ingest_metrics (f);
 
   return strstr (text, line) != NULL;
 }
@@ -170,7 +160,7 @@ metrics_say (E2eServer *f, const gchar *line)
 static gdouble
 metrics_value (E2eServer *f, const gchar *series)
 {
-  g_autofree gchar *text = metrics (f);
+  g_autofree gchar *text = e2e_ingest_metrics (f);
   g_autofree gchar *prefix = g_strdup_printf ("\n%s ", series);
   const gchar *at = strstr (text, prefix);
 
@@ -201,7 +191,7 @@ wait_metrics_value (E2eServer *f, const gchar *series, gdouble at_least)
 
   if (!cs_test_poll (
           metrics_have, &w, E2E_WAIT_S * G_USEC_PER_SEC, 100 * 1000)) {
-    g_autofree gchar *text = metrics (f);
+    g_autofree gchar *text = e2e_ingest_metrics (f);
 
     g_printerr ("/metrics: %s < %g:\n%s\n", series, at_least, text);
     g_assert_not_reached ();
@@ -215,7 +205,7 @@ wait_metrics (E2eServer *f, const gchar *line)
 
   if (!cs_test_poll (
           metrics_have, &w, E2E_WAIT_S * G_USEC_PER_SEC, 100 * 1000)) {
-    g_autofree gchar *text = metrics (f);
+    g_autofree gchar *text = e2e_ingest_metrics (f);
 
     g_printerr ("/metrics without %s:\n%s\n", line, text);
     g_assert_not_reached ();
@@ -228,7 +218,7 @@ static void
 assert_no_secret (E2eServer *f, const gchar *password)
 {
   g_autofree gchar *log = NULL;
-  g_autofree gchar *m = metrics (f);
+  g_autofree gchar *m = e2e_ingest_metrics (f);
   g_autofree gchar *err_body = NULL;
   g_autofree gchar *hook_body = NULL;
   guint status;
@@ -256,16 +246,9 @@ publish_hook (E2eServer *f)
   g_autofree gchar *token = e2e_token_for (CID, E2E_KEY);
   g_autofree gchar *body =
       g_strdup_printf ("app=live&call=publish&name=%u&token=%s", CID, token);
-  g_autofree gchar *uri = g_strdup_printf (
-      "http://127.0.0.1:%u/hooks/rtmp/on_publish", f->http_port);
-  g_autoptr (SoupMessage) msg = soup_message_new ("POST", uri);
-  g_autoptr (GBytes) in = g_bytes_new (body, strlen (body));
-  g_autoptr (GBytes) out = NULL;
 
-  soup_message_set_request_body_from_bytes (
-      msg, "application/x-www-form-urlencoded", in);
-  out = soup_session_send_and_read (f->session, msg, NULL, NULL);
-  return soup_message_get_status (msg);
+  return e2e_ingest_post_hook (
+      f, "on_publish", "application/x-www-form-urlencoded", body, NULL);
 }
 
 /* live red; the camera drops (killed) → not live; the camera back on the

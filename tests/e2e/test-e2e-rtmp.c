@@ -21,7 +21,7 @@
 #include "config.h"
 #endif
 
-#include "e2e-util.h"
+#include "e2e-ingest-util.h"
 
 #include <signal.h>
 #include <string.h>
@@ -196,23 +196,10 @@ wait_live (E2eServer *f, gboolean live)
   }
 }
 
-static gchar *
-metrics (E2eServer *f)
-{
-  g_autofree gchar *uri =
-      g_strdup_printf ("http://127.0.0.1:%u/metrics", f->http_port);
-  g_autoptr (SoupMessage) msg = soup_message_new ("GET", uri);
-  g_autoptr (GBytes) body =
-      soup_session_send_and_read (f->session, msg, NULL, NULL);
-
-  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
-  return cs_test_bytes_to_string (body);
-}
-
 static gboolean
 no_rtmp_pull (gpointer f)
 {
-  g_autofree gchar *m = metrics (f);
+  g_autofree gchar *m = e2e_ingest_metrics (f);
 
   return strstr (m, "client_id=\"42\",kind=\"rtmp\"") == NULL;
 }
@@ -235,7 +222,7 @@ run_publish (gboolean audio)
   r = e2e_get_cover (f, CID);
   e2e_assert_red (r->body, 320, 240);
   e2e_resp_free (r);
-  m = metrics (f);
+  m = e2e_ingest_metrics (f);
   g_assert_nonnull (strstr (m,
       "coversnap_pull_state{client_id=\"42\",kind=\"rtmp\","
       "state=\"streaming\"} 1"));
@@ -300,26 +287,6 @@ test_bad_token (void)
   e2e_server_free (f);
 }
 
-/* POST @body (@type) to the hook @name: the status, the body */
-static guint
-post_hook (E2eServer *f, const gchar *name, const gchar *type,
-    const gchar *body, gchar **answer)
-{
-  g_autofree gchar *uri =
-      g_strdup_printf ("http://127.0.0.1:%u/hooks/rtmp/%s", f->http_port, name);
-  g_autoptr (SoupMessage) msg = soup_message_new ("POST", uri);
-  g_autoptr (GBytes) in = g_bytes_new (body, strlen (body));
-  g_autoptr (GBytes) out = NULL;
-  g_autoptr (GError) err = NULL;
-
-  soup_message_set_request_body_from_bytes (msg, type, in);
-  out = soup_session_send_and_read (f->session, msg, NULL, &err);
-  g_assert_no_error (err);
-  if (answer)
-    *answer = cs_test_bytes_to_string (out);
-  return soup_message_get_status (msg);
-}
-
 /* the hooks' answers: JSON with a request_id; SRS's JSON body too */
 static void
 test_hooks (void)
@@ -341,45 +308,51 @@ test_hooks (void)
   gchar *answer = NULL;
 
   g_assert_cmpuint (
-      post_hook (f, "on_publish", form, "app=live&name=42", &answer), ==, 401);
+      e2e_ingest_post_hook (f, "on_publish", form, "app=live&name=42", &answer),
+      ==, 401);
   g_assert_nonnull (strstr (answer, "\"request_id\""));
   g_assert_nonnull (strstr (answer, "\"error\":\"unauthorized\""));
   g_clear_pointer (&answer, g_free);
-  g_assert_cmpuint (
-      post_hook (f, "on_publish", form, "app=live&name=x42&token=1", &answer),
+  g_assert_cmpuint (e2e_ingest_post_hook (f, "on_publish", form,
+                        "app=live&name=x42&token=1", &answer),
       ==, 400);
   g_assert_nonnull (strstr (answer, "bad_client_id"));
   g_clear_pointer (&answer, g_free);
+  g_assert_cmpuint (e2e_ingest_post_hook (f, "on_publish", form,
+                        "app=../x&name=42&token=1", NULL),
+      ==, 400);
   g_assert_cmpuint (
-      post_hook (f, "on_publish", form, "app=../x&name=42&token=1", NULL), ==,
-      400);
-  g_assert_cmpuint (post_hook (f, "on_publish", form, big, NULL), ==, 413);
-  g_assert_cmpuint (post_hook (f, "on_play", form, good, NULL), ==, 404);
+      e2e_ingest_post_hook (f, "on_publish", form, big, NULL), ==, 413);
+  g_assert_cmpuint (
+      e2e_ingest_post_hook (f, "on_play", form, good, NULL), ==, 404);
 
   /* accepted; the publisher's own name=43 (after nginx's fields) does not
    * rename the stream: the token is for 42 */
   g_assert_cmpuint (
-      post_hook (f, "on_publish", form, renamed, &answer), ==, 200);
+      e2e_ingest_post_hook (f, "on_publish", form, renamed, &answer), ==, 200);
   g_assert_nonnull (strstr (answer, "\"code\":0"));
   g_assert_nonnull (strstr (answer, "\"client_id\":42"));
   g_clear_pointer (&answer, g_free);
-  g_assert_cmpuint (post_hook (f, "on_publish_done", form,
+  g_assert_cmpuint (e2e_ingest_post_hook (f, "on_publish_done", form,
                         "app=live&call=publish_done&name=42", NULL),
       ==, 200);
   /* SRS */
   g_assert_cmpuint (
-      post_hook (f, "on_publish", "application/json", srs, &answer), ==, 200);
+      e2e_ingest_post_hook (f, "on_publish", "application/json", srs, &answer),
+      ==, 200);
   g_assert_nonnull (strstr (answer, "\"code\":0"));
   g_clear_pointer (&answer, g_free);
   g_assert_cmpuint (
-      post_hook (f, "on_publish", "application/json", "[1]", NULL), ==, 400);
+      e2e_ingest_post_hook (f, "on_publish", "application/json", "[1]", NULL),
+      ==, 400);
   g_assert_cmpuint (
-      post_hook (f, "on_publish_done", form, good, NULL), ==, 200);
+      e2e_ingest_post_hook (f, "on_publish_done", form, good, NULL), ==, 200);
   e2e_server_free (f);
 
   /* loopback is not in this hook-allow */
   f = server_new (&port, "hook-allow=10.0.0.0/8, 192.0.2.1\n");
-  g_assert_cmpuint (post_hook (f, "on_publish", form, good, &answer), ==, 403);
+  g_assert_cmpuint (
+      e2e_ingest_post_hook (f, "on_publish", form, good, &answer), ==, 403);
   g_assert_nonnull (strstr (answer, "\"error\":\"forbidden\""));
   g_clear_pointer (&answer, g_free);
   e2e_server_free (f);

@@ -1,0 +1,50 @@
+/* coversnap
+ * Copyright (C) 2026 coversnap authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2 of the License, or (at your option) any later version.
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "e2e-ingest-util.h"
+
+#include <string.h>
+
+gchar *
+e2e_ingest_metrics (E2eServer *f)
+{
+  g_autofree gchar *uri =
+      g_strdup_printf ("http://127.0.0.1:%u/metrics", f->http_port);
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", uri);
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GBytes) body =
+      soup_session_send_and_read (f->session, msg, NULL, &err);
+
+  g_assert_no_error (err);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  return cs_test_bytes_to_string (body);
+}
+
+guint
+e2e_ingest_post_hook (E2eServer *f, const gchar *name, const gchar *type,
+    const gchar *body, gchar **answer)
+{
+  g_autofree gchar *uri =
+      g_strdup_printf ("http://127.0.0.1:%u/hooks/rtmp/%s", f->http_port, name);
+  g_autoptr (SoupMessage) msg = soup_message_new ("POST", uri);
+  g_autoptr (GBytes) in = g_bytes_new (body, strlen (body));
+  g_autoptr (GBytes) out = NULL;
+  g_autoptr (GError) err = NULL;
+
+  soup_message_set_request_body_from_bytes (msg, type, in);
+  out = soup_session_send_and_read (f->session, msg, NULL, &err);
+  g_assert_no_error (err);
+  if (answer)
+    *answer = cs_test_bytes_to_string (out);
+  return soup_message_get_status (msg);
+}
