@@ -48,3 +48,43 @@ e2e_ingest_post_hook (E2eServer *f, const gchar *name, const gchar *type,
     *answer = cs_test_bytes_to_string (out);
   return soup_message_get_status (msg);
 }
+
+typedef struct
+{
+  E2eServer *f;
+  guint32 cid;
+  const gchar *colour; /* "red", "blue", or NULL: not live */
+} CoverWait;
+
+static gboolean
+cover_is (gpointer data)
+{
+  CoverWait *w = data;
+  E2eResp *r = e2e_get_cover (w->f, w->cid);
+  gboolean live = g_strcmp0 (r->source, "live") == 0;
+  gboolean done = FALSE;
+
+  if (!w->colour) {
+    done = !live;
+  } else if (live) {
+    gdouble rgb[3];
+
+    e2e_mean_rgb (r->body, 320, 240, rgb);
+    done = g_str_equal (w->colour, "red")
+        ? rgb[0] > 200 && rgb[1] < 50 && rgb[2] < 50
+        : rgb[0] < 50 && rgb[1] < 50 && rgb[2] > 200;
+  }
+  e2e_resp_free (r);
+  return done;
+}
+
+void
+e2e_ingest_wait_cover (E2eServer *f, guint32 cid, const gchar *colour)
+{
+  CoverWait w = { f, cid, colour };
+
+  if (!cs_test_poll (cover_is, &w, E2E_WAIT_S * G_USEC_PER_SEC, 100 * 1000)) {
+    g_printerr ("cover of %u: waited for %s\n", cid, colour ? colour : "none");
+    g_assert_not_reached ();
+  }
+}

@@ -14,8 +14,8 @@
 
 G_BEGIN_DECLS
 
-/* What the pull and RTMP tests share: /metrics, and POSTs to the RTMP
- * hooks. */
+/* What the pull and RTMP tests share: waiting for a cover, /metrics, and
+ * POSTs to the RTMP hooks. */
 
 /* GET /metrics (must be 200): its text (transfer full) */
 gchar *e2e_ingest_metrics (E2eServer *f);
@@ -23,6 +23,10 @@ gchar *e2e_ingest_metrics (E2eServer *f);
  * NULL) gets the body (transfer full) */
 guint e2e_ingest_post_hook (E2eServer *f, const gchar *name, const gchar *type,
     const gchar *body, gchar **answer);
+
+/* Polls GET cover of @cid until it is live in @colour ("red", "blue"), or
+ * not live when @colour is NULL; bounded (E2E_WAIT_S). */
+void e2e_ingest_wait_cover (E2eServer *f, guint32 cid, const gchar *colour);
 
 G_END_DECLS
 

@@ -92,45 +92,6 @@ pull_settings (Camera *c, const gchar *password)
       CID, password, c->port);
 }
 
-typedef struct
-{
-  E2eServer *f;
-  const gchar *colour; /* "red", "blue", or NULL: not live */
-} CoverWait;
-
-static gboolean
-cover_is (gpointer data)
-{
-  CoverWait *w = data;
-  E2eResp *r = e2e_get_cover (w->f, CID);
-  gboolean live = g_strcmp0 (r->source, "live") == 0;
-  gboolean done = FALSE;
-
-  if (!w->colour) {
-    done = !live;
-  } else if (live) {
-    gdouble rgb[3];
-
-    e2e_mean_rgb (r->body, 320, 240, rgb);
-    done = g_str_equal (w->colour, "red")
-        ? rgb[0] > 200 && rgb[1] < 50 && rgb[2] < 50
-        : rgb[0] < 50 && rgb[1] < 50 && rgb[2] > 200;
-  }
-  e2e_resp_free (r);
-  return done;
-}
-
-static void
-wait_cover (E2eServer *f, const gchar *colour)
-{
-  CoverWait w = { f, colour };
-
-  if (!cs_test_poll (cover_is, &w, E2E_WAIT_S * G_USEC_PER_SEC, 100 * 1000)) {
-    g_printerr ("cover of %u: waited for %s\n", CID, colour ? colour : "none");
-    g_assert_not_reached ();
-  }
-}
-
 /* GET @path on the server: the body (transfer full) */
 static gchar *
 http_get (E2eServer *f, const gchar *path, guint *status)
@@ -268,7 +229,7 @@ run_live_and_restart (const gchar *gst_debug)
   f = e2e_server_new (2, settings, TRUE);
   g_unsetenv ("GST_DEBUG");
 
-  wait_cover (f, "red");
+  e2e_ingest_wait_cover (f, CID, "red");
   g_assert_true (metrics_say (f,
       "coversnap_pull_state{client_id=\"42\",kind=\"camera\","
       "state=\"streaming\"} 1"));
@@ -276,14 +237,14 @@ run_live_and_restart (const gchar *gst_debug)
   g_assert_cmpuint (publish_hook (f), ==, 409);
 
   camera_kill (cam);
-  wait_cover (f, NULL);
+  e2e_ingest_wait_cover (f, CID, NULL);
   wait_metrics (f,
       "coversnap_pull_state{client_id=\"42\",kind=\"camera\","
       "state=\"streaming\"} 0");
 
   camera_free (cam);
   cam = camera_start (port, "blue");
-  wait_cover (f, "blue");
+  e2e_ingest_wait_cover (f, CID, "blue");
   g_assert_cmpfloat (metrics_value (f,
                          "coversnap_pull_reconnects_total{client_id=\"42\","
                          "kind=\"camera\"}"),
@@ -398,7 +359,7 @@ test_record (void)
   const gchar *name;
   gsize len;
 
-  wait_cover (f, "red");
+  e2e_ingest_wait_cover (f, CID, "red");
   /* a second segment: the first one is complete */
   g_assert_true (
       cs_test_poll (has_files, &w, E2E_WAIT_S * G_USEC_PER_SEC, 100 * 1000));
@@ -416,7 +377,7 @@ test_record (void)
   g_assert_cmpmem (data + 4, 4, "ftyp", 4);
   /* the camera drops: EOS finishes the last segment (its index written) */
   camera_kill (cam);
-  wait_cover (f, NULL);
+  e2e_ingest_wait_cover (f, CID, NULL);
   g_assert_true (cs_test_poll (
       all_finished, w.dir, E2E_WAIT_S * G_USEC_PER_SEC, 100 * 1000));
   camera_free (cam);
@@ -433,7 +394,7 @@ test_h265 (void)
   E2eServer *f = e2e_server_new (2, settings, TRUE);
   g_autofree gchar *log = NULL;
 
-  wait_cover (f, "blue");
+  e2e_ingest_wait_cover (f, CID, "blue");
   g_assert_true (g_file_get_contents (f->log_path, &log, NULL, NULL));
   g_assert_nonnull (strstr (log, "stream 42: H.265 video from"));
   camera_free (cam);

@@ -167,35 +167,6 @@ publish (Nginx *n, guint32 cid, const gchar *token, const gchar *colour,
   return p;
 }
 
-typedef struct
-{
-  E2eServer *f;
-  gboolean live;
-} LiveWait;
-
-static gboolean
-cover_live (gpointer data)
-{
-  LiveWait *w = data;
-  E2eResp *r = e2e_get_cover (w->f, CID);
-  gboolean live = g_strcmp0 (r->source, "live") == 0;
-
-  e2e_resp_free (r);
-  return live == w->live;
-}
-
-static void
-wait_live (E2eServer *f, gboolean live)
-{
-  LiveWait w = { f, live };
-
-  if (!cs_test_poll (cover_live, &w, E2E_WAIT_S * G_USEC_PER_SEC, 100 * 1000)) {
-    g_printerr ("cover of %u: waited for it %s live\n", CID,
-        live ? "to be" : "not to be");
-    g_assert_not_reached ();
-  }
-}
-
 static gboolean
 no_rtmp_pull (gpointer f)
 {
@@ -218,7 +189,7 @@ run_publish (gboolean audio)
   E2eResp *r;
 
   p = publish (n, CID, token, "red", audio);
-  wait_live (f, TRUE);
+  e2e_ingest_wait_cover (f, CID, "red");
   r = e2e_get_cover (f, CID);
   e2e_assert_red (r->body, 320, 240);
   e2e_resp_free (r);
@@ -232,7 +203,7 @@ run_publish (gboolean audio)
       g_subprocess_get_stdin_pipe (p), "q", 1, NULL, NULL, NULL));
   g_assert_cmpint (cs_test_wait_child (p, E2E_WAIT_S), >=, 0);
   g_object_unref (p);
-  wait_live (f, FALSE);
+  e2e_ingest_wait_cover (f, CID, NULL);
   /* on_publish_done removed the pull (not merely in backoff: a playback
    * left to itself waits 20 s for a stream nginx no longer has) */
   g_assert_true (
@@ -279,7 +250,7 @@ test_bad_token (void)
     g_assert_cmpint (status, >, 0);
     g_object_unref (p);
   }
-  wait_live (f, FALSE);
+  e2e_ingest_wait_cover (f, CID, NULL);
   g_assert_true (g_file_get_contents (f->log_path, &log, NULL, NULL));
   g_assert_nonnull (strstr (log, "refused: bad_digest"));
   g_assert_nonnull (strstr (log, "refused: wrong_device"));
