@@ -606,4 +606,5 @@ cover_ingest_write_metrics (GString *out, gpointer ingest)
   g_return_if_fail (out != NULL && ingest != NULL);
 
   cover_pulls_write_metrics (out, ((CoverIngest *) ingest)->pulls);
+  cover_rtmp_hooks_write_metrics (out, ((CoverIngest *) ingest)->hooks);
 }

@@ -78,7 +78,8 @@ void cover_ingest_free (CoverIngest *ingest);
  * cover_ingest_free()). */
 typedef struct _CoverRtmpHooks CoverRtmpHooks;
 CoverRtmpHooks *cover_ingest_get_rtmp_hooks (CoverIngest *ingest);
-/* The pulls' Prometheus text (a CoverServiceMetricsFunc; any thread). */
+/* The pulls' and the RTMP hooks' Prometheus text (a
+ * CoverServiceMetricsFunc; any thread). */
 void cover_ingest_write_metrics (GString *out, gpointer ingest);
 
 G_END_DECLS

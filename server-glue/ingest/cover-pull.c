@@ -52,7 +52,6 @@ typedef struct
 {
   const CoverConfig *config;
   CoverStreamSettings settings;
-  CoverPullKind kind;
   guint32 cid;
   gint64 last_data; /* monotonic µs, 0 before data; atomic */
   gint first_data;  /* atomic */
@@ -679,7 +678,6 @@ pull_attempt (Pull *p)
   a = g_atomic_rc_box_new0 (Attempt);
   a->config = p->pulls->config;
   a->settings = p->settings;
-  a->kind = p->kind;
   a->cid = p->cid;
   a->chosen = -1;
   a->shown = g_strdup (p->shown);

@@ -26,11 +26,25 @@
 #define STALE_US (1 * G_USEC_PER_SEC)
 #define MAX_APP_LEN 64
 
+/* the answers counted for /metrics: per hook, per status */
+static const guint counted_statuses[] = { 200, 400, 401, 403, 404, 405, 409,
+  413 };
+enum
+{
+  HOOK_PUBLISH,
+  HOOK_PUBLISH_DONE,
+  HOOK_OTHER,
+  N_HOOKS
+};
+static const gchar *const hook_names[N_HOOKS] = { "on_publish",
+  "on_publish_done", "other" };
+
 struct _CoverRtmpHooks
 {
   const CoverConfig *config;
   const CoverIngestSettings *settings;
   CoverPulls *pulls;
+  gint answers[N_HOOKS][G_N_ELEMENTS (counted_statuses)]; /* atomic */
 };
 
 CoverRtmpHooks *
@@ -55,12 +69,49 @@ cover_rtmp_hooks_free (CoverRtmpHooks *hooks)
   g_free (hooks);
 }
 
+void
+cover_rtmp_hooks_write_metrics (GString *out, gpointer data)
+{
+  CoverRtmpHooks *hooks = data;
+  guint h, i;
+
+  g_return_if_fail (out != NULL && hooks != NULL);
+
+  g_string_append (out,
+      "# HELP coversnap_rtmp_hook_answers_total Answers of the RTMP hooks, "
+      "by hook and status\n"
+      "# TYPE coversnap_rtmp_hook_answers_total counter\n");
+  for (h = 0; h < N_HOOKS; h++) {
+    for (i = 0; i < G_N_ELEMENTS (counted_statuses); i++)
+      g_string_append_printf (out,
+          "coversnap_rtmp_hook_answers_total{hook=\"%s\",status=\"%u\"} "
+          "%d\n",
+          hook_names[h], counted_statuses[i],
+          g_atomic_int_get (&hooks->answers[h][i]));
+  }
+}
+
 /* The answer: {"code": 0, ...} when @error is NULL (what SRS reads as
  * "go on"; nginx-rtmp reads the status only), else the error object of
  * the HTTP API.  Every answer carries its X-Request-ID. */
 static void
-respond (SoupServerMessage *msg, guint status, const gchar *error,
-    const gchar *message, guint32 cid)
+count (CoverRtmpHooks *hooks, SoupServerMessage *msg, guint status)
+{
+  const gchar *path = g_uri_get_path (soup_server_message_get_uri (msg));
+  guint hook = g_str_equal (path, PUBLISH_PATH) ? HOOK_PUBLISH
+      : g_str_equal (path, PUBLISH_DONE_PATH)   ? HOOK_PUBLISH_DONE
+                                                : HOOK_OTHER;
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (counted_statuses); i++) {
+    if (counted_statuses[i] == status)
+      g_atomic_int_inc (&hooks->answers[hook][i]);
+  }
+}
+
+static void
+respond (CoverRtmpHooks *hooks, SoupServerMessage *msg, guint status,
+    const gchar *error, const gchar *message, guint32 cid)
 {
   g_autofree gchar *request_id = cover_random_hex (16);
   g_autoptr (JsonBuilder) b = json_builder_new ();
@@ -69,6 +120,7 @@ respond (SoupServerMessage *msg, guint status, const gchar *error,
   gchar *body;
   gsize len;
 
+  count (hooks, msg, status);
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "request_id");
   json_builder_add_string_value (b, request_id);
@@ -118,14 +170,14 @@ peer_address (SoupServerMessage *msg)
 /* Refused before the body is read: libsoup drains it without keeping it,
  * and the connection closes after the answer. */
 static void
-refuse_early (SoupServerMessage *msg, guint status, const gchar *error,
-    const gchar *message)
+refuse_early (CoverRtmpHooks *hooks, SoupServerMessage *msg, guint status,
+    const gchar *error, const gchar *message)
 {
   soup_message_body_set_accumulate (
       soup_server_message_get_request_body (msg), FALSE);
   soup_message_headers_replace (
       soup_server_message_get_response_headers (msg), "Connection", "close");
-  respond (msg, status, error, message, G_MAXUINT32);
+  respond (hooks, msg, status, error, message, G_MAXUINT32);
 }
 
 void
@@ -138,15 +190,15 @@ cover_rtmp_hooks_early_handler (SoupServer *server, SoupServerMessage *msg,
 
   if (!g_str_equal (path, PUBLISH_PATH) &&
       !g_str_equal (path, PUBLISH_DONE_PATH)) {
-    refuse_early (msg, SOUP_STATUS_NOT_FOUND, "not_found",
+    refuse_early (hooks, msg, SOUP_STATUS_NOT_FOUND, "not_found",
         "No such hook: POST /hooks/rtmp/on_publish or on_publish_done.");
     return;
   }
   if (soup_server_message_get_method (msg) != SOUP_METHOD_POST) {
     soup_message_headers_replace (
         soup_server_message_get_response_headers (msg), "Allow", "POST");
-    refuse_early (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method_not_allowed",
-        "The RTMP hooks take POST.");
+    refuse_early (hooks, msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+        "method_not_allowed", "The RTMP hooks take POST.");
     return;
   }
   if (!peer || !cover_ingest_settings_hook_allowed (hooks->settings, peer)) {
@@ -154,13 +206,13 @@ cover_rtmp_hooks_early_handler (SoupServer *server, SoupServerMessage *msg,
 
     g_message ("RTMP hook %s from %s refused: not in [ingest] hook-allow", path,
         text ? text : "?");
-    refuse_early (msg, SOUP_STATUS_FORBIDDEN, "forbidden",
+    refuse_early (hooks, msg, SOUP_STATUS_FORBIDDEN, "forbidden",
         "This address may not call the RTMP hooks ([ingest] hook-allow).");
     return;
   }
   if (soup_message_headers_get_encoding (h) != SOUP_ENCODING_CONTENT_LENGTH ||
       soup_message_headers_get_content_length (h) > COVER_RTMP_HOOKS_MAX_BODY) {
-    refuse_early (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
+    refuse_early (hooks, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
         "A hook's body has a Content-Length of at most 8 KiB.");
     return;
   }
@@ -308,7 +360,7 @@ on_publish (
 
   if (f->call && !g_str_equal (f->call, "publish") &&
       !g_str_equal (f->call, "on_publish")) {
-    respond (msg, SOUP_STATUS_BAD_REQUEST, "bad_call",
+    respond (hooks, msg, SOUP_STATUS_BAD_REQUEST, "bad_call",
         "This hook is on_publish: call=publish.", G_MAXUINT32);
     return;
   }
@@ -321,10 +373,10 @@ on_publish (
         f->addr ? f->addr : "?", redacted ? redacted : "(none)",
         cover_token_status_to_string (status));
     if (cover_token_status_is_forbidden (status))
-      respond (msg, SOUP_STATUS_FORBIDDEN, "forbidden",
+      respond (hooks, msg, SOUP_STATUS_FORBIDDEN, "forbidden",
           cover_token_status_describe (status), G_MAXUINT32);
     else
-      respond (msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
+      respond (hooks, msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
           cover_token_status_describe (status), G_MAXUINT32);
     return;
   }
@@ -336,13 +388,13 @@ on_publish (
     g_message ("RTMP publish %s/%u from %s refused: client id %u streams "
                "already",
         f->app, cid, f->addr ? f->addr : "?", cid);
-    respond (msg, SOUP_STATUS_CONFLICT, "busy",
+    respond (hooks, msg, SOUP_STATUS_CONFLICT, "busy",
         "Another publisher of this client id is streaming.", G_MAXUINT32);
     return;
   }
   g_message ("RTMP publish %s/%u from %s accepted", f->app, cid,
       f->addr ? f->addr : "?");
-  respond (msg, SOUP_STATUS_OK, NULL, NULL, cid);
+  respond (hooks, msg, SOUP_STATUS_OK, NULL, NULL, cid);
 }
 
 void
@@ -365,14 +417,14 @@ cover_rtmp_hooks_handler (SoupServer *server, SoupServerMessage *msg,
   bytes = soup_message_body_flatten (body);
   len = g_bytes_get_size (bytes);
   if (len > COVER_RTMP_HOOKS_MAX_BODY) {
-    respond (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
+    respond (hooks, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too_large",
         "A hook's body has a Content-Length of at most 8 KiB.", G_MAXUINT32);
     return;
   }
   text = g_strndup (g_bytes_get_data (bytes, NULL), len);
   if (g_strcmp0 (type, "application/json") == 0) {
     if (!parse_json (&f, text, len)) {
-      respond (msg, SOUP_STATUS_BAD_REQUEST, "bad_body",
+      respond (hooks, msg, SOUP_STATUS_BAD_REQUEST, "bad_body",
           "The body is not a JSON object.", G_MAXUINT32);
       return;
     }
@@ -380,10 +432,10 @@ cover_rtmp_hooks_handler (SoupServer *server, SoupServerMessage *msg,
     parse_form (&f, text);
   }
   if (!is_app_name (f.app)) {
-    respond (msg, SOUP_STATUS_BAD_REQUEST, "bad_app",
+    respond (hooks, msg, SOUP_STATUS_BAD_REQUEST, "bad_app",
         "app: 1 to 64 letters, digits, '.', '-' or '_'.", G_MAXUINT32);
   } else if (!f.name || !cover_client_id_parse (f.name, -1, &cid)) {
-    respond (msg, SOUP_STATUS_BAD_REQUEST, "bad_client_id",
+    respond (hooks, msg, SOUP_STATUS_BAD_REQUEST, "bad_client_id",
         "name: the stream name is the client id (an unsigned 32-bit "
         "decimal).",
         G_MAXUINT32);
@@ -395,6 +447,6 @@ cover_rtmp_hooks_handler (SoupServer *server, SoupServerMessage *msg,
     /* nginx ignores the answer; the pull ends at once */
     if (cover_pulls_remove (hooks->pulls, cid, COVER_PULL_RTMP, url))
       g_message ("RTMP publish %s/%u done", f.app, cid);
-    respond (msg, SOUP_STATUS_OK, NULL, NULL, cid);
+    respond (hooks, msg, SOUP_STATUS_OK, NULL, NULL, cid);
   }
 }

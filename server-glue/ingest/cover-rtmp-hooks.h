@@ -49,6 +49,9 @@ void cover_rtmp_hooks_early_handler (SoupServer *server, SoupServerMessage *msg,
 /* ... and for soup_server_add_handler() of the same path. */
 void cover_rtmp_hooks_handler (SoupServer *server, SoupServerMessage *msg,
     const char *path, GHashTable *query, gpointer hooks);
+/* coversnap_rtmp_hook_answers_total{hook,status} (a
+ * CoverServiceMetricsFunc; any thread) */
+void cover_rtmp_hooks_write_metrics (GString *out, gpointer hooks);
 void cover_rtmp_hooks_free (CoverRtmpHooks *hooks);
 
 G_END_DECLS

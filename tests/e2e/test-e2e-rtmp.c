@@ -276,6 +276,7 @@ test_hooks (void)
       "\"param\": \"?token=%s\"}",
       token);
   g_autofree gchar *big = g_strnfill (9000, 'a');
+  g_autofree gchar *m = NULL;
   gchar *answer = NULL;
 
   g_assert_cmpuint (
@@ -318,6 +319,20 @@ test_hooks (void)
       ==, 400);
   g_assert_cmpuint (
       e2e_ingest_post_hook (f, "on_publish_done", form, good, NULL), ==, 200);
+  /* every answer counted, by hook and status */
+  m = e2e_ingest_metrics (f);
+  g_assert_nonnull (strstr (m,
+      "coversnap_rtmp_hook_answers_total{hook=\"on_"
+      "publish\",status=\"401\"} 1\n"));
+  g_assert_nonnull (strstr (m,
+      "coversnap_rtmp_hook_answers_total{hook=\"on_"
+      "publish\",status=\"400\"} 3\n"));
+  g_assert_nonnull (strstr (m,
+      "coversnap_rtmp_hook_answers_total{hook=\"on_"
+      "publish_done\",status=\"200\"} 2\n"));
+  g_assert_nonnull (strstr (m,
+      "coversnap_rtmp_hook_answers_total{hook=\"other"
+      "\",status=\"404\"} 1\n"));
   e2e_server_free (f);
 
   /* loopback is not in this hook-allow */
