@@ -91,9 +91,6 @@ cover_rtmp_hooks_write_metrics (GString *out, gpointer data)
   }
 }
 
-/* The answer: {"code": 0, ...} when @error is NULL (what SRS reads as
- * "go on"; nginx-rtmp reads the status only), else the error object of
- * the HTTP API.  Every answer carries its X-Request-ID. */
 static void
 count (CoverRtmpHooks *hooks, SoupServerMessage *msg, guint status)
 {
@@ -109,17 +106,27 @@ count (CoverRtmpHooks *hooks, SoupServerMessage *msg, guint status)
   }
 }
 
+/* The answer: {"code": 0, ...} when @error is NULL (what SRS reads as
+ * "go on"; nginx-rtmp reads the status only), else the error object of
+ * the HTTP API.  Every answer carries its X-Request-ID. */
 static void
 respond (CoverRtmpHooks *hooks, SoupServerMessage *msg, guint status,
     const gchar *error, const gchar *message, guint32 cid)
 {
-  g_autofree gchar *request_id = cover_random_hex (16);
+  SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
+  g_autofree gchar *request_id =
+      g_strdup (soup_message_headers_get_one (h, "X-Request-ID"));
   g_autoptr (JsonBuilder) b = json_builder_new ();
   g_autoptr (JsonGenerator) gen = json_generator_new ();
   g_autoptr (JsonNode) root = NULL;
   gchar *body;
   gsize len;
 
+  /* the service's id of the request when it gave one (its handlers do) */
+  if (!request_id) {
+    request_id = cover_random_hex (16);
+    soup_message_headers_replace (h, "X-Request-ID", request_id);
+  }
   count (hooks, msg, status);
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "request_id");
@@ -141,8 +148,6 @@ respond (CoverRtmpHooks *hooks, SoupServerMessage *msg, guint status,
   root = json_builder_get_root (b);
   json_generator_set_root (gen, root);
   body = json_generator_to_data (gen, &len);
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-      "X-Request-ID", request_id);
   soup_server_message_set_status (msg, status, NULL);
   soup_server_message_set_response (
       msg, "application/json", SOUP_MEMORY_TAKE, body, len);

@@ -40,12 +40,21 @@ e2e_ingest_post_hook (E2eServer *f, const gchar *name, const gchar *type,
   g_autoptr (GBytes) in = g_bytes_new (body, strlen (body));
   g_autoptr (GBytes) out = NULL;
   g_autoptr (GError) err = NULL;
+  g_autofree gchar *text = NULL;
+  g_autofree gchar *quoted = NULL;
+  const gchar *id;
 
   soup_message_set_request_body_from_bytes (msg, type, in);
   out = soup_session_send_and_read (f->session, msg, NULL, &err);
   g_assert_no_error (err);
+  text = cs_test_bytes_to_string (out);
+  id = soup_message_headers_get_one (
+      soup_message_get_response_headers (msg), "X-Request-ID");
+  g_assert_nonnull (id);
+  quoted = g_strdup_printf ("\"request_id\":\"%s\"", id);
+  g_assert_nonnull (strstr (text, quoted));
   if (answer)
-    *answer = cs_test_bytes_to_string (out);
+    *answer = g_steal_pointer (&text);
   return soup_message_get_status (msg);
 }
 

@@ -20,7 +20,8 @@ G_BEGIN_DECLS
 /* GET /metrics (must be 200): its text (transfer full) */
 gchar *e2e_ingest_metrics (E2eServer *f);
 /* POST @body as @type to /hooks/rtmp/@name: the status; @answer (may be
- * NULL) gets the body (transfer full) */
+ * NULL) gets the body (transfer full), which must be JSON with the
+ * X-Request-ID header's id as request_id */
 guint e2e_ingest_post_hook (E2eServer *f, const gchar *name, const gchar *type,
     const gchar *body, gchar **answer);
 
