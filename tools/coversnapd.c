@@ -37,6 +37,7 @@
 
 #include "cover-config-keys.h"
 #include "cover-ingest.h"
+#include "cover-rtmp-hooks.h"
 #include "cover-service.h"
 #include "coversnapd-demo.h"
 
@@ -237,6 +238,16 @@ main (int argc, char **argv)
     if (ingest && o.rtsp_port >= 0)
       cover_ingest_set_port (ingest, o.rtsp_port);
   }
+  /* the RTMP server's hooks and the pulls' state, on the HTTP port */
+  if (ingest) {
+    CoverRtmpHooks *hooks = cover_ingest_get_rtmp_hooks (ingest);
+
+    cover_service_add_early_handler (
+        service, COVER_RTMP_HOOKS_PATH, cover_rtmp_hooks_early_handler, hooks);
+    cover_service_add_handler (
+        service, COVER_RTMP_HOOKS_PATH, cover_rtmp_hooks_handler, hooks);
+    cover_service_add_metrics (service, cover_ingest_write_metrics, ingest);
+  }
   if ((!o.http_only && !ingest) || !cover_service_listen (service, &err) ||
       (ingest && !cover_ingest_start (ingest, &err))) {
     g_printerr ("coversnapd: %s\n", err->message);
@@ -271,6 +282,8 @@ main (int argc, char **argv)
     cover_demo_stop (demo);
   if (ingest) {
     cover_ingest_stop (ingest, SHUTDOWN_TIMEOUT_MS);
+    /* no hook may reach the ingest once freed */
+    cover_service_stop (service);
     cover_ingest_free (ingest);
   }
   cover_service_free (service);

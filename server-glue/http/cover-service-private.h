@@ -38,6 +38,7 @@ typedef struct
   gchar *path;
   SoupServerCallback callback;
   gpointer user_data;
+  gboolean early; /* soup_server_add_early_handler(): before the body */
 } CoverServiceHandler;
 
 typedef struct

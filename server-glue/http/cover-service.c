@@ -230,6 +230,22 @@ handle_extension (SoupServer *server, SoupServerMessage *msg, const char *path,
   cover_request_count (&req, soup_server_message_get_status (msg));
 }
 
+/* The same before the body: an answer made there (a refusal) is counted
+ * now; a request it lets through gets its id again from the normal
+ * handler. */
+static void
+handle_extension_early (SoupServer *server, SoupServerMessage *msg,
+    const char *path, GHashTable *query, gpointer user_data)
+{
+  CoverServiceHandler *h = user_data;
+  CoverRequest req;
+
+  cover_request_init (&req, h->service, msg, COVER_ENDPOINT_OTHER);
+  h->callback (server, msg, path, query, h->user_data);
+  if (soup_server_message_get_status (msg) != 0)
+    cover_request_count (&req, soup_server_message_get_status (msg));
+}
+
 void
 cover_service_attach (CoverService *s, SoupServer *server)
 {
@@ -247,14 +263,18 @@ cover_service_attach (CoverService *s, SoupServer *server)
   for (guint i = 0; i < s->handlers->len; i++) {
     CoverServiceHandler *h = g_ptr_array_index (s->handlers, i);
 
-    soup_server_add_handler (server, h->path, handle_extension, h, NULL);
+    if (h->early)
+      soup_server_add_early_handler (
+          server, h->path, handle_extension_early, h, NULL);
+    else
+      soup_server_add_handler (server, h->path, handle_extension, h, NULL);
   }
   soup_server_add_handler (server, NULL, handle_other, s, NULL);
 }
 
-void
-cover_service_add_handler (CoverService *s, const gchar *path,
-    SoupServerCallback callback, gpointer user_data)
+static void
+add_extension (CoverService *s, const gchar *path, SoupServerCallback callback,
+    gpointer user_data, gboolean early)
 {
   CoverServiceHandler *h;
 
@@ -267,7 +287,22 @@ cover_service_add_handler (CoverService *s, const gchar *path,
   h->path = g_strdup (path);
   h->callback = callback;
   h->user_data = user_data;
+  h->early = early;
   g_ptr_array_add (s->handlers, h);
+}
+
+void
+cover_service_add_handler (CoverService *s, const gchar *path,
+    SoupServerCallback callback, gpointer user_data)
+{
+  add_extension (s, path, callback, user_data, FALSE);
+}
+
+void
+cover_service_add_early_handler (CoverService *s, const gchar *path,
+    SoupServerCallback callback, gpointer user_data)
+{
+  add_extension (s, path, callback, user_data, TRUE);
 }
 
 void

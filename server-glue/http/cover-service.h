@@ -67,6 +67,11 @@ void cover_service_insert_source (
  * the service is attached to, on that server's main context. */
 void cover_service_add_handler (CoverService *service, const gchar *path,
     SoupServerCallback callback, gpointer user_data);
+/* The same as soup_server_add_early_handler(): called once the headers
+ * are read, before the body, so that a handler can refuse a request (or
+ * bound its body) before it is buffered. */
+void cover_service_add_early_handler (CoverService *service, const gchar *path,
+    SoupServerCallback callback, gpointer user_data);
 
 /* Appends Prometheus text (HELP/TYPE lines and samples) to @out on each
  * /metrics scrape; called on any HTTP thread, so it locks for itself. */

@@ -15,7 +15,9 @@
  *    (cover-push-factory.c),
  *  - the pusher registry (cover-pushers.c): "pre-announce-request" registers
  *    one pusher per client id (453 while another lives), and the periodic
- *    liveness check ends those gone silent. */
+ *    liveness check ends those gone silent;
+ *  - the pulls (cover-pull.c): [stream.<id>] pull= cameras, started with the
+ *    server, and the RTMP streams the hooks (cover-rtmp-hooks.c) start. */
 
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -26,8 +28,10 @@
 #include <string.h>
 
 #include "cover-ingest-private.h"
+#include "cover-pull.h"
 #include "cover-push-factory.h"
 #include "cover-pushers.h"
+#include "cover-rtmp-hooks.h"
 #include "cover-rtsp-auth.h"
 #include "cover-session-pool.h"
 #include "cover-stream-settings.h"
@@ -60,6 +64,10 @@ struct _CoverIngest
   /* connections that have not reached RECORD: GstRTSPClient → Pending
    * (lock); bounded per address and in all, and in time */
   GHashTable *pending;
+
+  /* cameras pulled (pull=) and RTMP streams played from nginx */
+  CoverPulls *pulls;
+  CoverRtmpHooks *hooks;
 };
 
 typedef struct
@@ -115,6 +123,13 @@ pre_announce (GstRTSPClient *client, GstRTSPContext *ctx, CoverIngest *ingest)
   if (!ctx->uri || !ctx->media ||
       !cover_ingest_cid_from_path (ctx->uri->abspath, FALSE, &cid))
     return GST_RTSP_STS_NOT_FOUND;
+  /* one stream per client id, whichever way it comes */
+  if (cover_pulls_is_streaming (ingest->pulls, cid, STALE_US)) {
+    g_message ("push of " COVER_INGEST_MOUNT_PATH "/%u refused: the client "
+               "id is pulled (pull= or RTMP) and streaming",
+        cid);
+    return GST_RTSP_STS_NOT_ENOUGH_BANDWIDTH;
+  }
   element = gst_rtsp_media_get_element (ctx->media);
   if (element) {
     codec = cover_push_factory_get_codec (element);
@@ -384,6 +399,8 @@ cover_ingest_new (const CoverConfig *config, GKeyFile *file, GError **error)
   ingest->pending =
       g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, pending_free);
   g_mutex_init (&ingest->lock);
+  ingest->pulls = cover_pulls_new (config, settings);
+  ingest->hooks = cover_rtmp_hooks_new (config, settings, ingest->pulls);
   return ingest;
 }
 
@@ -405,6 +422,15 @@ attach (CoverIngest *ingest, GSource *source, GSourceFunc func)
   id = g_source_attach (source, ingest->context);
   g_source_unref (source);
   return id;
+}
+
+/* [stream.<id>] pull= */
+static void
+start_pull (guint32 cid, const CoverStreamSettings *s, gpointer data)
+{
+  CoverIngest *ingest = data;
+
+  cover_pulls_add (ingest->pulls, cid, COVER_PULL_CAMERA, s->pull, 0);
 }
 
 gboolean
@@ -467,6 +493,7 @@ cover_ingest_start (CoverIngest *ingest, GError **error)
           cleanup_sessions);
   ingest->liveness_source = attach (ingest,
       g_timeout_source_new (LIVENESS_CHECK_INTERVAL_MS), check_liveness);
+  cover_ingest_settings_foreach_pull (ingest->settings, start_pull, ingest);
   return TRUE;
 }
 
@@ -540,6 +567,7 @@ cover_ingest_stop (CoverIngest *ingest, guint timeout_ms)
   left = cover_pushers_get_n (ingest->pushers);
   if (timeout_ms > 0 && left > 0)
     g_warning ("%u stream(s) still running at shutdown", left);
+  cover_pulls_stop_all (ingest->pulls, deadline);
   remove_source (ingest->context, &ingest->cleanup_source);
   remove_source (ingest->context, &ingest->liveness_source);
 }
@@ -550,6 +578,8 @@ cover_ingest_free (CoverIngest *ingest)
   if (!ingest)
     return;
   cover_ingest_stop (ingest, 0);
+  cover_rtmp_hooks_free (ingest->hooks);
+  cover_pulls_free (ingest->pulls);
   cover_pushers_free (ingest->pushers);
   g_clear_object (&ingest->server);
   if (ingest->context)
@@ -560,4 +590,21 @@ cover_ingest_free (CoverIngest *ingest)
   cover_ingest_settings_free (ingest->settings);
   g_mutex_clear (&ingest->lock);
   g_free (ingest);
+}
+
+CoverRtmpHooks *
+cover_ingest_get_rtmp_hooks (CoverIngest *ingest)
+{
+  g_return_val_if_fail (ingest != NULL, NULL);
+
+  return ingest->hooks;
+}
+
+void
+cover_ingest_write_metrics (GString *out, gpointer ingest)
+{
+  g_return_if_fail (out != NULL && ingest != NULL);
+
+  cover_pulls_write_metrics (out, ((CoverIngest *) ingest)->pulls);
+  cover_rtmp_hooks_write_metrics (out, ((CoverIngest *) ingest)->hooks);
 }

@@ -67,6 +67,21 @@ guint cover_ingest_get_n_streams (CoverIngest *ingest);
 void cover_ingest_stop (CoverIngest *ingest, guint timeout_ms);
 void cover_ingest_free (CoverIngest *ingest);
 
+/* The pulls: [stream.<client_id>] pull=URL (an RTSP camera), pulled from
+ * cover_ingest_start() on, reconnected with backoff ([ingest]
+ * pull-retry-min/-max); and RTMP streams played from the RTMP server
+ * ([ingest] rtmp-url) while its hooks say they are published. */
+
+/* The RTMP hooks, for cover_service_add_early_handler() and
+ * cover_service_add_handler() of COVER_RTMP_HOOKS_PATH (cover-rtmp-hooks.h;
+ * transfer none, the ingest's: stop serving them before
+ * cover_ingest_free()). */
+typedef struct _CoverRtmpHooks CoverRtmpHooks;
+CoverRtmpHooks *cover_ingest_get_rtmp_hooks (CoverIngest *ingest);
+/* The pulls' and the RTMP hooks' Prometheus text (a
+ * CoverServiceMetricsFunc; any thread). */
+void cover_ingest_write_metrics (GString *out, gpointer ingest);
+
 G_END_DECLS
 
 #endif /* __COVER_INGEST_H__ */

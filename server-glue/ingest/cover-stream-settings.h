@@ -10,7 +10,7 @@
 #ifndef __COVER_STREAM_SETTINGS_H__
 #define __COVER_STREAM_SETTINGS_H__
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -31,6 +31,9 @@ typedef struct
   guint thumbnail_max_age;
   gboolean record;
   guint record_segment; /* seconds */
+  /* pull=: the URL a camera (RTSP server) is pulled from, or NULL; owned
+   * by the settings, with its credentials: never logged as it is */
+  const gchar *pull;
   /* which keys a group gave: only those override covertap's defaults */
   guint64 given;
 } CoverStreamSettings;
@@ -57,6 +60,23 @@ void cover_ingest_settings_get_limits (
 /* The settings of a push of @client_id. */
 void cover_ingest_settings_lookup (const CoverIngestSettings *settings,
     guint32 client_id, CoverStreamSettings *out);
+/* [ingest] rtmp-url: where the RTMP server (nginx-rtmp) is played from,
+ * rtmp://HOST[:PORT] (transfer none) */
+const gchar *cover_ingest_settings_get_rtmp_url (
+    const CoverIngestSettings *settings);
+/* Whether [ingest] hook-allow (addresses and address/prefix, default
+ * loopback) holds @address. */
+gboolean cover_ingest_settings_hook_allowed (
+    const CoverIngestSettings *settings, GInetAddress *address);
+/* [ingest] pull-retry-min, pull-retry-max: the reconnect backoff of
+ * pulled cameras, µs */
+void cover_ingest_settings_get_pull_retry (
+    const CoverIngestSettings *settings, gint64 *min_us, gint64 *max_us);
+/* Calls @func for every [stream.<client_id>] with pull= (in no order). */
+typedef void (*CoverIngestPullFunc) (
+    guint32 client_id, const CoverStreamSettings *settings, gpointer data);
+void cover_ingest_settings_foreach_pull (const CoverIngestSettings *settings,
+    CoverIngestPullFunc func, gpointer data);
 void cover_ingest_settings_free (CoverIngestSettings *settings);
 
 /* Whether the stream's groups gave @key (a [stream.*] key name). */
