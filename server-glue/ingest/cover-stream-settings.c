@@ -70,6 +70,7 @@ static const CoverConfigKey ingest_keys[] = {
   INGEST_KEY ("max-pending-per-address", limits.max_pending_per_address, 1,
       100000, "8"),
   INGEST_KEY ("pending-timeout", limits.pending_timeout_s, 1, 3600, "10"),
+  INGEST_KEY ("threads", limits.threads, 0, 256, "0"),
 };
 
 static const CoverConfigTable ingest_table = {
