@@ -54,22 +54,11 @@ push_tcp (E2eServer *f, guint32 cid)
 static gboolean
 is_live (E2eServer *f, guint32 cid)
 {
-  g_autofree gchar *token = e2e_token_for (cid, KEY);
-  g_autofree gchar *uri =
-      g_strdup_printf ("http://127.0.0.1:%u/v2/snapshots/%u/cover"
-                       "?client_token=%s",
-          f->http_port, cid, token);
-  g_autoptr (SoupMessage) msg = soup_message_new ("GET", uri);
-  g_autoptr (GBytes) body = NULL;
-  g_autoptr (GError) err = NULL;
-  const gchar *source;
+  E2eResp *r = e2e_get_cover_with_key (f, cid, KEY);
+  gboolean live = r->status == 200 && g_strcmp0 (r->source, "live") == 0;
 
-  body = soup_session_send_and_read (f->session, msg, NULL, &err);
-  g_assert_no_error (err);
-  source = soup_message_headers_get_one (
-      soup_message_get_response_headers (msg), "X-Cover-Source");
-  return soup_message_get_status (msg) == 200 &&
-      g_strcmp0 (source, "live") == 0;
+  e2e_resp_free (r);
+  return live;
 }
 
 /* until every cover of @first .. @last is live; bounded */
@@ -90,29 +79,6 @@ wait_live (E2eServer *f, guint32 first, guint32 last)
   }
 }
 
-/* the counts once they have not moved for a second (threads and fds come
- * and go while pipelines start or stop); bounded */
-static void
-settle_counts (E2eServer *f, guint *fds, guint *threads)
-{
-  gint64 deadline =
-      g_get_monotonic_time () + E2E_WAIT_S * (gint64) G_USEC_PER_SEC;
-  guint stable = 0;
-
-  *fds = e2e_server_fds (f);
-  *threads = e2e_server_threads (f);
-  while (stable < 10 && g_get_monotonic_time () < deadline) {
-    guint n_fds, n_threads;
-
-    g_usleep (100 * 1000);
-    n_fds = e2e_server_fds (f);
-    n_threads = e2e_server_threads (f);
-    stable = n_fds == *fds && n_threads == *threads ? stable + 1 : 0;
-    *fds = n_fds;
-    *threads = n_threads;
-  }
-}
-
 static void
 test_cost_per_push (void)
 {
@@ -126,12 +92,12 @@ test_cost_per_push (void)
   for (i = 0; i < N_FIRST; i++)
     push_tcp (f, CID0 + i);
   wait_live (f, CID0, CID0 + N_FIRST - 1);
-  settle_counts (f, &fds0, &threads0);
+  e2e_server_settle_counts (f, E2E_WAIT_S, &fds0, &threads0);
 
   for (i = N_FIRST; i < N_FIRST + N_MORE; i++)
     push_tcp (f, CID0 + i);
   wait_live (f, CID0 + N_FIRST, CID0 + N_FIRST + N_MORE - 1);
-  settle_counts (f, &fds1, &threads1);
+  e2e_server_settle_counts (f, E2E_WAIT_S, &fds1, &threads1);
   g_test_message ("%u pushes: %u threads, %u fds; %u pushes: %u threads, "
                   "%u fds: %.2f threads and %.2f fds per push",
       N_FIRST, threads0, fds0, N_FIRST + N_MORE, threads1, fds1,
@@ -147,7 +113,7 @@ test_cost_per_push (void)
     g_subprocess_force_exit (g_ptr_array_index (f->pushers, i));
   deadline = g_get_monotonic_time () + E2E_WAIT_S * (gint64) G_USEC_PER_SEC;
   for (;;) {
-    settle_counts (f, &fds2, &threads2);
+    e2e_server_settle_counts (f, E2E_WAIT_S, &fds2, &threads2);
     if ((fds2 <= fds0 + N_MORE && threads2 <= threads0) ||
         g_get_monotonic_time () > deadline)
       break;
