@@ -134,6 +134,11 @@ cids=$((cid0 + 1))-$((cid0 + 999))
 
 [ingest]
 rtsp-port=0
+# every pusher connects from 127.0.0.1, hundreds at once: the bounds on
+# connections before RECORD (a squatter defence) must not close them
+max-pending-sessions=2000
+max-pending-per-address=2000
+pending-timeout=120
 EOF
 declare -a token
 for i in $(seq "$max_n"); do

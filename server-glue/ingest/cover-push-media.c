@@ -18,13 +18,16 @@
  *    over UDP keeps it, and so does one that records: its MP4 timing comes
  *    from the RTP timestamps (B-frames included).
  *  - the RTCP receiver reports to the pusher: no pusher needs them (they
- *    only inform a sender's rate control), and the first one starts a
- *    sending thread of gst-rtsp-stream for the rest of the push.  RTCP
- *    from the pusher is still received (its sender reports, the keep-alive
- *    of the session).
+ *    only inform a sender's rate control); the first one started a
+ *    sending thread of gst-rtsp-stream for the rest of the push, and
+ *    rtpsession ran a thread to time them.  With no report bandwidth
+ *    (rtcp-rr-bandwidth 0) rtpsession schedules none and its RTCP thread
+ *    leaves at once.  RTCP from the pusher is still received as before.
  *
- * What stays per push (GStreamer 1.22): the two appsrc of gst-rtsp-stream
- * (RTP and RTCP from the connection) and rtpsession's RTCP timer thread. */
+ * What stays per push (GStreamer 1.22): the two appsrc threads of
+ * gst-rtsp-stream (RTP and RTCP from the connection, each pushed there
+ * from the client's loop).
+ */
 
 #ifdef HAVE_CONFIG_H
 #include "config.h"
