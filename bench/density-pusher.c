@@ -10,11 +10,11 @@
 /* The density benchmark's helper (bench/run-density-bench.sh), two modes:
  *
  *   density-pusher push --clip FILE URL...
- *     one pipeline per URL, each looping the pre-encoded H.264 byte-stream
- *     FILE in real time into coversnapd's ingest with RTSP RECORD:
- *     multifilesrc loop=true ! h264parse ! rtspclientsink (no re-encoding).
- *     Prints "pushing N" once every pipeline is PLAYING; an error of one
- *     pipeline is printed ("error URL: ...") and that pipeline stopped.
+ *     loops the pre-encoded H.264 byte-stream FILE in real time into every
+ *     URL with RTSP RECORD over TCP, no re-encoding: one pipeline, the clip
+ *     read and parsed once, multifilesrc loop=true ! h264parse ! tee, and
+ *     per URL queue ! rtspclientsink.  Prints "pushing N"; an error of one
+ *     URL's branch is printed ("error URL: ...") and that branch taken out.
  *
  *   density-pusher serve --clip FILE
  *     a gst-rtsp-server on 127.0.0.1 (free port) serving the same FILE looped
@@ -70,29 +70,81 @@ probe_parser (GstElement *bin)
   gst_object_unref (parse);
 }
 
-/* push */
+/* push: one pipeline for every URL.  The clip is read and parsed once;
+ * a tee fans its access units out to one branch per URL, queue !
+ * rtspclientsink, each paced in real time by its sink's clock.  The
+ * buffers are shared, not copied: what one more stream costs the pushers is
+ * its payloading and its connection, so that N can go into the hundreds on
+ * two cores.  A branch that fails (an error of its rtspclientsink) is
+ * taken out and printed; the others go on. */
 
-typedef struct
+static GstElement *push_pipeline;
+static GstElement *push_tee;
+
+/* the branch (a bin named by its index) @obj is in, or NULL (transfer
+ * full) */
+static GstElement *
+branch_of (GstObject *obj)
 {
-  GstElement *pipeline;
-  gchar *url;
-} Pusher;
+  GstObject *o = obj ? gst_object_ref (obj) : NULL;
+
+  while (o) {
+    GstObject *parent = gst_object_get_parent (o);
+
+    if (parent == GST_OBJECT (push_pipeline)) {
+      gst_object_unref (parent);
+      if (g_str_has_prefix (GST_OBJECT_NAME (o), "branch"))
+        return GST_ELEMENT (o);
+      gst_object_unref (o);
+      return NULL;
+    }
+    gst_object_unref (o);
+    o = parent;
+  }
+  return NULL;
+}
+
+static void
+drop_branch (GstElement *branch)
+{
+  GstPad *sink = gst_element_get_static_pad (branch, "sink");
+  GstPad *peer = gst_pad_get_peer (sink);
+
+  if (peer) {
+    gst_pad_unlink (peer, sink);
+    gst_element_release_request_pad (push_tee, peer);
+    gst_object_unref (peer);
+  }
+  gst_object_unref (sink);
+  gst_element_set_locked_state (branch, TRUE);
+  gst_element_set_state (branch, GST_STATE_NULL);
+  gst_bin_remove (GST_BIN (push_pipeline), branch);
+}
 
 static gboolean
-on_pusher_message (GstBus *bus, GstMessage *msg, gpointer data)
+on_push_message (GstBus *bus, GstMessage *msg, gpointer data)
 {
-  Pusher *p = data;
   g_autoptr (GError) err = NULL;
+  GstElement *branch;
 
   switch (GST_MESSAGE_TYPE (msg)) {
     case GST_MESSAGE_ERROR:
       gst_message_parse_error (msg, &err, NULL);
-      g_printerr ("error %s: %s\n", p->url, err->message);
-      gst_element_set_state (p->pipeline, GST_STATE_NULL);
+      branch = branch_of (GST_MESSAGE_SRC (msg));
+      if (!branch) {
+        g_printerr ("error: %s\n", err->message);
+        g_main_loop_quit (loop);
+        break;
+      }
+      g_printerr ("error %s: %s\n",
+          (const gchar *) g_object_get_data (G_OBJECT (branch), "url"),
+          err->message);
+      drop_branch (branch);
+      gst_object_unref (branch);
       break;
     case GST_MESSAGE_EOS:
-      g_printerr ("error %s: end of stream\n", p->url);
-      gst_element_set_state (p->pipeline, GST_STATE_NULL);
+      g_printerr ("error: end of stream\n");
+      g_main_loop_quit (loop);
       break;
     default:
       break;
@@ -103,42 +155,54 @@ on_pusher_message (GstBus *bus, GstMessage *msg, gpointer data)
 static int
 run_push (const gchar *clip, gint n, gchar **urls)
 {
-  Pusher *pushers = g_new0 (Pusher, n);
+  g_autoptr (GError) err = NULL;
+  g_autofree gchar *loc = g_strescape (clip, NULL);
+  g_autofree gchar *desc = g_strdup_printf (
+      "multifilesrc location=\"%s\" loop=true ! h264parse name=parse "
+      "! video/x-h264,alignment=au ! tee name=t",
+      loc);
+  GstBus *bus;
   gint i;
 
+  push_pipeline = gst_parse_launch (desc, &err);
+  if (!push_pipeline) {
+    g_printerr ("error: %s\n", err->message);
+    return 1;
+  }
+  probe_parser (push_pipeline);
+  push_tee = gst_bin_get_by_name (GST_BIN (push_pipeline), "t");
   for (i = 0; i < n; i++) {
-    g_autoptr (GError) err = NULL;
-    g_autofree gchar *loc = g_strescape (clip, NULL);
-    g_autofree gchar *desc = g_strdup_printf (
-        "multifilesrc location=\"%s\" loop=true ! h264parse name=parse "
-        "! video/x-h264,alignment=au ! rtspclientsink protocols=tcp "
-        "latency=0 location=\"%s\"",
-        loc, urls[i]);
-    GstBus *bus;
+    g_autofree gchar *name = g_strdup_printf ("branch%d", i);
+    g_autofree gchar *url = g_strescape (urls[i], NULL);
+    g_autofree gchar *bdesc = g_strdup_printf (
+        "queue ! rtspclientsink protocols=tcp latency=0 location=\"%s\"", url);
+    GstElement *branch = gst_parse_bin_from_description (bdesc, TRUE, &err);
 
-    pushers[i].url = urls[i];
-    pushers[i].pipeline = gst_parse_launch (desc, &err);
-    if (!pushers[i].pipeline) {
+    if (!branch) {
       g_printerr ("error %s: %s\n", urls[i], err->message);
       return 1;
     }
-    probe_parser (pushers[i].pipeline);
-    bus = gst_element_get_bus (pushers[i].pipeline);
-    gst_bus_add_watch (bus, on_pusher_message, &pushers[i]);
-    gst_object_unref (bus);
-    if (gst_element_set_state (pushers[i].pipeline, GST_STATE_PLAYING) ==
-        GST_STATE_CHANGE_FAILURE) {
-      g_printerr ("error %s: cannot start\n", urls[i]);
-      gst_element_set_state (pushers[i].pipeline, GST_STATE_NULL);
+    gst_object_set_name (GST_OBJECT (branch), name);
+    g_object_set_data (G_OBJECT (branch), "url", urls[i]);
+    gst_bin_add (GST_BIN (push_pipeline), branch);
+    if (!gst_element_link (push_tee, branch)) {
+      g_printerr ("error %s: cannot link\n", urls[i]);
+      return 1;
     }
+  }
+  bus = gst_element_get_bus (push_pipeline);
+  gst_bus_add_watch (bus, on_push_message, NULL);
+  gst_object_unref (bus);
+  if (gst_element_set_state (push_pipeline, GST_STATE_PLAYING) ==
+      GST_STATE_CHANGE_FAILURE) {
+    g_printerr ("error: cannot start\n");
+    return 1;
   }
   g_print ("pushing %d\n", n);
   g_main_loop_run (loop);
-  for (i = 0; i < n; i++) {
-    gst_element_set_state (pushers[i].pipeline, GST_STATE_NULL);
-    gst_object_unref (pushers[i].pipeline);
-  }
-  g_free (pushers);
+  gst_element_set_state (push_pipeline, GST_STATE_NULL);
+  gst_object_unref (push_tee);
+  gst_object_unref (push_pipeline);
   return 0;
 }
 

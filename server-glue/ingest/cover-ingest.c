@@ -376,6 +376,96 @@ cover_ingest_server_init (CoverIngestServer *server)
 {
 }
 
+/* ---- threads ----------------------------------------------------------- */
+
+/* gst-rtsp-server runs the clients on max-threads shared loops, but gives
+ * every media a loop (a thread and an eventfd) of its own, for its bus
+ * watch and a few idle callbacks: one per push.  The media share as many
+ * loops as the clients instead, handed out in turn.  Each loop is held by
+ * the pool (a reuse count, gst_rtsp_thread_reuse()) for its life, so a
+ * media's gst_rtsp_thread_stop() never ends it. */
+typedef struct
+{
+  GstRTSPThreadPool parent;
+  GMutex lock;
+  GPtrArray *loops; /* GstRTSPThread, each held once by the pool (lock) */
+  guint next;       /* the loop the next media gets (lock) */
+} CoverIngestThreads;
+typedef GstRTSPThreadPoolClass CoverIngestThreadsClass;
+static GType cover_ingest_threads_get_type (void);
+G_DEFINE_TYPE (
+    CoverIngestThreads, cover_ingest_threads, GST_TYPE_RTSP_THREAD_POOL);
+
+static GstRTSPThread *
+cover_ingest_threads_get_thread (
+    GstRTSPThreadPool *pool, GstRTSPThreadType type, GstRTSPContext *ctx)
+{
+  CoverIngestThreads *self = (CoverIngestThreads *) pool;
+  GstRTSPThreadPoolClass *parent =
+      GST_RTSP_THREAD_POOL_CLASS (cover_ingest_threads_parent_class);
+  GstRTSPThread *thread = NULL;
+  gint max = gst_rtsp_thread_pool_get_max_threads (pool);
+
+  if (type != GST_RTSP_THREAD_TYPE_MEDIA || max <= 0)
+    return parent->get_thread (pool, type, ctx);
+
+  g_mutex_lock (&self->lock);
+  if (self->loops->len < (guint) max) {
+    /* a new loop, started by the parent: the media's hold, and ours */
+    thread = parent->get_thread (pool, type, ctx);
+    if (thread && gst_rtsp_thread_reuse (thread))
+      g_ptr_array_add (self->loops, thread);
+  } else {
+    thread = g_ptr_array_index (self->loops, self->next % self->loops->len);
+    self->next++;
+    /* cannot fail: the pool's hold keeps the loop running */
+    if (!gst_rtsp_thread_reuse (thread))
+      thread = NULL;
+  }
+  g_mutex_unlock (&self->lock);
+  return thread;
+}
+
+static void
+cover_ingest_threads_finalize (GObject *object)
+{
+  CoverIngestThreads *self = (CoverIngestThreads *) object;
+  guint i;
+
+  /* the pool's holds: each loop ends once its last media has stopped */
+  for (i = 0; i < self->loops->len; i++)
+    gst_rtsp_thread_stop (g_ptr_array_index (self->loops, i));
+  g_ptr_array_unref (self->loops);
+  g_mutex_clear (&self->lock);
+  G_OBJECT_CLASS (cover_ingest_threads_parent_class)->finalize (object);
+}
+
+static void
+cover_ingest_threads_class_init (CoverIngestThreadsClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = cover_ingest_threads_finalize;
+  klass->get_thread = cover_ingest_threads_get_thread;
+}
+
+static void
+cover_ingest_threads_init (CoverIngestThreads *self)
+{
+  g_mutex_init (&self->lock);
+  self->loops = g_ptr_array_new ();
+}
+
+/* [ingest] threads: 0 is one per core */
+static GstRTSPThreadPool *
+cover_ingest_threads_new (guint threads)
+{
+  GstRTSPThreadPool *pool =
+      g_object_new (cover_ingest_threads_get_type (), NULL);
+
+  gst_rtsp_thread_pool_set_max_threads (
+      pool, threads ? (gint) threads : (gint) g_get_num_processors ());
+  return pool;
+}
+
 /* ---- the ingest -------------------------------------------------------- */
 
 CoverIngest *
@@ -458,6 +548,12 @@ cover_ingest_start (CoverIngest *ingest, GError **error)
     g_autoptr (GstRTSPSessionPool) pool = cover_session_pool_new ();
 
     gst_rtsp_server_set_session_pool (ingest->server, pool);
+  }
+  {
+    g_autoptr (GstRTSPThreadPool) threads =
+        cover_ingest_threads_new (ingest->limits.threads);
+
+    gst_rtsp_server_set_thread_pool (ingest->server, threads);
   }
   /* gst-rtsp-server reads a request's whole body before any auth check:
    * cap it (an SDP is a few hundred bytes) */

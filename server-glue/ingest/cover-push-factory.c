@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cover-ingest-private.h"
+#include "cover-push-media.h"
 #include "cover-tap-branch.h"
 
 #define DATA_CODEC "cover-codec"
@@ -386,6 +387,8 @@ cover_push_factory_create_element (
     return NULL;
   }
   guard_audio (bin);
+  if (record)
+    cover_push_media_keep_timing (bin);
 
   /* when data last came: the live-timeout check of the pushers */
   liveness = cover_liveness_new ();
@@ -440,6 +443,9 @@ cover_push_factory_new (
    * turns it on): a media that never played waits for an EOS that cannot
    * come, and keeps its pipeline, threads and sockets for good */
   gst_rtsp_media_factory_set_eos_shutdown (factory, FALSE);
+  /* its rtpbin without the threads a TCP push does not need */
+  gst_rtsp_media_factory_set_media_gtype (
+      factory, cover_push_media_get_type ());
   return factory;
 }
 

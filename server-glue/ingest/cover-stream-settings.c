@@ -89,6 +89,7 @@ static const CoverConfigKey ingest_keys[] = {
       G_STRUCT_OFFSET (IngestKeys, pull_retry_max_us), 1,
       G_GUINT64_CONSTANT (3600) * G_USEC_PER_SEC, G_USEC_PER_SEC, "30", NULL,
       FALSE },
+  INGEST_KEY ("threads", limits.threads, 0, 256, "0"),
 };
 
 static const CoverConfigTable ingest_table = {

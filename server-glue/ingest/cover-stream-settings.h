@@ -46,6 +46,7 @@ typedef struct
   guint max_pending;             /* max-pending-sessions, all addresses */
   guint max_pending_per_address; /* max-pending-per-address */
   guint pending_timeout_s;       /* pending-timeout: closed after that */
+  guint threads; /* threads: RTSP client and media loops, 0: one per core */
 } CoverIngestLimits;
 
 /* Reads [ingest] and every [stream.*] group of @file (NULL: defaults);

@@ -182,7 +182,13 @@ e2e_push (E2eServer *s, guint32 cid, const gchar *token, const gchar *pattern,
 E2eResp *
 e2e_get_cover (E2eServer *s, guint32 cid)
 {
-  g_autofree gchar *token = e2e_token_for (cid, E2E_KEY);
+  return e2e_get_cover_with_key (s, cid, E2E_KEY);
+}
+
+E2eResp *
+e2e_get_cover_with_key (E2eServer *s, guint32 cid, const gchar *key)
+{
+  g_autofree gchar *token = e2e_token_for (cid, key);
   g_autofree gchar *uri =
       g_strdup_printf ("http://127.0.0.1:%u/v2/snapshots/%u/cover"
                        "?client_token=%s",
@@ -319,4 +325,25 @@ e2e_server_fds (E2eServer *f)
       g_strdup_printf ("/proc/%s/fd", g_subprocess_get_identifier (f->server));
 
   return cs_test_count_dir (path, NULL);
+}
+
+void
+e2e_server_settle_counts (
+    E2eServer *f, guint wait_s, guint *fds, guint *threads)
+{
+  gint64 deadline = g_get_monotonic_time () + wait_s * (gint64) G_USEC_PER_SEC;
+  guint stable = 0;
+
+  *fds = e2e_server_fds (f);
+  *threads = e2e_server_threads (f);
+  while (stable < 10 && g_get_monotonic_time () < deadline) {
+    guint n_fds, n_threads;
+
+    g_usleep (100 * 1000);
+    n_fds = e2e_server_fds (f);
+    n_threads = e2e_server_threads (f);
+    stable = n_fds == *fds && n_threads == *threads ? stable + 1 : 0;
+    *fds = n_fds;
+    *threads = n_threads;
+  }
 }

@@ -63,6 +63,8 @@ GSubprocess *e2e_push (E2eServer *s, guint32 cid, const gchar *token,
     const gchar *pattern, gboolean h265);
 
 E2eResp *e2e_get_cover (E2eServer *s, guint32 cid);
+/* the same with a token of @key (another [app.*] of the server) */
+E2eResp *e2e_get_cover_with_key (E2eServer *s, guint32 cid, const gchar *key);
 void e2e_resp_free (E2eResp *r);
 
 void e2e_mean_rgb (GBytes *jpeg, guint width, guint height, gdouble rgb[3]);
@@ -79,6 +81,9 @@ gchar *e2e_rtsp_read (GSocketConnection *c);
  * (/proc/PID/fd), for leak checks. */
 guint e2e_server_threads (E2eServer *f);
 guint e2e_server_fds (E2eServer *f);
+/* both, once they have not changed for a second (bounded: @wait_s) */
+void e2e_server_settle_counts (
+    E2eServer *f, guint wait_s, guint *fds, guint *threads);
 /* an ANNOUNCE of /live/@cid (token of E2E_KEY in the query), one H.264
  * video stream with control streamid=0 */
 gchar *e2e_announce_text (E2eServer *f, guint32 cid, guint cseq);

@@ -174,28 +174,6 @@ push_cycle (E2eServer *f, guint32 cid, gboolean kill9, guint *retries)
   g_assert_cmpint (cs_test_wait_child (p, E2E_WAIT_S), >=, 0);
 }
 
-/* Waits (bounded) until the server's fd and thread counts have not changed
- * for a second. */
-static void
-settle_counts (E2eServer *f, guint *fds, guint *threads)
-{
-  gint64 deadline = g_get_monotonic_time () + DEAD_WAIT_S * G_USEC_PER_SEC;
-  guint stable = 0;
-
-  *fds = e2e_server_fds (f);
-  *threads = e2e_server_threads (f);
-  while (stable < 10 && g_get_monotonic_time () < deadline) {
-    guint n_fds, n_threads;
-
-    g_usleep (100 * 1000);
-    n_fds = e2e_server_fds (f);
-    n_threads = e2e_server_threads (f);
-    stable = n_fds == *fds && n_threads == *threads ? stable + 1 : 0;
-    *fds = n_fds;
-    *threads = n_threads;
-  }
-}
-
 /* A pusher killed with SIGKILL (no TEARDOWN, no EOS): the cover stops being
  * live within the live timeout, and without thumbnails or an upload there is
  * none. */
@@ -247,7 +225,7 @@ test_cycles_leak_nothing (void)
     if (i == 0) {
       e2e_resp_free (wait_cover (f, CID, FALSE));
       /* the first stream's pipeline is torn down; let the counts settle */
-      settle_counts (f, &fds0, &threads0);
+      e2e_server_settle_counts (f, DEAD_WAIT_S, &fds0, &threads0);
       g_test_message (
           "after the first cycle: %u fds, %u threads", fds0, threads0);
     }
