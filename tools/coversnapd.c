@@ -35,10 +35,14 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "cover-cluster-config.h"
 #include "cover-config-keys.h"
 #include "cover-ingest.h"
 #include "cover-service.h"
 #include "coversnapd-demo.h"
+#ifdef COVERSNAP_CLUSTER
+#include "cover-cluster-service.h"
+#endif
 
 /* how long the pushers' pipelines get to end at shutdown */
 #define SHUTDOWN_TIMEOUT_MS 5000
@@ -185,6 +189,61 @@ configure_demo (const Options *o, CoverDemo *demo, GKeyFile *file,
   return g_steal_pointer (&config);
 }
 
+#ifdef COVERSNAP_CLUSTER
+static gboolean
+claim_live (guint32 client_id, gpointer cluster)
+{
+  return cover_cluster_claim_live (cluster, client_id);
+}
+
+static void
+release_live (guint32 client_id, gpointer cluster)
+{
+  cover_cluster_release_live (cluster, client_id);
+}
+#endif
+
+/* [cluster] of @file: joins the cluster (the service's sources and upload
+ * store, the ingest's claims).  FALSE with @error on a bad [cluster]. */
+static gboolean
+join_cluster (GKeyFile *file, CoverService *service, CoverIngest *ingest,
+    gpointer *cluster, gpointer *cluster_service, GError **error)
+{
+  g_autoptr (GError) err = NULL;
+  CoverClusterConfig *cc = cover_config_cluster_load (file, &err);
+
+  if (!cc && err) {
+    g_propagate_error (error, g_steal_pointer (&err));
+    return FALSE;
+  }
+  if (!cc)
+    return TRUE;
+#ifdef COVERSNAP_CLUSTER
+  *cluster =
+      cover_cluster_new (cc, cover_service_get_config (service)->thumbnail_dir);
+  *cluster_service = cover_cluster_service_attach (*cluster, service);
+  if (ingest)
+    cover_ingest_set_claim_funcs (ingest, claim_live, release_live, *cluster);
+  g_print ("cluster node %s (%s), forward %s\n", cc->node_id, cc->public_url,
+      cc->forward);
+  return TRUE;
+#else
+  cover_config_cluster_free (cc);
+  g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+      "[cluster]: this coversnapd was built without hiredis");
+  return FALSE;
+#endif
+}
+
+static void
+leave_cluster (gpointer cluster, gpointer cluster_service)
+{
+#ifdef COVERSNAP_CLUSTER
+  cover_cluster_service_free (cluster_service);
+  cover_cluster_free (cluster);
+#endif
+}
+
 int
 main (int argc, char **argv)
 {
@@ -196,6 +255,7 @@ main (int argc, char **argv)
   CoverService *service;
   CoverIngest *ingest = NULL;
   CoverDemo *demo = NULL;
+  gpointer cluster = NULL, cluster_service = NULL;
   gint exit_code = 1;
 
   if (!options_parse (&o, &argc, &argv, &err)) {
@@ -237,11 +297,14 @@ main (int argc, char **argv)
     if (ingest && o.rtsp_port >= 0)
       cover_ingest_set_port (ingest, o.rtsp_port);
   }
-  if ((!o.http_only && !ingest) || !cover_service_listen (service, &err) ||
+  if ((!o.http_only && !ingest) ||
+      !join_cluster (file, service, ingest, &cluster, &cluster_service, &err) ||
+      !cover_service_listen (service, &err) ||
       (ingest && !cover_ingest_start (ingest, &err))) {
     g_printerr ("coversnapd: %s\n", err->message);
     cover_ingest_free (ingest);
     cover_service_free (service);
+    leave_cluster (cluster, cluster_service);
     goto out;
   }
   g_print ("http on %s:%u\n",
@@ -274,6 +337,7 @@ main (int argc, char **argv)
     cover_ingest_free (ingest);
   }
   cover_service_free (service);
+  leave_cluster (cluster, cluster_service);
   g_message ("stopped");
   exit_code = demo ? cover_demo_get_exit_code (demo) : 0;
 
