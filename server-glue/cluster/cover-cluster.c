@@ -224,10 +224,26 @@ on_heartbeat (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* After a (re)connection: the newest thumbnail of every client id in this
+ * node's directory (a node that restarts still has them; a Redis that
+ * restarted empty gets them back). */
+static void
+register_thumbnails_on_disk (CoverCluster *c)
+{
+  g_autoptr (GDir) dir = g_dir_open (c->thumbnail_dir, 0, NULL);
+  const gchar *name;
+  guint32 cid;
+
+  while (dir && (name = g_dir_read_name (dir)))
+    if (cover_client_id_parse (name, -1, &cid))
+      register_thumbnail (c, cid);
+}
+
 static void
 on_connected (CoverRegistry *registry, gpointer data)
 {
   register_all (data);
+  register_thumbnails_on_disk (data);
 }
 
 static gboolean
