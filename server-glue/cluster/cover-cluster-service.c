@@ -49,6 +49,19 @@ struct _CoverClusterService
   guint64 proxy_failures; /* atomic */
 };
 
+/* Whether @bytes open as a JPEG or a PNG (what the other nodes and the
+ * store hand out: anything else is not served) */
+static gboolean
+is_image (GBytes *bytes)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+
+  return size >= 8 &&
+      ((data[0] == 0xff && data[1] == 0xd8) ||
+          memcmp (data, "\x89PNG\r\n\x1a\n", 8) == 0);
+}
+
 /* The forwarded marker */
 
 static gboolean
@@ -219,14 +232,9 @@ proxy_done (Ask *a)
       modified ? soup_date_time_new_from_http_string (modified) : NULL;
   g_autoptr (GBytes) bytes = g_byte_array_free_to_bytes (a->body);
   g_autofree gchar *own_etag = NULL;
-  const guint8 *data;
-  gsize size;
 
   a->body = NULL;
-  data = g_bytes_get_data (bytes, &size);
-  if (size < 8 ||
-      !((data[0] == 0xff && data[1] == 0xd8) ||
-          memcmp (data, "\x89PNG\r\n\x1a\n", 8) == 0)) {
+  if (!is_image (bytes)) {
     proxy_failed (a, "the owner's answer is not a JPEG or PNG image");
     return;
   }
@@ -389,8 +397,6 @@ on_upload (const CoverClusterUpload *u, const GError *error, gpointer data)
   Ask *a = data;
   CoverClusterService *cs = a->cs;
   CoverPicture *pic = NULL;
-  gconstpointer bytes;
-  gsize size;
 
   g_mutex_lock (&cs->lock);
   if (error || !u) {
@@ -401,11 +407,7 @@ on_upload (const CoverClusterUpload *u, const GError *error, gpointer data)
     if (pic)
       cover_picture_ref (pic);
   } else {
-    bytes = g_bytes_get_data (u->data, &size);
-    if (size >= 8 &&
-        ((((const guint8 *) bytes)[0] == 0xff &&
-             ((const guint8 *) bytes)[1] == 0xd8) ||
-            memcmp (bytes, "\x89PNG\r\n\x1a\n", 8) == 0)) {
+    if (is_image (u->data)) {
       pic = cover_picture_new (u->data, u->etag, u->time, COVER_SOURCE_UPLOAD);
       if (g_hash_table_size (cs->uploads) >= MAX_CACHED_UPLOADS)
         g_hash_table_remove_all (cs->uploads);

@@ -392,11 +392,22 @@ cover_cluster_holds_live (CoverCluster *c, guint32 cid)
 
 /* Lookups */
 
+/* a caller's callback, carried through a registry command */
 typedef struct
 {
-  CoverClusterWhereFunc func;
+  gpointer func;
   gpointer user_data;
-} Locate;
+} Callback;
+
+static Callback *
+callback_new (gpointer func, gpointer user_data)
+{
+  Callback *cb = g_new (Callback, 1);
+
+  cb->func = func;
+  cb->user_data = user_data;
+  return cb;
+}
 
 static gchar *
 nonempty (const CoverRegistryReply *reply, guint index)
@@ -411,7 +422,7 @@ nonempty (const CoverRegistryReply *reply, guint index)
 static void
 on_located (const CoverRegistryReply *reply, const GError *error, gpointer data)
 {
-  Locate *l = data;
+  Callback *l = data;
   CoverClusterWhere w = { 0 };
   g_autofree gchar *time = NULL;
 
@@ -424,7 +435,7 @@ on_located (const CoverRegistryReply *reply, const GError *error, gpointer data)
     if (time)
       w.thumb_time = g_ascii_strtoll (time, NULL, 10);
   }
-  l->func (error ? NULL : &w, error, l->user_data);
+  ((CoverClusterWhereFunc) l->func) (error ? NULL : &w, error, l->user_data);
   g_free (w.live_node);
   g_free (w.live_url);
   g_free (w.thumb_node);
@@ -438,16 +449,14 @@ cover_cluster_locate (CoverCluster *c, guint32 cid, GMainContext *context,
 {
   g_autofree gchar *live = NULL;
   g_autofree gchar *thumb = NULL;
-  Locate *l;
+  Callback *l;
 
   g_return_if_fail (c != NULL);
   g_return_if_fail (func != NULL);
 
   live = key_for (c, "live", cid);
   thumb = key_for (c, "thumb", cid);
-  l = g_new0 (Locate, 1);
-  l->func = func;
-  l->user_data = user_data;
+  l = callback_new (func, user_data);
   {
     const gchar *keys[] = { live, thumb };
     const gchar *args[] = { c->node_prefix };
@@ -458,18 +467,12 @@ cover_cluster_locate (CoverCluster *c, guint32 cid, GMainContext *context,
 
 /* Uploads */
 
-typedef struct
-{
-  CoverClusterStoredFunc func;
-  gpointer user_data;
-} Stored;
-
 static void
 on_stored (const CoverRegistryReply *reply, const GError *error, gpointer data)
 {
-  Stored *st = data;
+  Callback *st = data;
 
-  st->func (error, st->user_data);
+  ((CoverClusterStoredFunc) st->func) (error, st->user_data);
   g_free (st);
 }
 
@@ -483,7 +486,7 @@ cover_cluster_store_upload (CoverCluster *c, guint32 cid, GBytes *image,
   g_autofree gchar *time = NULL;
   const gchar *argv[8];
   gsize argvlen[8];
-  Stored *st;
+  Callback *st;
 
   g_return_if_fail (c != NULL);
   g_return_if_fail (image != NULL);
@@ -503,25 +506,17 @@ cover_cluster_store_upload (CoverCluster *c, guint32 cid, GBytes *image,
   argv[7] = g_bytes_get_data (image, &argvlen[7]);
   for (guint i = 0; i < 7; i++)
     argvlen[i] = strlen (argv[i]);
-  st = g_new0 (Stored, 1);
-  st->func = func;
-  st->user_data = user_data;
+  st = callback_new (func, user_data);
   /* one HSET of every field: the previous upload is replaced whole, at
    * once */
   cover_registry_command (
       c->registry, context, on_stored, st, G_N_ELEMENTS (argv), argv, argvlen);
 }
 
-typedef struct
-{
-  CoverClusterUploadFunc func;
-  gpointer user_data;
-} Fetch;
-
 static void
 on_fetched (const CoverRegistryReply *reply, const GError *error, gpointer data)
 {
-  Fetch *f = data;
+  Callback *f = data;
   CoverClusterUpload u = { 0 };
   g_autofree gchar *time = NULL;
   g_autoptr (GError) bad = NULL;
@@ -540,7 +535,8 @@ on_fetched (const CoverRegistryReply *reply, const GError *error, gpointer data)
       bad = g_error_new (COVER_REGISTRY_ERROR, COVER_REGISTRY_ERROR_REPLY,
           "registry: an upload entry without its fields");
   }
-  f->func (found ? &u : NULL, error ? error : bad, f->user_data);
+  ((CoverClusterUploadFunc) f->func) (
+      found ? &u : NULL, error ? error : bad, f->user_data);
   g_free (u.etag);
   g_clear_pointer (&u.data, g_bytes_unref);
   g_free (f);
@@ -552,15 +548,13 @@ cover_cluster_fetch_upload (CoverCluster *c, guint32 cid,
     gpointer user_data)
 {
   g_autofree gchar *key = NULL;
-  Fetch *f;
+  Callback *f;
 
   g_return_if_fail (c != NULL);
   g_return_if_fail (func != NULL);
 
   key = key_for (c, "upload", cid);
-  f = g_new0 (Fetch, 1);
-  f->func = func;
-  f->user_data = user_data;
+  f = callback_new (func, user_data);
   {
     const gchar *keys[] = { key };
     const gchar *args[] = { known_etag ? known_etag : "" };

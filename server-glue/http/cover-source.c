@@ -103,21 +103,29 @@ cover_picture_get_etag (CoverPicture *p)
   return p->etag;
 }
 
+static CoverSource *
+source_new (const gchar *name, CoverSourceLookupFunc lookup,
+    CoverSourceLookupAsyncFunc lookup_async, gpointer user_data,
+    GDestroyNotify user_data_free)
+{
+  CoverSource *source = g_new0 (CoverSource, 1);
+
+  source->name = name;
+  source->lookup = lookup;
+  source->lookup_async = lookup_async;
+  source->user_data = user_data;
+  source->user_data_free = user_data_free;
+  return source;
+}
+
 CoverSource *
 cover_source_new (const gchar *name, CoverSourceLookupFunc lookup,
     gpointer user_data, GDestroyNotify user_data_free)
 {
-  CoverSource *source;
-
   g_return_val_if_fail (name != NULL, NULL);
   g_return_val_if_fail (lookup != NULL, NULL);
 
-  source = g_new0 (CoverSource, 1);
-  source->name = name;
-  source->lookup = lookup;
-  source->user_data = user_data;
-  source->user_data_free = user_data_free;
-  return source;
+  return source_new (name, lookup, NULL, user_data, user_data_free);
 }
 
 CoverPicture *
@@ -135,17 +143,10 @@ CoverSource *
 cover_source_new_async (const gchar *name, CoverSourceLookupAsyncFunc lookup,
     gpointer user_data, GDestroyNotify user_data_free)
 {
-  CoverSource *source;
-
   g_return_val_if_fail (name != NULL, NULL);
   g_return_val_if_fail (lookup != NULL, NULL);
 
-  source = g_new0 (CoverSource, 1);
-  source->name = name;
-  source->lookup_async = lookup;
-  source->user_data = user_data;
-  source->user_data_free = user_data_free;
-  return source;
+  return source_new (name, NULL, lookup, user_data, user_data_free);
 }
 
 gboolean
