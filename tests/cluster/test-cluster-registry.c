@@ -21,8 +21,10 @@
 #include <glib/gstdio.h>
 
 #include "cluster-util.h"
+#include "cover-config.h"
 #include "cover-cluster.h"
 #include "coverthumbnail.h"
+#include "cs-test-proc.h"
 #include "cs-test-util.h"
 
 typedef struct
@@ -317,6 +319,34 @@ test_upload (Fixture *f, gconstpointer data)
   answer_clear (&a);
 }
 
+/* A reply over the bound (an entry someone else wrote, bigger than any
+ * upload may be) is an error, not an allocation of its size */
+static void
+test_reply_bound (Fixture *f, gconstpointer data)
+{
+  gsize size = COVER_CONFIG_MAX_UPLOAD_SIZE + 128 * 1024;
+  g_autofree gchar *big = g_malloc (size + 1);
+  const gchar *argv[] = { "redis-cli", "-s", f->redis->socket_path, "-x",
+    "HSET", "coversnap:upload:6", "data", NULL };
+  g_auto (CsTestRun) run = { 0 };
+  g_autofree gchar *set = NULL;
+  Answer a = { 0 };
+
+  memset (big, 'x', size);
+  big[size] = '\0';
+  cs_test_run (&run, argv, big, NULL);
+  g_assert_cmpint (run.status, ==, 0);
+  set = cl_redis_cli (f->redis, "HSET coversnap:upload:6 etag \"X\" time 1");
+  fetch (f->b, 6, NULL, &a);
+  g_assert_true (a.failed);
+  g_assert_false (a.found);
+  /* and the connection goes on */
+  fetch (f->b, 5, NULL, &a);
+  g_assert_false (a.failed);
+  g_assert_false (a.found);
+  answer_clear (&a);
+}
+
 static gboolean
 not_connected (gpointer node)
 {
@@ -402,6 +432,7 @@ main (int argc, char **argv)
   ADD ("/cluster/claims", test_claims);
   ADD ("/cluster/thumbnail-only-if-newer", test_thumbnail_newer);
   ADD ("/cluster/upload", test_upload);
+  ADD ("/cluster/reply-bound", test_reply_bound);
   ADD ("/cluster/redis-down", test_redis_down);
   ADD ("/cluster/redis-paused", test_paused_redis_times_out);
   return g_test_run ();
