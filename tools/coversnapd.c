@@ -224,8 +224,6 @@ join_cluster (GKeyFile *file, CoverService *service, CoverIngest *ingest,
   *cluster_service = cover_cluster_service_attach (*cluster, service);
   if (ingest)
     cover_ingest_set_claim_funcs (ingest, claim_live, release_live, *cluster);
-  g_print ("cluster node %s (%s), forward %s\n", cc->node_id, cc->public_url,
-      cc->forward);
   return TRUE;
 #else
   cover_config_cluster_free (cc);
@@ -314,6 +312,15 @@ main (int argc, char **argv)
     g_print ("rtsp on %s:%u\n",
         cover_service_get_config (service)->listen_address,
         cover_ingest_get_port (ingest));
+#ifdef COVERSNAP_CLUSTER
+  /* after the ports: readers of the first lines see them as before */
+  if (cluster) {
+    const CoverClusterConfig *cc = cover_cluster_get_config (cluster);
+
+    g_print ("cluster node %s (%s), forward %s\n", cc->node_id, cc->public_url,
+        cc->forward);
+  }
+#endif
   fflush (stdout);
 
   loop = g_main_loop_new (NULL, FALSE);

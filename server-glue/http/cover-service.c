@@ -132,42 +132,61 @@ on_lookup_finished (SoupServerMessage *msg, CoverLookup *l)
   l->finished = TRUE;
 }
 
-/* Asks the sources from l->next on; frees @l once answered. */
-static void
-lookup_walk (CoverLookup *l)
+/* Asks the synchronous sources from l->next on, up to the first
+ * asynchronous one.  Returns the picture found (transfer full), or NULL:
+ * l->next is then the asynchronous source, or past the end. */
+static CoverPicture *
+lookup_sync (CoverLookup *l)
 {
   CoverService *s = l->req.service;
-  CoverPicture *pic = NULL;
 
   while (l->next < s->sources->len) {
-    CoverSource *src = g_ptr_array_index (s->sources, l->next++);
+    CoverSource *src = g_ptr_array_index (s->sources, l->next);
+    CoverPicture *pic;
     GError *err = NULL;
 
-    if (cover_source_is_async (src)) {
-      CoverSourceQuery q = { l->client_id, l->path_and_query,
-        soup_message_headers_get_one (
-            soup_server_message_get_request_headers (l->req.msg),
-            "X-Client-Token"),
-        l->context };
-
-      if (!l->finished_id)
-        l->finished_id = g_signal_connect (
-            l->req.msg, "finished", G_CALLBACK (on_lookup_finished), l);
-      soup_server_message_pause (l->req.msg);
-      cover_source_lookup_async (src, &q, lookup_reply, l);
-      return;
-    }
+    if (cover_source_is_async (src))
+      return NULL;
+    l->next++;
     pic = cover_source_lookup (src, l->client_id, &err);
     if (err) {
       lookup_failed (l, src, err);
       g_error_free (err);
     }
     if (pic)
-      break;
+      return pic;
   }
-  lookup_answer (l, pic, NULL);
-  g_clear_pointer (&pic, cover_picture_unref);
-  lookup_free (l);
+  return NULL;
+}
+
+/* Asks the sources from l->next on; frees @l once answered. */
+static void
+lookup_walk (CoverLookup *l)
+{
+  CoverService *s = l->req.service;
+  CoverPicture *pic = lookup_sync (l);
+  CoverSource *src;
+
+  if (pic || l->next >= s->sources->len) {
+    lookup_answer (l, pic, NULL);
+    g_clear_pointer (&pic, cover_picture_unref);
+    lookup_free (l);
+    return;
+  }
+  src = g_ptr_array_index (s->sources, l->next++);
+  {
+    CoverSourceQuery q = { l->client_id, l->path_and_query,
+      soup_message_headers_get_one (
+          soup_server_message_get_request_headers (l->req.msg),
+          "X-Client-Token"),
+      l->context };
+
+    if (!l->finished_id)
+      l->finished_id = g_signal_connect (
+          l->req.msg, "finished", G_CALLBACK (on_lookup_finished), l);
+    soup_server_message_pause (l->req.msg);
+    cover_source_lookup_async (src, &q, lookup_reply, l);
+  }
 }
 
 static void
@@ -203,7 +222,8 @@ handle_cover (SoupServer *server, SoupServerMessage *msg, const char *path,
   guint32 client_id;
   guint width, height;
   CoverRequest req;
-  CoverLookup *l;
+  CoverLookup here = { 0 }, *l;
+  CoverPicture *pic;
   GUri *uri;
 
   cover_request_init (&req, s, msg, COVER_ENDPOINT_COVER);
@@ -224,12 +244,23 @@ handle_cover (SoupServer *server, SoupServerMessage *msg, const char *path,
               : 0))
     return;
 
-  l = g_new0 (CoverLookup, 1);
-  l->req = req;
+  /* on the stack while only synchronous sources are asked (a node alone,
+   * a live cover here) */
+  here.req = req;
+  here.client_id = client_id;
+  here.width = width;
+  here.height = height;
+  pic = lookup_sync (&here);
+  if (pic || here.next >= s->sources->len) {
+    lookup_answer (&here, pic, NULL);
+    g_clear_pointer (&pic, cover_picture_unref);
+    g_clear_error (&here.error);
+    return;
+  }
+  /* kept until an asynchronous source (the cluster's) replies */
+  l = g_new (CoverLookup, 1);
+  *l = here;
   g_object_ref (msg);
-  l->client_id = client_id;
-  l->width = width;
-  l->height = height;
   uri = soup_server_message_get_uri (msg);
   l->path_and_query = g_uri_get_query (uri)
       ? g_strconcat (g_uri_get_path (uri), "?", g_uri_get_query (uri), NULL)
