@@ -106,6 +106,17 @@ typedef struct
 
 static void start_connect (CoverRegistry *reg);
 
+/* destroys and drops a source of the registry's context (a timer, the
+ * connection's) */
+static void
+clear_source (GSource **source)
+{
+  if (*source) {
+    g_source_destroy (*source);
+    g_clear_pointer (source, g_source_unref);
+  }
+}
+
 /* Replies */
 
 void
@@ -367,10 +378,7 @@ command_answer (Command *cmd, CoverRegistryReply *reply, GError *error)
 static void
 command_free (Command *cmd)
 {
-  if (cmd->timer) {
-    g_source_destroy (cmd->timer);
-    g_source_unref (cmd->timer);
-  }
+  clear_source (&cmd->timer);
   if (cmd->context)
     g_main_context_unref (cmd->context);
   g_strfreev (cmd->argv);
@@ -671,24 +679,6 @@ attach_source (CoverRegistry *reg, redisAsyncContext *ac)
   reg->ac_source = (GSource *) s;
 }
 
-static void
-drop_source (CoverRegistry *reg)
-{
-  if (reg->ac_source) {
-    g_source_destroy (reg->ac_source);
-    g_clear_pointer (&reg->ac_source, g_source_unref);
-  }
-}
-
-static void
-clear_timer (GSource **timer)
-{
-  if (*timer) {
-    g_source_destroy (*timer);
-    g_clear_pointer (timer, g_source_unref);
-  }
-}
-
 static gboolean
 on_retry (gpointer data)
 {
@@ -728,8 +718,8 @@ lost (CoverRegistry *reg, const gchar *why)
     g_log (G_LOG_DOMAIN, was ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_DEBUG,
         "registry: %s; reconnecting", why);
   reg->ac = NULL;
-  drop_source (reg);
-  clear_timer (&reg->connect_timer);
+  clear_source (&reg->ac_source);
+  clear_source (&reg->connect_timer);
   schedule_retry (reg);
 }
 
@@ -738,7 +728,7 @@ on_connect (const redisAsyncContext *ac, int status)
 {
   CoverRegistry *reg = ac->data;
 
-  clear_timer (&reg->connect_timer);
+  clear_source (&reg->connect_timer);
   if (status != REDIS_OK) {
     /* hiredis frees the context after this callback */
     lost (reg, ac->errstr[0] ? ac->errstr : "could not connect");
@@ -885,14 +875,14 @@ close_in_thread (gpointer data)
   redisAsyncContext *ac = reg->ac;
 
   reg->closing = TRUE;
-  clear_timer (&reg->retry_timer);
-  clear_timer (&reg->connect_timer);
+  clear_source (&reg->retry_timer);
+  clear_source (&reg->connect_timer);
   if (ac) {
     /* answers the pending commands with NULL: "connection lost" */
     reg->ac = NULL;
     redisAsyncFree (ac);
   }
-  drop_source (reg);
+  clear_source (&reg->ac_source);
   g_atomic_int_set (&reg->connected, FALSE);
   g_main_loop_quit (reg->loop);
   return G_SOURCE_REMOVE;
