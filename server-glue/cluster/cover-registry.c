@@ -43,6 +43,9 @@ G_DEFINE_QUARK (cover-registry-error-quark, cover_registry_error);
 #define BACKOFF_MAX_MS 5000
 /* a connect that takes longer is given up */
 #define MIN_CONNECT_TIMEOUT_MS 1000
+/* commands sent and not answered by Redis yet; beyond it a command fails
+ * at once (a Redis that stopped answering does not queue without bound) */
+#define MAX_IN_FLIGHT 4096
 /* round trips kept for the median */
 #define N_SAMPLES 1024
 
@@ -67,6 +70,7 @@ struct _CoverRegistry
   GSource *retry_timer;
   guint attempts;
   gboolean closing;
+  guint in_flight;
 
   gint connected; /* atomic */
 
@@ -412,6 +416,7 @@ on_reply (redisAsyncContext *ac, void *r, void *privdata)
   Command *cmd = privdata;
   redisReply *reply = r;
 
+  cmd->reg->in_flight--;
   if (!cmd->answered) {
     if (!reply) {
       command_fail (cmd, COVER_REGISTRY_ERROR_DOWN, "the connection was lost");
@@ -441,12 +446,19 @@ send_in_thread (gpointer data)
     command_free (cmd);
     return G_SOURCE_REMOVE;
   }
+  if (reg->in_flight >= MAX_IN_FLIGHT) {
+    command_fail (cmd, COVER_REGISTRY_ERROR_TIMEOUT,
+        "too many commands waiting for Redis");
+    command_free (cmd);
+    return G_SOURCE_REMOVE;
+  }
   if (redisAsyncCommandArgv (reg->ac, on_reply, cmd, cmd->argc,
           (const char **) cmd->argv, cmd->argvlen) != REDIS_OK) {
     command_fail (cmd, COVER_REGISTRY_ERROR_DOWN, "the connection is closing");
     command_free (cmd);
     return G_SOURCE_REMOVE;
   }
+  reg->in_flight++;
   cmd->timer = g_timeout_source_new (MAX (1, reg->config->timeout_us / 1000));
   g_source_set_callback (cmd->timer, on_command_timeout, cmd, NULL);
   g_source_attach (cmd->timer, reg->context);
