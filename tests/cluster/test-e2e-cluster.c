@@ -467,6 +467,22 @@ test_sigkill (Fixture *f, gconstpointer data)
   wait_answer (f, A (f), CID, 302, NULL, B (f));
 }
 
+static gboolean
+registry_reachable (gpointer data)
+{
+  Node *n = data;
+  g_autofree gchar *url =
+      g_strdup_printf ("http://127.0.0.1:%u/healthz", n->http_port);
+  g_autoptr (SoupSession) session = cs_test_session_new (10);
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
+  g_autoptr (GBytes) body =
+      soup_session_send_and_read (session, msg, NULL, NULL);
+  g_autofree gchar *text = cs_test_bytes_to_string (body);
+
+  return soup_message_get_status (msg) == 200 &&
+      strstr (text, "registry reachable") != NULL;
+}
+
 static void
 test_redis_down (Fixture *f, gconstpointer data)
 {
@@ -484,11 +500,15 @@ test_redis_down (Fixture *f, gconstpointer data)
   g_assert_cmpuint (r->status, ==, 200);
   e2e_assert_red (r->body, 320, 240);
   g_assert_cmpuint (upload (f, A (f), UPLOAD_CID, second), ==, 503);
+  g_assert_false (registry_reachable (A (f)));
 
   /* back (appendfsync always: what was acknowledged is there): the nodes
    * reconnect by themselves and register their streams again */
   cl_redis_restart (f->redis);
   wait_answer (f, A (f), CID, 302, NULL, B (f));
+  /* (each node reconnects after its own backoff) */
+  g_assert_true (cs_test_poll (
+      registry_reachable, C (f), CL_WAIT_S * G_USEC_PER_SEC, 100 * 1000));
   g_clear_pointer (&r, resp_free);
   r = get (f, C (f), UPLOAD_CID);
   g_assert_cmpuint (r->status, ==, 200);
