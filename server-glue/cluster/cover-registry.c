@@ -276,9 +276,13 @@ void
 cover_registry_write_metrics (CoverRegistry *reg, GString *out)
 {
   guint64 buckets[N_BUCKETS + 1], count, errors, timeouts, reconnects;
-  gint64 sum_us, median = cover_registry_get_median_us (reg);
+  gint64 sum_us, median;
   guint64 cumulative = 0;
 
+  g_return_if_fail (reg != NULL);
+  g_return_if_fail (out != NULL);
+
+  median = cover_registry_get_median_us (reg);
   g_mutex_lock (&reg->lock);
   memcpy (buckets, reg->buckets, sizeof (buckets));
   count = reg->count;
