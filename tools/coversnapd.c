@@ -119,7 +119,8 @@ options_parse (Options *o, gint *argc, gchar ***argv, GError **error)
 {
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &o->config_path,
-        "Configuration file ([server], [app.NAME], [ingest], [stream.*])",
+        "Configuration file ([server], [app.NAME], [ingest], [stream.*], "
+        "[cluster])",
         "FILE" },
     { "listen", 0, 0, G_OPTION_ARG_STRING, &o->server[OPT_LISTEN],
         "Listen address (HTTP and RTSP)", "ADDR" },
