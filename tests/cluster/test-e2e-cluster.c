@@ -460,6 +460,13 @@ test_sigkill (Fixture *f, gconstpointer data)
   /* no clean stop: B's keys go with their TTL (2 s); A has no thumbnail
    * and no upload of its own */
   node_kill (B (f));
+  /* C (proxy) asked while the registry may still name B: the fetch fails
+   * at once and the rest of C's chain answers (nothing: 404), no 5xx */
+  {
+    g_autoptr (Resp) r = get (f, C (f), CID);
+
+    g_assert_cmpuint (r->status, ==, 404);
+  }
   wait_answer (f, A (f), CID, 404, NULL, NULL);
   /* B back on its port and data: it registers itself again, and its
    * thumbnails of the stream are what A sends clients to */
