@@ -744,10 +744,30 @@ on_connect (const redisAsyncContext *ac, int status)
 {
   CoverRegistry *reg = ac->data;
 
-  clear_source (&reg->connect_timer);
   if (status != REDIS_OK) {
+    clear_source (&reg->connect_timer);
     /* hiredis frees the context after this callback */
     lost (reg, ac->errstr[0] ? ac->errstr : "could not connect");
+  }
+  /* connected once the PING after AUTH and SELECT is answered */
+}
+
+/* The PING queued after AUTH and SELECT: its PONG says that commands
+ * work (a wrong password or database gives an error instead: the
+ * connection is closed and made again later). */
+static void
+on_ping (redisAsyncContext *ac, void *r, void *privdata)
+{
+  CoverRegistry *reg = ac->data;
+  redisReply *reply = r;
+
+  if (!reply)
+    return; /* the connection went first */
+  clear_source (&reg->connect_timer);
+  if (reply->type == REDIS_REPLY_ERROR) {
+    g_warning ("registry: Redis refuses this node: %.*s",
+        (int) MIN (reply->len, 200), reply->str);
+    redisAsyncDisconnect (ac);
     return;
   }
   reg->attempts = 0;
@@ -823,7 +843,7 @@ start_connect (CoverRegistry *reg)
     redisAsyncCommand (ac, on_setup_reply, "AUTH", "AUTH %s", c->password);
   if (c->db)
     redisAsyncCommand (ac, on_setup_reply, "SELECT", "SELECT %u", c->db);
-  redisAsyncCommand (ac, on_setup_reply, "PING", "PING");
+  redisAsyncCommand (ac, on_ping, NULL, "PING");
   reg->connect_timer = g_timeout_source_new (connect_ms);
   g_source_set_callback (reg->connect_timer, on_connect_timeout, reg, NULL);
   g_source_attach (reg->connect_timer, reg->context);

@@ -36,7 +36,8 @@ typedef struct
 } Fixture;
 
 static CoverCluster *
-node_new (Fixture *f, const gchar *name, const gchar *thumbs)
+node_new_full (
+    Fixture *f, const gchar *name, const gchar *thumbs, const gchar *password)
 {
   g_autoptr (GKeyFile) file = g_key_file_new ();
   g_autoptr (GError) err = NULL;
@@ -48,11 +49,19 @@ node_new (Fixture *f, const gchar *name, const gchar *thumbs)
   g_key_file_set_string (file, "cluster", "public-url", url);
   g_key_file_set_string (file, "cluster", "heartbeat", "0.2");
   g_key_file_set_string (file, "cluster", "ttl", "1");
+  if (password)
+    g_key_file_set_string (file, "cluster", "password", password);
   config = cover_config_cluster_load (file, &err);
   g_assert_no_error (err);
   g_assert_nonnull (config);
   g_assert_cmpint (g_mkdir_with_parents (thumbs, 0700), ==, 0);
   return cover_cluster_new (config, thumbs);
+}
+
+static CoverCluster *
+node_new (Fixture *f, const gchar *name, const gchar *thumbs)
+{
+  return node_new_full (f, name, thumbs, NULL);
 }
 
 static gboolean
@@ -359,6 +368,27 @@ test_reply_bound (Fixture *f, gconstpointer data)
   answer_clear (&a);
 }
 
+/* A node is connected once Redis answers its commands: not with a wrong
+ * password (AUTH refused, PING refused: the connection is made again
+ * later), with the right one it is */
+static void
+test_password (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *set = cl_redis_cli (f->redis, "CONFIG SET requirepass pw");
+  g_autofree gchar *thumbs = g_build_filename (f->root, "p", NULL);
+  CoverCluster *wrong, *right;
+
+  g_assert_cmpstr (set, ==, "OK");
+  wrong = node_new_full (f, "w", thumbs, "not-pw");
+  right = node_new_full (f, "p", thumbs, "pw");
+  g_assert_true (
+      cs_test_poll (connected, right, CL_WAIT_S * G_USEC_PER_SEC, 10000));
+  g_assert_false (connected (wrong));
+  g_assert_true (cover_cluster_claim_live (right, 31));
+  cover_cluster_free (wrong);
+  cover_cluster_free (right);
+}
+
 static gboolean
 not_connected (gpointer node)
 {
@@ -445,6 +475,7 @@ main (int argc, char **argv)
   ADD ("/cluster/thumbnail-only-if-newer", test_thumbnail_newer);
   ADD ("/cluster/upload", test_upload);
   ADD ("/cluster/reply-bound", test_reply_bound);
+  ADD ("/cluster/password", test_password);
   ADD ("/cluster/redis-down", test_redis_down);
   ADD ("/cluster/redis-paused", test_paused_redis_times_out);
   return g_test_run ();
