@@ -15,6 +15,7 @@ PKGS=(
   libsoup-3.0-dev libjson-glib-dev libpng-dev
   clang-format python3 curl ffmpeg
   nginx-light libnginx-mod-rtmp
+  redis-server libhiredis-dev
 )
 if [ "${COVERSNAP_EXTRA_PKGS:-}" ]; then
   # shellcheck disable=SC2206

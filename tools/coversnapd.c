@@ -35,11 +35,15 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "cover-cluster-config.h"
 #include "cover-config-keys.h"
 #include "cover-ingest.h"
 #include "cover-rtmp-hooks.h"
 #include "cover-service.h"
 #include "coversnapd-demo.h"
+#ifdef COVERSNAP_CLUSTER
+#include "cover-cluster-service.h"
+#endif
 
 /* how long the pushers' pipelines get to end at shutdown */
 #define SHUTDOWN_TIMEOUT_MS 5000
@@ -116,7 +120,8 @@ options_parse (Options *o, gint *argc, gchar ***argv, GError **error)
 {
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &o->config_path,
-        "Configuration file ([server], [app.NAME], [ingest], [stream.*])",
+        "Configuration file ([server], [app.NAME], [ingest], [stream.*], "
+        "[cluster])",
         "FILE" },
     { "listen", 0, 0, G_OPTION_ARG_STRING, &o->server[OPT_LISTEN],
         "Listen address (HTTP and RTSP)", "ADDR" },
@@ -186,6 +191,59 @@ configure_demo (const Options *o, CoverDemo *demo, GKeyFile *file,
   return g_steal_pointer (&config);
 }
 
+#ifdef COVERSNAP_CLUSTER
+static gboolean
+claim_live (guint32 client_id, gpointer cluster)
+{
+  return cover_cluster_claim_live (cluster, client_id);
+}
+
+static void
+release_live (guint32 client_id, gpointer cluster)
+{
+  cover_cluster_release_live (cluster, client_id);
+}
+#endif
+
+/* [cluster] of @file: joins the cluster (the service's sources and upload
+ * store, the ingest's claims).  FALSE with @error on a bad [cluster]. */
+static gboolean
+join_cluster (GKeyFile *file, CoverService *service, CoverIngest *ingest,
+    gpointer *cluster, gpointer *cluster_service, GError **error)
+{
+  g_autoptr (GError) err = NULL;
+  CoverClusterConfig *cc = cover_config_cluster_load (file, &err);
+
+  if (!cc && err) {
+    g_propagate_error (error, g_steal_pointer (&err));
+    return FALSE;
+  }
+  if (!cc)
+    return TRUE;
+#ifdef COVERSNAP_CLUSTER
+  *cluster =
+      cover_cluster_new (cc, cover_service_get_config (service)->thumbnail_dir);
+  *cluster_service = cover_cluster_service_attach (*cluster, service);
+  if (ingest)
+    cover_ingest_set_claim_funcs (ingest, claim_live, release_live, *cluster);
+  return TRUE;
+#else
+  cover_config_cluster_free (cc);
+  g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+      "[cluster]: this coversnapd was built without hiredis");
+  return FALSE;
+#endif
+}
+
+static void
+leave_cluster (gpointer cluster, gpointer cluster_service)
+{
+#ifdef COVERSNAP_CLUSTER
+  cover_cluster_service_free (cluster_service);
+  cover_cluster_free (cluster);
+#endif
+}
+
 int
 main (int argc, char **argv)
 {
@@ -197,6 +255,7 @@ main (int argc, char **argv)
   CoverService *service;
   CoverIngest *ingest = NULL;
   CoverDemo *demo = NULL;
+  gpointer cluster = NULL, cluster_service = NULL;
   gint exit_code = 1;
 
   if (!options_parse (&o, &argc, &argv, &err)) {
@@ -248,11 +307,14 @@ main (int argc, char **argv)
         service, COVER_RTMP_HOOKS_PATH, cover_rtmp_hooks_handler, hooks);
     cover_service_add_metrics (service, cover_ingest_write_metrics, ingest);
   }
-  if ((!o.http_only && !ingest) || !cover_service_listen (service, &err) ||
+  if ((!o.http_only && !ingest) ||
+      !join_cluster (file, service, ingest, &cluster, &cluster_service, &err) ||
+      !cover_service_listen (service, &err) ||
       (ingest && !cover_ingest_start (ingest, &err))) {
     g_printerr ("coversnapd: %s\n", err->message);
     cover_ingest_free (ingest);
     cover_service_free (service);
+    leave_cluster (cluster, cluster_service);
     goto out;
   }
   g_print ("http on %s:%u\n",
@@ -262,6 +324,15 @@ main (int argc, char **argv)
     g_print ("rtsp on %s:%u\n",
         cover_service_get_config (service)->listen_address,
         cover_ingest_get_port (ingest));
+#ifdef COVERSNAP_CLUSTER
+  /* after the ports: readers of the first lines see them as before */
+  if (cluster) {
+    const CoverClusterConfig *cc = cover_cluster_get_config (cluster);
+
+    g_print ("cluster node %s (%s), forward %s\n", cc->node_id, cc->public_url,
+        cc->forward);
+  }
+#endif
   fflush (stdout);
 
   loop = g_main_loop_new (NULL, FALSE);
@@ -287,6 +358,7 @@ main (int argc, char **argv)
     cover_ingest_free (ingest);
   }
   cover_service_free (service);
+  leave_cluster (cluster, cluster_service);
   g_message ("stopped");
   exit_code = demo ? cover_demo_get_exit_code (demo) : 0;
 

@@ -30,6 +30,9 @@ struct _CoverService
   GPtrArray *handlers;   /* CoverServiceHandler* */
   GArray *metrics_funcs; /* CoverServiceHook */
   GArray *health_funcs;  /* CoverServiceHook */
+  /* where uploads go; NULL: the local durable file */
+  CoverUploadStoreFunc upload_store;
+  gpointer upload_store_data;
 };
 
 typedef struct

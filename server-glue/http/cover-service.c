@@ -52,29 +52,165 @@ parse_dimension (GHashTable *params, const gchar *name, guint max, guint *out)
   return TRUE;
 }
 
-/* The first picture of the fallback chain (transfer full); NULL when none
- * has one, with @error set when a source failed. */
-static CoverPicture *
-lookup_picture (CoverService *s, guint32 client_id, GError **error)
+/* One GET cover walking the fallback chain.  Synchronous sources answer
+ * at once; at an asynchronous one (the cluster's) the message is paused
+ * and the walk goes on in its reply, on the same main context. */
+typedef struct
 {
-  CoverPicture *pic = NULL;
-  guint i;
+  CoverRequest req;
+  guint32 client_id;
+  guint width, height;
+  guint next;    /* the next source to ask */
+  GError *error; /* the last source failure */
+  gchar *path_and_query;
+  GMainContext *context;
+  gulong finished_id;
+  gboolean finished; /* the client went away: answer nobody */
+} CoverLookup;
 
-  for (i = 0; i < s->sources->len && !pic; i++) {
-    CoverSource *src = g_ptr_array_index (s->sources, i);
+static void
+lookup_free (CoverLookup *l)
+{
+  if (l->finished_id)
+    g_signal_handler_disconnect (l->req.msg, l->finished_id);
+  g_object_unref (l->req.msg);
+  g_clear_error (&l->error);
+  g_free (l->path_and_query);
+  g_main_context_unref (l->context);
+  g_free (l);
+}
+
+static void
+lookup_failed (CoverLookup *l, CoverSource *src, const GError *err)
+{
+  g_warning ("%s cover of client %u: %s", cover_source_get_name (src),
+      l->client_id, err->message);
+  g_clear_error (&l->error);
+  l->error = g_error_copy (err);
+}
+
+static void
+lookup_answer (CoverLookup *l, CoverPicture *pic, const gchar *location)
+{
+  CoverService *s = l->req.service;
+
+  if (location) {
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+
+    soup_message_headers_replace (
+        soup_server_message_get_response_headers (l->req.msg), "Location",
+        location);
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "request_id");
+    json_builder_add_string_value (b, l->req.request_id);
+    json_builder_set_member_name (b, "location");
+    json_builder_add_string_value (b, location);
+    json_builder_end_object (b);
+    cover_request_respond_json (&l->req, SOUP_STATUS_FOUND, b);
+  } else if (!pic && l->error) {
+    cover_request_respond_error (&l->req, SOUP_STATUS_INTERNAL_SERVER_ERROR,
+        "internal", "The cover of client %u could not be read.", l->client_id);
+  } else if (!pic) {
+    cover_request_respond_error (&l->req, SOUP_STATUS_NOT_FOUND, "no_cover",
+        "Client %u has no cover: not streaming, no recording thumbnail, no "
+        "uploaded cover.",
+        l->client_id);
+  } else if (l->width || l->height) {
+    cover_resize_cache_respond (
+        s->resize_cache, &l->req, pic, l->width, l->height);
+  } else {
+    cover_request_respond_picture (&l->req, pic);
+  }
+}
+
+static void lookup_reply (CoverPicture *pic, const gchar *location,
+    const GError *error, gpointer data);
+
+static void
+on_lookup_finished (SoupServerMessage *msg, CoverLookup *l)
+{
+  l->finished = TRUE;
+}
+
+/* Asks the synchronous sources from l->next on, up to the first
+ * asynchronous one.  Returns the picture found (transfer full), or NULL:
+ * l->next is then the asynchronous source, or past the end. */
+static CoverPicture *
+lookup_sync (CoverLookup *l)
+{
+  CoverService *s = l->req.service;
+
+  while (l->next < s->sources->len) {
+    CoverSource *src = g_ptr_array_index (s->sources, l->next);
+    CoverPicture *pic;
     GError *err = NULL;
 
-    pic = cover_source_lookup (src, client_id, &err);
+    if (cover_source_is_async (src))
+      return NULL;
+    l->next++;
+    pic = cover_source_lookup (src, l->client_id, &err);
     if (err) {
-      g_warning ("%s cover of client %u: %s", cover_source_get_name (src),
-          client_id, err->message);
-      g_clear_error (error);
-      g_propagate_error (error, err);
+      lookup_failed (l, src, err);
+      g_error_free (err);
     }
+    if (pic)
+      return pic;
   }
-  if (pic)
-    g_clear_error (error);
-  return pic;
+  return NULL;
+}
+
+/* Asks the sources from l->next on; frees @l once answered. */
+static void
+lookup_walk (CoverLookup *l)
+{
+  CoverService *s = l->req.service;
+  CoverPicture *pic = lookup_sync (l);
+  CoverSource *src;
+
+  if (pic || l->next >= s->sources->len) {
+    lookup_answer (l, pic, NULL);
+    g_clear_pointer (&pic, cover_picture_unref);
+    lookup_free (l);
+    return;
+  }
+  src = g_ptr_array_index (s->sources, l->next++);
+  {
+    CoverSourceQuery q = { l->client_id, l->path_and_query,
+      soup_message_headers_get_one (
+          soup_server_message_get_request_headers (l->req.msg),
+          "X-Client-Token"),
+      l->context };
+
+    if (!l->finished_id)
+      l->finished_id = g_signal_connect (
+          l->req.msg, "finished", G_CALLBACK (on_lookup_finished), l);
+    soup_server_message_pause (l->req.msg);
+    cover_source_lookup_async (src, &q, lookup_reply, l);
+  }
+}
+
+static void
+lookup_reply (CoverPicture *pic, const gchar *location, const GError *error,
+    gpointer data)
+{
+  CoverLookup *l = data;
+  CoverSource *src = g_ptr_array_index (l->req.service->sources, l->next - 1);
+
+  if (l->finished) {
+    g_clear_pointer (&pic, cover_picture_unref);
+    lookup_free (l);
+    return;
+  }
+  soup_server_message_unpause (l->req.msg);
+  if (error)
+    lookup_failed (l, src, error);
+  if (pic || location) {
+    lookup_answer (l, pic, location);
+    g_clear_pointer (&pic, cover_picture_unref);
+    lookup_free (l);
+    return;
+  }
+  lookup_walk (l);
 }
 
 static void
@@ -83,11 +219,12 @@ handle_cover (SoupServer *server, SoupServerMessage *msg, const char *path,
 {
   CoverService *s = user_data;
   g_autoptr (GHashTable) params = NULL;
-  g_autoptr (CoverPicture) pic = NULL;
-  g_autoptr (GError) err = NULL;
   guint32 client_id;
   guint width, height;
   CoverRequest req;
+  CoverLookup here = { 0 }, *l;
+  CoverPicture *pic;
+  GUri *uri;
 
   cover_request_init (&req, s, msg, COVER_ENDPOINT_COVER);
   if (!cover_request_begin_device (
@@ -107,23 +244,29 @@ handle_cover (SoupServer *server, SoupServerMessage *msg, const char *path,
               : 0))
     return;
 
-  pic = lookup_picture (s, client_id, &err);
-  if (!pic && err) {
-    cover_request_respond_error (&req, SOUP_STATUS_INTERNAL_SERVER_ERROR,
-        "internal", "The cover of client %u could not be read.", client_id);
+  /* on the stack while only synchronous sources are asked (a node alone,
+   * a live cover here) */
+  here.req = req;
+  here.client_id = client_id;
+  here.width = width;
+  here.height = height;
+  pic = lookup_sync (&here);
+  if (pic || here.next >= s->sources->len) {
+    lookup_answer (&here, pic, NULL);
+    g_clear_pointer (&pic, cover_picture_unref);
+    g_clear_error (&here.error);
     return;
   }
-  if (!pic) {
-    cover_request_respond_error (&req, SOUP_STATUS_NOT_FOUND, "no_cover",
-        "Client %u has no cover: not streaming, no recording thumbnail, no "
-        "uploaded cover.",
-        client_id);
-    return;
-  }
-  if (width || height)
-    cover_resize_cache_respond (s->resize_cache, &req, pic, width, height);
-  else
-    cover_request_respond_picture (&req, pic);
+  /* kept until an asynchronous source (the cluster's) replies */
+  l = g_new (CoverLookup, 1);
+  *l = here;
+  g_object_ref (msg);
+  uri = soup_server_message_get_uri (msg);
+  l->path_and_query = g_uri_get_query (uri)
+      ? g_strconcat (g_uri_get_path (uri), "?", g_uri_get_query (uri), NULL)
+      : g_strdup (g_uri_get_path (uri));
+  l->context = g_main_context_ref_thread_default ();
+  lookup_walk (l);
 }
 
 /* /healthz, /metrics, anything else */
@@ -329,6 +472,16 @@ cover_service_add_health (
   g_array_append_val (s->health_funcs, h);
 }
 
+void
+cover_service_set_upload_store (
+    CoverService *s, CoverUploadStoreFunc store, gpointer user_data)
+{
+  g_return_if_fail (s != NULL);
+
+  s->upload_store = store;
+  s->upload_store_data = user_data;
+}
+
 static void
 free_handler (gpointer data)
 {
@@ -421,6 +574,26 @@ cover_service_insert_source (
   g_return_if_fail (source != NULL);
 
   g_ptr_array_insert (s->sources, position, source);
+}
+
+void
+cover_service_replace_source (
+    CoverService *s, const gchar *name, CoverSource *source)
+{
+  g_return_if_fail (s != NULL);
+  g_return_if_fail (name != NULL);
+  g_return_if_fail (source != NULL);
+
+  for (guint i = 0; i < s->sources->len; i++) {
+    if (g_str_equal (
+            cover_source_get_name (g_ptr_array_index (s->sources, i)), name)) {
+      /* frees the source it replaces */
+      g_ptr_array_remove_index (s->sources, i);
+      g_ptr_array_insert (s->sources, i, source);
+      return;
+    }
+  }
+  g_ptr_array_add (s->sources, source);
 }
 
 void

@@ -86,6 +86,24 @@ typedef gboolean (*CoverServiceHealthFunc) (GString *out, gpointer user_data);
 void cover_service_add_health (
     CoverService *service, CoverServiceHealthFunc func, gpointer user_data);
 
+/* Where uploads go instead of the durable local file (the cluster's
+ * store): @store is called on the main context of the request with the
+ * checked image (transfer none: ref it to keep it) and calls @stored once,
+ * on @context, never from inside the call: without an error the upload
+ * is answered 200, with one 503 "unavailable" (the previous cover stays).
+ * The upload source of the chain should then read the same store. */
+typedef void (*CoverUploadStoredFunc) (const GError *error, gpointer data);
+typedef void (*CoverUploadStoreFunc) (gpointer user_data, guint32 client_id,
+    GBytes *image, GMainContext *context, CoverUploadStoredFunc stored,
+    gpointer stored_data);
+void cover_service_set_upload_store (
+    CoverService *service, CoverUploadStoreFunc store, gpointer user_data);
+/* Puts @source (transfer full) in the place of the chain's source named
+ * @name (e.g. "upload" when the uploads live elsewhere), or last when there
+ * is none by that name. */
+void cover_service_replace_source (
+    CoverService *service, const gchar *name, CoverSource *source);
+
 void cover_service_free (CoverService *service);
 
 G_END_DECLS

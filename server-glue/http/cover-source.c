@@ -27,6 +27,7 @@ struct _CoverSource
 {
   const gchar *name;
   CoverSourceLookupFunc lookup;
+  CoverSourceLookupAsyncFunc lookup_async; /* or NULL */
   gpointer user_data;
   GDestroyNotify user_data_free;
 };
@@ -94,21 +95,37 @@ cover_picture_unref (CoverPicture *p)
   g_atomic_rc_box_release_full (p, (GDestroyNotify) picture_clear);
 }
 
+const gchar *
+cover_picture_get_etag (CoverPicture *p)
+{
+  g_return_val_if_fail (p != NULL, NULL);
+
+  return p->etag;
+}
+
+static CoverSource *
+source_new (const gchar *name, CoverSourceLookupFunc lookup,
+    CoverSourceLookupAsyncFunc lookup_async, gpointer user_data,
+    GDestroyNotify user_data_free)
+{
+  CoverSource *source = g_new0 (CoverSource, 1);
+
+  source->name = name;
+  source->lookup = lookup;
+  source->lookup_async = lookup_async;
+  source->user_data = user_data;
+  source->user_data_free = user_data_free;
+  return source;
+}
+
 CoverSource *
 cover_source_new (const gchar *name, CoverSourceLookupFunc lookup,
     gpointer user_data, GDestroyNotify user_data_free)
 {
-  CoverSource *source;
-
   g_return_val_if_fail (name != NULL, NULL);
   g_return_val_if_fail (lookup != NULL, NULL);
 
-  source = g_new0 (CoverSource, 1);
-  source->name = name;
-  source->lookup = lookup;
-  source->user_data = user_data;
-  source->user_data_free = user_data_free;
-  return source;
+  return source_new (name, lookup, NULL, user_data, user_data_free);
 }
 
 CoverPicture *
@@ -117,7 +134,38 @@ cover_source_lookup (CoverSource *source, guint32 client_id, GError **error)
   g_return_val_if_fail (source != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  if (!source->lookup)
+    return NULL;
   return source->lookup (source->user_data, client_id, error);
+}
+
+CoverSource *
+cover_source_new_async (const gchar *name, CoverSourceLookupAsyncFunc lookup,
+    gpointer user_data, GDestroyNotify user_data_free)
+{
+  g_return_val_if_fail (name != NULL, NULL);
+  g_return_val_if_fail (lookup != NULL, NULL);
+
+  return source_new (name, NULL, lookup, user_data, user_data_free);
+}
+
+gboolean
+cover_source_is_async (CoverSource *source)
+{
+  g_return_val_if_fail (source != NULL, FALSE);
+
+  return source->lookup_async != NULL;
+}
+
+void
+cover_source_lookup_async (CoverSource *source, const CoverSourceQuery *query,
+    CoverSourceReplyFunc reply, gpointer reply_data)
+{
+  g_return_if_fail (source != NULL && source->lookup_async != NULL);
+  g_return_if_fail (query != NULL && query->context != NULL);
+  g_return_if_fail (reply != NULL);
+
+  source->lookup_async (source->user_data, query, reply, reply_data);
 }
 
 const gchar *

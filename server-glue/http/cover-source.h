@@ -36,6 +36,8 @@ CoverPicture *cover_picture_new (GBytes *data, const gchar *etag,
 /* Returns @picture (transfer full: one more reference). */
 CoverPicture *cover_picture_ref (CoverPicture *picture);
 void cover_picture_unref (CoverPicture *picture);
+/* The picture's ETag (transfer none). */
+const gchar *cover_picture_get_etag (CoverPicture *picture);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CoverPicture, cover_picture_unref);
 
@@ -60,6 +62,48 @@ CoverPicture *cover_source_lookup (
     CoverSource *source, guint32 client_id, GError **error);
 const gchar *cover_source_get_name (CoverSource *source);
 void cover_source_free (CoverSource *source);
+
+/* Asynchronous sources (the cluster's registry): the answer comes later,
+ * on the main context of the server that received the request, and may be
+ * a redirect instead of a picture. */
+
+/* What an asynchronous source is told about the request (valid during the
+ * lookup call only: copy what is kept). */
+typedef struct
+{
+  guint32 client_id;
+  /* the request's path and query as the client sent them (e.g.
+   * "/v2/snapshots/7/cover?width=64&client_token=..."), for a redirect or
+   * a proxied fetch */
+  const gchar *path_and_query;
+  /* the X-Client-Token header, or NULL */
+  const gchar *token_header;
+  /* where the reply must be called (the server's main context) */
+  GMainContext *context;
+} CoverSourceQuery;
+
+/* The reply of an asynchronous source, called once, on @query's context,
+ * never from inside the lookup call: @picture (transfer full) when it has
+ * one; else @location, an absolute URL the client is sent to with 302;
+ * else neither (nothing here, the next source is asked), with @error
+ * (transfer none) when the source failed. */
+typedef void (*CoverSourceReplyFunc) (CoverPicture *picture,
+    const gchar *location, const GError *error, gpointer reply_data);
+typedef void (*CoverSourceLookupAsyncFunc) (gpointer user_data,
+    const CoverSourceQuery *query, CoverSourceReplyFunc reply,
+    gpointer reply_data);
+
+/* As cover_source_new(), for a source that answers later.  The service
+ * pauses the request while it waits.  Returns (transfer full). */
+CoverSource *cover_source_new_async (const gchar *name,
+    CoverSourceLookupAsyncFunc lookup, gpointer user_data,
+    GDestroyNotify user_data_free);
+/* Whether @source was made by cover_source_new_async(); the synchronous
+ * cover_source_lookup() of such a source finds nothing. */
+gboolean cover_source_is_async (CoverSource *source);
+void cover_source_lookup_async (CoverSource *source,
+    const CoverSourceQuery *query, CoverSourceReplyFunc reply,
+    gpointer reply_data);
 
 G_END_DECLS
 

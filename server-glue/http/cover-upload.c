@@ -21,6 +21,7 @@
 
 #include "cover-file-source.h"
 #include "cover-image.h"
+#include "cover-upload-store.h"
 #include "cover-work.h"
 #include "cover-service-private.h"
 
@@ -387,6 +388,10 @@ cover_upload_handler (SoupServer *server, SoupServerMessage *msg,
     return;
   }
 
+  if (s->upload_store) {
+    cover_upload_store_start (&req, client_id, file);
+    return;
+  }
   st = cover_work_new (
       sizeof (StoreJob), &req, store_run, store_done, store_clear);
   st->client_id = client_id;

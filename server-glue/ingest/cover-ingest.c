@@ -46,6 +46,8 @@ G_DEFINE_QUARK (cover-ingest-error-quark, cover_ingest_error);
 struct _CoverIngest
 {
   const CoverConfig *config;
+  CoverIngestClaimFunc claim; /* the cluster's, or NULL */
+  gpointer claim_data;
   CoverIngestSettings *settings;
   guint port;
 
@@ -135,6 +137,9 @@ pre_announce (GstRTSPClient *client, GstRTSPContext *ctx, CoverIngest *ingest)
     codec = cover_push_factory_get_codec (element);
     liveness = cover_push_factory_get_liveness (element);
   }
+  /* one pusher per device in the whole cluster */
+  if (ingest->claim && !ingest->claim (cid, ingest->claim_data))
+    return GST_RTSP_STS_NOT_ENOUGH_BANDWIDTH;
   return cover_pushers_add (ingest->pushers, client, ctx->media, cid, codec,
       liveness,
       ingest->config->live_timeout_us > 0
@@ -500,6 +505,17 @@ cover_ingest_set_port (CoverIngest *ingest, guint port)
   g_return_if_fail (ingest != NULL);
 
   ingest->port = port;
+}
+
+void
+cover_ingest_set_claim_funcs (CoverIngest *ingest, CoverIngestClaimFunc claim,
+    CoverIngestReleaseFunc release, gpointer user_data)
+{
+  g_return_if_fail (ingest != NULL);
+
+  ingest->claim = claim;
+  ingest->claim_data = user_data;
+  cover_pushers_set_ended_func (ingest->pushers, release, user_data);
 }
 
 static guint

@@ -57,6 +57,16 @@ CoverIngest *cover_ingest_new (
     const CoverConfig *config, GKeyFile *file, GError **error);
 /* Overrides [ingest] rtsp-port (0: any free port). */
 void cover_ingest_set_port (CoverIngest *ingest, guint port);
+/* A cluster-wide claim of client ids (coversnapd's [cluster]): @claim is
+ * asked when a push's token was accepted, on that RTSP client's thread
+ * (it may wait a short bounded time), and returns FALSE to refuse the push
+ * with 453; @release is told when the client id has no push here any
+ * more.  Set before cover_ingest_start(). */
+typedef gboolean (*CoverIngestClaimFunc) (guint32 client_id, gpointer data);
+typedef void (*CoverIngestReleaseFunc) (guint32 client_id, gpointer data);
+void cover_ingest_set_claim_funcs (CoverIngest *ingest,
+    CoverIngestClaimFunc claim, CoverIngestReleaseFunc release,
+    gpointer user_data);
 gboolean cover_ingest_start (CoverIngest *ingest, GError **error);
 guint16 cover_ingest_get_port (CoverIngest *ingest);
 /* Client ids pushing now. */

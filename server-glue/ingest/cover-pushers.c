@@ -42,6 +42,9 @@ struct _CoverPushers
 {
   GMutex lock;
   GHashTable *by_cid; /* cid → CoverPusher */
+  /* set before the first push */
+  CoverPushersEndedFunc ended;
+  gpointer ended_data;
 };
 
 static void
@@ -114,6 +117,16 @@ cover_pushers_new (void)
   return pushers;
 }
 
+void
+cover_pushers_set_ended_func (
+    CoverPushers *pushers, CoverPushersEndedFunc func, gpointer user_data)
+{
+  g_return_if_fail (pushers != NULL);
+
+  pushers->ended = func;
+  pushers->ended_data = user_data;
+}
+
 /* Removes @media's pusher (if it is still the registered one); logs the
  * end. */
 static void
@@ -121,6 +134,8 @@ forget_media (CoverPushers *pushers, GstRTSPMedia *media, const gchar *why)
 {
   GHashTableIter iter;
   CoverPusher *p;
+  gboolean ended = FALSE;
+  guint32 cid = 0;
 
   g_mutex_lock (&pushers->lock);
   g_hash_table_iter_init (&iter, pushers->by_cid);
@@ -130,10 +145,14 @@ forget_media (CoverPushers *pushers, GstRTSPMedia *media, const gchar *why)
     g_message ("stream %u: stopped (%s) after %.1f s", p->cid,
         p->stop_reason ? p->stop_reason : why,
         (g_get_monotonic_time () - p->started) / (gdouble) G_USEC_PER_SEC);
+    cid = p->cid;
+    ended = TRUE;
     g_hash_table_iter_remove (&iter);
     break;
   }
   g_mutex_unlock (&pushers->lock);
+  if (ended && pushers->ended)
+    pushers->ended (cid, pushers->ended_data);
 }
 
 static void media_finalized (gpointer data, GObject *where_the_media_was);

@@ -35,6 +35,12 @@ void cover_liveness_watch_pad (CoverLiveness *liveness, GstPad *pad);
 typedef struct _CoverPushers CoverPushers;
 
 CoverPushers *cover_pushers_new (void);
+/* @func is called (outside the registry's lock, on the thread that ended
+ * it) when a client id has no push any more: not when a push is taken over
+ * by a new one of the same id. */
+typedef void (*CoverPushersEndedFunc) (guint32 client_id, gpointer user_data);
+void cover_pushers_set_ended_func (
+    CoverPushers *pushers, CoverPushersEndedFunc func, gpointer user_data);
 /* Registers the push of @client_id by @client with @media (neither taken:
  * both are watched).  @liveness (may be NULL) is ref'd and touched.
  * A previous push of @client_id that is stale (never reached RECORD, lost

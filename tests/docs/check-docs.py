@@ -537,7 +537,7 @@ def check_config(c, root, pages):
         return
     service = strip_c_comments(read_tree(root, "server-glue/http"))
     for status in sorted(set(re.findall(r"SOUP_STATUS_([A-Z_]+)", service))):
-        codes = {"OK": 200, "NOT_MODIFIED": 304, "BAD_REQUEST": 400,
+        codes = {"OK": 200, "FOUND": 302, "NOT_MODIFIED": 304, "BAD_REQUEST": 400,
                  "UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404,
                  "METHOD_NOT_ALLOWED": 405, "NOT_ACCEPTABLE": 406,
                  "REQUEST_ENTITY_TOO_LARGE": 413,

@@ -1,0 +1,606 @@
+/* coversnap
+ * Copyright (C) 2026 coversnap authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2 of the License, or (at your option) any later version.
+ */
+
+/* The cluster end to end: a redis-server of the test's own (unix socket),
+ * three coversnapd processes A, B, C on 127.0.0.1 (distinct ports; C with
+ * forward=proxy), devices pushing with gst-launch-1.0 over RTSP, covers
+ * fetched with libsoup (no redirect following) and curl (with and without
+ * -L).
+ *  - push red to B: A answers 302 to B, curl -L gets red; C proxies it
+ *    (200, red); the push stopped, A sends to B's newest thumbnail; an
+ *    upload via A, B stopped: C serves the upload byte for byte;
+ *  - a second push of the same client id to C while B pushes: refused;
+ *  - B SIGKILLed while it pushes: A stops sending clients to B within the
+ *    ttl; B restarted registers itself again;
+ *  - Redis killed: B still serves its live cover, an upload is 503 and
+ *    replaces nothing; Redis back (appendfsync always): the claims are
+ *    re-registered by the nodes, the earlier upload is intact;
+ *  - the stream moves from B to C while A is asked: a redirected request
+ *    is never redirected again. */
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+
+#include "cluster-util.h"
+#include "cs-test-http.h"
+#include "cs-test-image.h"
+#include "e2e-util.h"
+
+#define CID 42
+#define UPLOAD_CID 43
+
+typedef struct
+{
+  const gchar *name;
+  gchar *root;
+  gchar *config_path;
+  gchar *log_path;
+  guint16 http_port;
+  guint16 rtsp_port;
+  GSubprocess *proc;
+} Node;
+
+typedef struct
+{
+  gchar *root;
+  ClRedis *redis;
+  Node nodes[3]; /* A, B, C */
+  SoupSession *session;
+  GPtrArray *pushers;
+} Fixture;
+
+#define A(f) (&(f)->nodes[0])
+#define B(f) (&(f)->nodes[1])
+#define C(f) (&(f)->nodes[2])
+
+/* Reads stdout lines up to "@what ADDR:PORT" (the cluster line comes
+ * first). */
+static guint16
+read_port (GDataInputStream *in, const gchar *what)
+{
+  for (guint i = 0; i < 8; i++) {
+    g_autofree gchar *line = NULL;
+    g_autoptr (GError) err = NULL;
+
+    line = g_data_input_stream_read_line (in, NULL, NULL, &err);
+    g_assert_no_error (err);
+    g_assert_nonnull (line);
+    if (g_str_has_prefix (line, what))
+      return (guint16) g_ascii_strtoull (strrchr (line, ':') + 1, NULL, 10);
+  }
+  g_assert_not_reached ();
+}
+
+static void
+node_start (Node *n)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GDataInputStream) in = NULL;
+
+  n->proc = e2e_spawn (G_SUBPROCESS_FLAGS_STDOUT_PIPE, n->log_path, &err,
+      cs_test_program ("COVERSNAPD"), "--config", n->config_path, NULL);
+  g_assert_no_error (err);
+  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (n->proc));
+  g_assert_cmpuint (read_port (in, "http on "), ==, n->http_port);
+  n->rtsp_port = read_port (in, "rtsp on ");
+}
+
+static void
+node_set_up (Fixture *f, Node *n, const gchar *name, const gchar *forward)
+{
+  g_autofree gchar *config = NULL, *store = NULL, *data = NULL;
+
+  n->name = name;
+  n->root = g_build_filename (f->root, name, NULL);
+  store = g_build_filename (n->root, "store", NULL);
+  data = g_build_filename (n->root, "data", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (store, 0700), ==, 0);
+  g_assert_cmpint (g_mkdir_with_parents (data, 0700), ==, 0);
+  n->log_path = g_build_filename (n->root, "coversnapd.log", NULL);
+  n->config_path = g_build_filename (n->root, "coversnapd.ini", NULL);
+  n->http_port = cl_free_port ();
+  config = g_strdup_printf ("[server]\n"
+                            "listen-address=127.0.0.1\n"
+                            "port=%u\n"
+                            "data-dir=%s\n"
+                            "store-dir=%s\n"
+                            "live-timeout=2\n"
+                            "[app.e2e]\n"
+                            "key=" E2E_KEY "\n"
+                            "cids=42,43\n"
+                            "[ingest]\n"
+                            "rtsp-port=0\n"
+                            "[stream.default]\n"
+                            "min-interval=0\n"
+                            "thumbnails=true\n"
+                            "thumbnail-interval=1\n"
+                            "[cluster]\n"
+                            "redis=%s\n"
+                            "node-id=%s\n"
+                            "public-url=http://127.0.0.1:%u\n"
+                            "heartbeat=0.5\n"
+                            "ttl=2\n"
+                            /* a bound for a loaded machine, not a
+                             * measurement */
+                            "timeout=2\n"
+                            "forward=%s\n",
+      n->http_port, data, store, f->redis->socket_path, name, n->http_port,
+      forward);
+  g_assert_true (g_file_set_contents (n->config_path, config, -1, NULL));
+  node_start (n);
+}
+
+static void
+node_log (Node *n)
+{
+  g_autofree gchar *log = NULL;
+
+  if (g_file_get_contents (n->log_path, &log, NULL, NULL))
+    g_test_message ("coversnapd %s:\n%s", n->name, log);
+}
+
+/* SIGTERM: a clean stop (it releases what it holds) */
+static void
+node_stop (Node *n)
+{
+  if (!n->proc)
+    return;
+  if (g_subprocess_get_identifier (n->proc)) {
+    g_subprocess_send_signal (n->proc, SIGTERM);
+    g_assert_cmpint (cs_test_wait_child (n->proc, CL_WAIT_S), ==, 0);
+  }
+  g_clear_object (&n->proc);
+}
+
+static void
+node_kill (Node *n)
+{
+  cs_test_kill_child (n->proc);
+  g_clear_object (&n->proc);
+}
+
+static void
+fixture_set_up (Fixture *f, gconstpointer durable)
+{
+  f->root = cs_test_make_tmpdir ("coversnap-e2e-cluster-XXXXXX");
+  f->redis = cl_redis_start (f->root, GPOINTER_TO_INT (durable));
+  node_set_up (f, A (f), "a", "redirect");
+  node_set_up (f, B (f), "b", "redirect");
+  node_set_up (f, C (f), "c", "proxy");
+  f->session = cs_test_session_new (10);
+  f->pushers = g_ptr_array_new_with_free_func (g_object_unref);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  for (guint i = 0; i < f->pushers->len; i++)
+    cs_test_kill_child (g_ptr_array_index (f->pushers, i));
+  g_ptr_array_unref (f->pushers);
+  for (guint i = 0; i < 3; i++) {
+    Node *n = &f->nodes[i];
+
+    node_stop (n);
+    node_log (n);
+    g_free (n->root);
+    g_free (n->config_path);
+    g_free (n->log_path);
+  }
+  cl_redis_free (f->redis);
+  g_object_unref (f->session);
+  cs_test_rm_rf (f->root);
+  g_free (f->root);
+}
+
+/* Pushes and requests */
+
+static GSubprocess *
+push (Fixture *f, Node *n, const gchar *pattern)
+{
+  g_autoptr (GError) err = NULL;
+  g_autofree gchar *token = e2e_token_for (CID, E2E_KEY);
+  g_autofree gchar *location =
+      g_strdup_printf ("location=rtsp://127.0.0.1:%u/live/%u?token=%s",
+          n->rtsp_port, CID, token);
+  g_autofree gchar *pat = g_strdup_printf ("pattern=%s", pattern);
+  GSubprocess *p;
+
+  p = e2e_spawn (
+      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+      NULL, &err, "gst-launch-1.0", "-q", "videotestsrc", pat, "is-live=true",
+      "!", "video/x-raw,format=I420,width=320,height=240,framerate=25/1", "!",
+      "x264enc", "tune=zerolatency", "key-int-max=25", "!", "rtspclientsink",
+      location, NULL);
+  g_assert_no_error (err);
+  g_ptr_array_add (f->pushers, p);
+  return p;
+}
+
+typedef struct
+{
+  guint status;
+  gchar *source;
+  gchar *location;
+  GBytes *body;
+} Resp;
+
+static void
+resp_free (Resp *r)
+{
+  g_free (r->source);
+  g_free (r->location);
+  g_clear_pointer (&r->body, g_bytes_unref);
+  g_free (r);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Resp, resp_free);
+
+static gchar *
+cover_url (Node *n, guint32 cid)
+{
+  g_autofree gchar *token = e2e_token_for (cid, E2E_KEY);
+
+  return g_strdup_printf ("http://127.0.0.1:%u/v2/snapshots/%u/cover"
+                          "?client_token=%s",
+      n->http_port, cid, token);
+}
+
+/* GET @url without following a redirect */
+static Resp *
+get_url (Fixture *f, const gchar *url)
+{
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
+  g_autoptr (GError) err = NULL;
+  SoupMessageHeaders *h;
+  Resp *r = g_new0 (Resp, 1);
+
+  soup_message_add_flags (msg, SOUP_MESSAGE_NO_REDIRECT);
+  r->body = soup_session_send_and_read (f->session, msg, NULL, &err);
+  g_assert_no_error (err);
+  r->status = soup_message_get_status (msg);
+  h = soup_message_get_response_headers (msg);
+  r->source = g_strdup (soup_message_headers_get_one (h, "X-Cover-Source"));
+  r->location = g_strdup (soup_message_headers_get_one (h, "Location"));
+  return r;
+}
+
+static Resp *
+get (Fixture *f, Node *n, guint32 cid)
+{
+  g_autofree gchar *url = cover_url (n, cid);
+
+  return get_url (f, url);
+}
+
+typedef struct
+{
+  Fixture *f;
+  Node *node;
+  guint32 cid;
+  guint status;
+  const gchar *source; /* or NULL: any */
+  Node *redirect_to;   /* with 302 */
+} Want;
+
+static gboolean
+answers (gpointer data)
+{
+  Want *w = data;
+  g_autoptr (Resp) r = get (w->f, w->node, w->cid);
+  g_autofree gchar *prefix = NULL;
+
+  g_test_message ("%s: %u %s %s", w->node->name, r->status,
+      r->source ? r->source : "-", r->location ? r->location : "-");
+  if (r->status != w->status)
+    return FALSE;
+  if (w->source && g_strcmp0 (r->source, w->source) != 0)
+    return FALSE;
+  if (w->redirect_to) {
+    prefix =
+        g_strdup_printf ("http://127.0.0.1:%u/", w->redirect_to->http_port);
+    return r->location && g_str_has_prefix (r->location, prefix);
+  }
+  return TRUE;
+}
+
+static void
+wait_answer (Fixture *f, Node *n, guint32 cid, guint status,
+    const gchar *source, Node *redirect_to)
+{
+  Want w = { f, n, cid, status, source, redirect_to };
+
+  g_assert_true (
+      cs_test_poll (answers, &w, CL_WAIT_S * G_USEC_PER_SEC, 100 * 1000));
+}
+
+/* curl, a client nobody here wrote: "STATUS REDIRECT_URL" and the body in
+ * @out_path */
+static gchar *
+curl (const gchar *url, gboolean follow, const gchar *out_path)
+{
+  const gchar *argv[] = { "curl", "-s", "--max-time", "10", "-o", out_path,
+    "-w", "%{http_code} %{redirect_url}", follow ? "-L" : "-s", url, NULL };
+  g_auto (CsTestRun) run = { 0 };
+
+  cs_test_run (&run, argv, NULL, NULL);
+  g_assert_cmpint (run.status, ==, 0);
+  return g_strstrip (cs_test_bytes_to_string (run.out));
+}
+
+static guint
+upload (Fixture *f, Node *n, guint32 cid, GBytes *image)
+{
+  g_autofree gchar *token = e2e_token_for (cid, E2E_KEY);
+  g_autofree gchar *url = g_strdup_printf (
+      "http://127.0.0.1:%u/v2/devices/%u/snapshots?client_token=%s",
+      n->http_port, cid, token);
+  g_autoptr (SoupMessage) msg =
+      cs_test_upload_message (url, "file", "cover.png", "image/png", image);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) err = NULL;
+
+  body = soup_session_send_and_read (f->session, msg, NULL, &err);
+  g_assert_no_error (err);
+  if (soup_message_get_status (msg) == SOUP_STATUS_SERVICE_UNAVAILABLE) {
+    g_autofree gchar *text = cs_test_bytes_to_string (body);
+
+    g_assert_nonnull (strstr (text, "\"unavailable\""));
+  }
+  return soup_message_get_status (msg);
+}
+
+/* The tests */
+
+static void
+test_forward (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = cover_url (A (f), CID);
+  g_autofree gchar *out = g_build_filename (f->root, "curl.jpg", NULL);
+  g_autofree gchar *b_url = g_strdup_printf (
+      "http://127.0.0.1:%u/v2/snapshots/%u/cover?", B (f)->http_port, CID);
+  g_autoptr (GBytes) png = cs_test_png_solid (16, 16, 0, 200, 0);
+  g_autofree gchar *said = NULL;
+  g_autofree gchar *jpeg = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (Resp) r = NULL;
+  gsize len;
+
+  push (f, B (f), "red");
+  wait_answer (f, B (f), CID, 200, "live", NULL);
+
+  /* A: 302 to B with the same path and query, marked */
+  said = curl (url, FALSE, out);
+  g_assert_true (g_str_has_prefix (said, "302 "));
+  g_assert_true (g_str_has_prefix (said + 4, b_url));
+  g_assert_nonnull (strstr (said, "client_token="));
+  g_assert_true (g_str_has_suffix (said, "&forwarded=1"));
+  g_clear_pointer (&said, g_free);
+  /* followed: B's live cover */
+  said = curl (url, TRUE, out);
+  g_assert_cmpstr (said, ==, "200");
+  g_assert_true (g_file_get_contents (out, &jpeg, &len, NULL));
+  bytes = g_bytes_new_take (g_steal_pointer (&jpeg), len);
+  e2e_assert_red (bytes, 320, 240);
+
+  /* C proxies: 200 from C itself, red */
+  r = get (f, C (f), CID);
+  g_assert_cmpuint (r->status, ==, 200);
+  g_assert_cmpstr (r->source, ==, "live");
+  e2e_assert_red (r->body, 320, 240);
+  g_clear_pointer (&r, resp_free);
+
+  /* the push stops: A sends clients to B's newest thumbnail */
+  cs_test_kill_child (g_ptr_array_index (f->pushers, 0));
+  wait_answer (f, B (f), CID, 200, "record", NULL);
+  wait_answer (f, A (f), CID, 302, NULL, B (f));
+  r = get (f, A (f), CID);
+  {
+    g_autoptr (Resp) followed = get_url (f, r->location);
+
+    g_assert_cmpuint (followed->status, ==, 200);
+    g_assert_cmpstr (followed->source, ==, "record");
+  }
+  g_clear_pointer (&r, resp_free);
+
+  /* an upload via A; everything of B stops; C serves the upload */
+  g_assert_cmpuint (upload (f, A (f), CID, png), ==, 200);
+  node_stop (B (f));
+  r = get (f, C (f), CID);
+  g_assert_cmpuint (r->status, ==, 200);
+  g_assert_cmpstr (r->source, ==, "upload");
+  g_assert_true (g_bytes_equal (r->body, png));
+}
+
+static void
+test_one_pusher (Fixture *f, gconstpointer data)
+{
+  GSubprocess *second;
+  g_autoptr (Resp) r = NULL;
+
+  push (f, B (f), "red");
+  wait_answer (f, B (f), CID, 200, "live", NULL);
+  /* the same client id on C while B's owner lives: refused (453), the
+   * pusher gives up */
+  second = push (f, C (f), "blue");
+  g_assert_cmpint (cs_test_wait_child (second, CL_WAIT_S), >, 0);
+  r = get (f, B (f), CID);
+  g_assert_cmpuint (r->status, ==, 200);
+  e2e_assert_red (r->body, 320, 240);
+  g_clear_pointer (&r, resp_free);
+  r = get (f, A (f), CID);
+  g_assert_cmpuint (r->status, ==, 302);
+}
+
+static gboolean
+has_thumbnail (gpointer data)
+{
+  Node *n = data;
+  g_autofree gchar *dir =
+      g_build_filename (n->root, "data", "thumbnails", "42", NULL);
+
+  return g_file_test (dir, G_FILE_TEST_IS_DIR) &&
+      cs_test_count_dir (dir, ".jpg") > 0;
+}
+
+static void
+test_sigkill (Fixture *f, gconstpointer data)
+{
+  push (f, B (f), "red");
+  wait_answer (f, B (f), CID, 200, "live", NULL);
+  wait_answer (f, A (f), CID, 302, NULL, B (f));
+  g_assert_true (cs_test_poll (
+      has_thumbnail, B (f), CL_WAIT_S * G_USEC_PER_SEC, 100 * 1000));
+  /* no clean stop: B's keys go with their TTL (2 s); A has no thumbnail
+   * and no upload of its own */
+  node_kill (B (f));
+  /* C (proxy) asked while the registry may still name B: the fetch fails
+   * at once and the rest of C's chain answers (nothing: 404), no 5xx */
+  {
+    g_autoptr (Resp) r = get (f, C (f), CID);
+
+    g_assert_cmpuint (r->status, ==, 404);
+  }
+  wait_answer (f, A (f), CID, 404, NULL, NULL);
+  /* B back on its port and data: it registers itself again, and its
+   * thumbnails of the stream are what A sends clients to */
+  node_start (B (f));
+  wait_answer (f, A (f), CID, 302, NULL, B (f));
+}
+
+static gboolean
+registry_reachable (gpointer data)
+{
+  Node *n = data;
+  g_autofree gchar *url =
+      g_strdup_printf ("http://127.0.0.1:%u/healthz", n->http_port);
+  g_autoptr (SoupSession) session = cs_test_session_new (10);
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
+  g_autoptr (GBytes) body =
+      soup_session_send_and_read (session, msg, NULL, NULL);
+  g_autofree gchar *text = cs_test_bytes_to_string (body);
+
+  return soup_message_get_status (msg) == 200 &&
+      strstr (text, "registry reachable") != NULL;
+}
+
+static void
+test_redis_down (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GBytes) first = cs_test_png_solid (16, 16, 0, 0, 200);
+  g_autoptr (GBytes) second = cs_test_png_solid (16, 16, 200, 200, 0);
+  g_autoptr (Resp) r = NULL;
+
+  push (f, B (f), "red");
+  wait_answer (f, B (f), CID, 200, "live", NULL);
+  g_assert_cmpuint (upload (f, A (f), UPLOAD_CID, first), ==, 200);
+
+  cl_redis_kill (f->redis);
+  /* B serves its own live cover; uploads are refused, not half-stored */
+  r = get (f, B (f), CID);
+  g_assert_cmpuint (r->status, ==, 200);
+  e2e_assert_red (r->body, 320, 240);
+  g_assert_cmpuint (upload (f, A (f), UPLOAD_CID, second), ==, 503);
+  g_assert_false (registry_reachable (A (f)));
+
+  /* back (appendfsync always: what was acknowledged is there): the nodes
+   * reconnect by themselves and register their streams again */
+  cl_redis_restart (f->redis);
+  wait_answer (f, A (f), CID, 302, NULL, B (f));
+  /* (each node reconnects after its own backoff) */
+  g_assert_true (cs_test_poll (
+      registry_reachable, C (f), CL_WAIT_S * G_USEC_PER_SEC, 100 * 1000));
+  g_clear_pointer (&r, resp_free);
+  r = get (f, C (f), UPLOAD_CID);
+  g_assert_cmpuint (r->status, ==, 200);
+  g_assert_true (g_bytes_equal (r->body, first));
+  g_assert_cmpuint (upload (f, A (f), UPLOAD_CID, second), ==, 200);
+}
+
+typedef struct
+{
+  Fixture *f;
+  guint redirects;
+} Moving;
+
+/* A once, and where it sends the client once: never a second 302 */
+static void
+ask_a (Moving *m)
+{
+  g_autoptr (Resp) r = get (m->f, A (m->f), CID);
+
+  if (r->status == 302) {
+    g_autoptr (Resp) again = get_url (m->f, r->location);
+
+    g_assert_cmpuint (again->status, !=, 302);
+    m->redirects++;
+  }
+}
+
+static gboolean
+live_key_gone (gpointer data)
+{
+  Moving *m = data;
+  g_autofree gchar *owner = NULL;
+
+  ask_a (m);
+  owner = cl_redis_cli (m->f->redis, "GET coversnap:live:42");
+  return *owner == '\0';
+}
+
+static gboolean
+a_sends_to_c (gpointer data)
+{
+  Moving *m = data;
+  Want w = { m->f, A (m->f), CID, 302, NULL, C (m->f) };
+
+  ask_a (m);
+  return answers (&w);
+}
+
+static void
+test_no_loop (Fixture *f, gconstpointer data)
+{
+  Moving m = { f, 0 };
+  g_autofree gchar *url = NULL;
+  g_autoptr (Resp) r = NULL;
+
+  push (f, B (f), "red");
+  wait_answer (f, B (f), CID, 200, "live", NULL);
+  wait_answer (f, A (f), CID, 302, NULL, B (f));
+  /* the stream moves from B to C while A is asked */
+  cs_test_kill_child (g_ptr_array_index (f->pushers, 0));
+  g_assert_true (
+      cs_test_poll (live_key_gone, &m, CL_WAIT_S * G_USEC_PER_SEC, 50 * 1000));
+  push (f, C (f), "blue");
+  g_assert_true (
+      cs_test_poll (a_sends_to_c, &m, CL_WAIT_S * G_USEC_PER_SEC, 50 * 1000));
+  g_assert_cmpuint (m.redirects, >, 0);
+  /* B, asked with the marker, answers with what it has (its thumbnail),
+   * not with a redirect to C */
+  url = g_strdup_printf ("%s&forwarded=1", cover_url (B (f), CID));
+  r = get_url (f, url);
+  g_assert_cmpuint (r->status, ==, 200);
+  g_assert_cmpstr (r->source, ==, "record");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(path, durable, func)                                               \
+  g_test_add (path, Fixture, GINT_TO_POINTER (durable), fixture_set_up, func,  \
+      fixture_tear_down)
+  ADD ("/cluster/e2e/forward", FALSE, test_forward);
+  ADD ("/cluster/e2e/one-pusher", FALSE, test_one_pusher);
+  ADD ("/cluster/e2e/sigkill", FALSE, test_sigkill);
+  ADD ("/cluster/e2e/redis-down", TRUE, test_redis_down);
+  ADD ("/cluster/e2e/no-loop", FALSE, test_no_loop);
+  return g_test_run ();
+}
