@@ -17,6 +17,8 @@
 
 #include <errno.h>
 #include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
 #include <sys/socket.h>
 
 /* Accepting is ours, not libsoup's: a SoupServer that listens itself
@@ -392,6 +394,42 @@ clear_source (GSource **source)
   }
 }
 
+/* libsoup keeps a connection alive after a response only while its
+ * server has a listener (soup-server.c, request_finished(): "...&&
+ * priv->listeners"); ours accepts by itself and hands the connections
+ * over with soup_server_accept_iostream(), so without one every
+ * connection would close after its first response.  The listener given
+ * here is a Unix socket whose path is removed at once: nothing can ever
+ * connect to it, it only keeps libsoup's keep-alive on. */
+static void
+anchor_keepalive (SoupServer *server)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GSocket) sock = NULL;
+  g_autoptr (GSocketAddress) addr = NULL;
+  g_autofree gchar *dir = NULL, *path = NULL;
+
+  dir = g_dir_make_tmp ("coversnap-http-XXXXXX", &err);
+  if (!dir)
+    goto failed;
+  path = g_build_filename (dir, "anchor", NULL);
+  sock = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_DEFAULT, &err);
+  addr = g_unix_socket_address_new (path);
+  if (sock && g_socket_bind (sock, addr, FALSE, &err) &&
+      g_socket_listen (sock, &err))
+    soup_server_listen_socket (server, sock, 0, &err);
+  g_unlink (path);
+  g_rmdir (dir);
+  if (!err)
+    return;
+
+failed:
+  g_warning ("HTTP keep-alive is off, every connection closes after one "
+             "response: %s",
+      err->message);
+}
+
 static gpointer
 http_thread (gpointer data)
 {
@@ -402,6 +440,7 @@ http_thread (gpointer data)
   g_main_context_push_thread_default (context);
   t->server = soup_server_new ("server-header", "coversnap ", NULL);
   l->attach (l->attach_data, t->server);
+  anchor_keepalive (t->server);
   g_signal_connect (
       t->server, "request-started", G_CALLBACK (on_request_started), t);
   g_signal_connect (

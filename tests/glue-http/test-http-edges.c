@@ -237,6 +237,63 @@ test_http10_no_host (void)
   ht_svc_free (svc);
 }
 
+/* Reads from @in until @n complete responses to GET /healthz ("ok\n"
+ * bodies) arrived, within a bounded time; returns how many did. */
+static guint
+read_health_responses (GInputStream *in, guint n)
+{
+  GString *got = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  guint count = 0;
+
+  while (count < n && g_get_monotonic_time () < deadline) {
+    gchar buf[4096];
+    gssize r = g_input_stream_read (in, buf, sizeof buf, NULL, NULL);
+    const gchar *p;
+
+    if (r <= 0)
+      break;
+    g_string_append_len (got, buf, r);
+    for (count = 0, p = got->str; (p = strstr (p, "\r\n\r\nok\n")); p++)
+      count++;
+  }
+  g_string_free (got, TRUE);
+  return count;
+}
+
+/* HTTP/1.1 keeps the connection: two pipelined requests and a third
+ * after them get three answers on one connection (libsoup closes every
+ * connection after one response unless its server has a listener, and
+ * the service accepts connections by itself). */
+static void
+test_keepalive (void)
+{
+  HtSvc *svc = ht_svc_new (NULL);
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketConnection) conn = NULL;
+  g_autoptr (GError) err = NULL;
+  static const gchar one[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  g_autofree gchar *two = g_strconcat (one, one, NULL);
+  GOutputStream *out;
+  GInputStream *in;
+
+  g_socket_client_set_timeout (client, 10);
+  conn = g_socket_client_connect_to_host (
+      client, "127.0.0.1", svc->port, NULL, &err);
+  g_assert_no_error (err);
+  out = g_io_stream_get_output_stream (G_IO_STREAM (conn));
+  in = g_io_stream_get_input_stream (G_IO_STREAM (conn));
+  g_assert_true (
+      g_output_stream_write_all (out, two, strlen (two), NULL, NULL, &err));
+  g_assert_no_error (err);
+  g_assert_cmpuint (read_health_responses (in, 2), ==, 2);
+  g_assert_true (
+      g_output_stream_write_all (out, one, strlen (one), NULL, NULL, &err));
+  g_assert_no_error (err);
+  g_assert_cmpuint (read_health_responses (in, 1), ==, 1);
+  ht_svc_free (svc);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -250,5 +307,6 @@ main (int argc, char **argv)
   g_test_add_func ("/http/upload/prefix-boundary", test_prefix_boundary);
   g_test_add_func ("/http/upload/undecodable-upload", test_undecodable_upload);
   g_test_add_func ("/http/cover/http10-no-host", test_http10_no_host);
+  g_test_add_func ("/http/keepalive", test_keepalive);
   return ht_run ();
 }
