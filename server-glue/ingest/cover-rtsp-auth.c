@@ -175,6 +175,35 @@ cover_rtsp_auth_session_is_owned_by (
   return owner && owner == (GObject *) client;
 }
 
+static GstRTSPFilterResult
+unwatch_one (GstRTSPClient *client, GstRTSPSession *sess, gpointer session)
+{
+  return sess == session ? GST_RTSP_FILTER_REMOVE : GST_RTSP_FILTER_KEEP;
+}
+
+void
+cover_rtsp_auth_unwatch_foreign (GstRTSPClient *client, GstRTSPSession *session)
+{
+  gboolean drop_backlog = FALSE;
+
+  g_return_if_fail (GST_IS_RTSP_CLIENT (client));
+
+  if (!session || cover_rtsp_auth_session_is_owned_by (session, client))
+    return;
+  /* With drop-backlog (the default, which the ingest keeps) a REMOVE only
+   * ends the client's watch of the session; without it gst-rtsp-server
+   * would unlink the session's media right here, the very harm avoided:
+   * then the watch stays, and the close-time drop_session() in
+   * cover-ingest.c is all that is left. */
+  g_object_get (client, "drop-backlog", &drop_backlog, NULL);
+  if (!drop_backlog) {
+    g_warning ("RTSP client without drop-backlog: cannot unwatch a session "
+               "it does not own");
+    return;
+  }
+  gst_rtsp_client_session_filter (client, unwatch_one, session);
+}
+
 /* the client ids a token was accepted for on @client's connection */
 static void
 client_add_cid (GstRTSPClient *client, guint32 cid)
@@ -234,6 +263,11 @@ cover_rtsp_auth_check (
   guint32 cid;
   gboolean announce;
 
+  /* first, whatever the request and the decision: the session it names is
+   * already watched by this connection (see cover_rtsp_auth_unwatch_foreign)
+   */
+  if (ctx->client)
+    cover_rtsp_auth_unwatch_foreign (ctx->client, ctx->session);
   if (strcmp (check, GST_RTSP_AUTH_CHECK_URL) != 0)
     return TRUE;
   /* OPTIONS * and the like */

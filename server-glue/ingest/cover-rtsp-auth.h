@@ -41,6 +41,19 @@ void cover_rtsp_auth_set_session_owner (
 /* Whether @client created @session. */
 gboolean cover_rtsp_auth_session_is_owned_by (
     GstRTSPSession *session, GstRTSPClient *client);
+/* Makes @client stop watching @session (when not NULL) unless @client
+ * created it.  gst-rtsp-server (1.22) adds any session a message names to
+ * the connection's watched sessions before any hook runs (handle_request:
+ * the pool lookup and client_watch_session, then the auth check;
+ * handle_response: the same, with no check at all), and a closing
+ * connection unlinks the media of every session it watches
+ * (client_watch_notify, cleanup_session) before "closed" is emitted.  So a
+ * connection that merely named a device's session would end it by closing.
+ * The auth's check calls this first, for every request, whatever it then
+ * decides; the ingest's client class calls it for every response a client
+ * sends.  A session is thus watched by its creator only. */
+void cover_rtsp_auth_unwatch_foreign (
+    GstRTSPClient *client, GstRTSPSession *session);
 
 G_END_DECLS
 
