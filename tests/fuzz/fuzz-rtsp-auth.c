@@ -35,7 +35,22 @@
 #include "cover-rtsp-auth.h"
 #include "cover-session-pool.h"
 
+int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+const char *__lsan_default_options (void);
+
+/* Past 2048 quarks (GStreamer and gst-rtsp-server register more) GLib
+ * drops its first quark block for good, by design (lockless lookups): 16
+ * KiB from its library constructor that LeakSanitizer's check at exit
+ * reports, a leak of no input, and not to be suppressed by its stack (it
+ * is just malloc and g_malloc: GLib has no frame pointers).  So no check
+ * at exit; libFuzzer's check after any input whose allocations do not
+ * balance stays (it would name that block too, with the input's leak). */
+const char *
+__lsan_default_options (void)
+{
+  return "leak_check_at_exit=0";
+}
 
 /* bounds what one input may cost */
 #define MAX_INPUT_BYTES (256 * 1024)
@@ -230,12 +245,22 @@ handle_request (GstRTSPMessage *msg, GHashTable *cids)
   }
   if (token_accepted) {
     g_assert_cmpint (code, ==, GST_RTSP_STS_OK);
-    g_assert_cmpuint (cid, ==, 42);
+    /* the devices there are tokens for */
+    g_assert_true (cid == 42 || cid == 43);
     g_hash_table_add (cids, GUINT_TO_POINTER (cid));
   }
 done:
   if (uri)
     gst_rtsp_url_free (uri);
+}
+
+/* libFuzzer sets up before the first input: the once-only allocations
+ * would look like that input's leak (fuzz-main.c sets up lazily) */
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
+{
+  setup ();
+  return 0;
 }
 
 int
