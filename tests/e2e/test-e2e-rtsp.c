@@ -188,7 +188,9 @@ static void
 test_foreign_close_keeps_session (gconstpointer data)
 {
   const gchar *how = data;
-  E2eServer *f = e2e_server_new (5, NULL, FALSE);
+  /* the session must not end by itself meanwhile, however loaded the
+   * machine: no live-timeout nor pending-timeout within the test */
+  E2eServer *f = e2e_server_new (60, "[ingest]\npending-timeout=120\n", FALSE);
   g_autoptr (GSocketConnection) c1 = NULL;
   g_autoptr (GSocketConnection) c2 = NULL;
   g_autofree gchar *session = NULL, *bare = NULL, *text = NULL;
