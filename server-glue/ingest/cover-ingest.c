@@ -332,10 +332,23 @@ cover_ingest_client_make_path_from_uri (
   return g_strdup (abspath);
 }
 
+/* A response a client sends may name any session: gst-rtsp-server watches
+ * it with no auth check, and would unlink it when the connection closes
+ * (see cover_rtsp_auth_unwatch_foreign(); requests get the same in the
+ * auth's check).  1.22's GstRTSPConnection already refuses a response
+ * whose CSeq answers no request of the server's (and the ingest sends
+ * none), so this is a second line, kept in case that check goes. */
+static void
+cover_ingest_client_handle_response (GstRTSPClient *client, GstRTSPContext *ctx)
+{
+  cover_rtsp_auth_unwatch_foreign (client, ctx->session);
+}
+
 static void
 cover_ingest_client_class_init (CoverIngestClientClass *klass)
 {
   klass->make_path_from_uri = cover_ingest_client_make_path_from_uri;
+  klass->handle_response = cover_ingest_client_handle_response;
 }
 
 static void

@@ -94,37 +94,38 @@ token_of_basic (const gchar *header)
 /* the token of the request: the query, else the Basic credentials, else
  * NULL (transfer full) */
 static gchar *
-token_of (GstRTSPContext *ctx)
+token_of (const CoverRtspAuthRequest *req)
 {
-  gchar *token = token_of_query (ctx->uri->query);
+  gchar *token = token_of_query (req->uri->query);
   gchar *header = NULL;
 
   if (token)
     return token;
-  if (ctx->request &&
+  if (req->request &&
       gst_rtsp_message_get_header (
-          ctx->request, GST_RTSP_HDR_AUTHORIZATION, &header, 0) == GST_RTSP_OK)
+          req->request, GST_RTSP_HDR_AUTHORIZATION, &header, 0) == GST_RTSP_OK)
     return token_of_basic (header);
   return NULL;
 }
 
 /* an ANNOUNCE whose SDP has no video we can make covers of: 415 */
-static gboolean
-check_sdp (GstRTSPContext *ctx, guint32 cid, const gchar *peer)
+static GstRTSPStatusCode
+check_sdp (const CoverRtspAuthRequest *req, guint32 cid)
 {
   g_autofree gchar *offered = NULL;
   guint8 *data = NULL;
   guint size = 0, n_media = 0;
 
-  gst_rtsp_message_get_body (ctx->request, &data, &size);
+  if (req->request)
+    gst_rtsp_message_get_body (req->request, &data, &size);
   if (cover_push_factory_probe_sdp (data, size, &offered, &n_media) !=
           COVER_CODEC_NONE &&
       n_media <= COVER_PUSH_MAX_MEDIA)
-    return TRUE;
+    return GST_RTSP_STS_OK;
   g_message ("ANNOUNCE " COVER_INGEST_MOUNT_PATH "/%u from %s refused (415): "
              "no H.264, H.265 or JPEG video among %u media (offered: %s)",
-      cid, peer ? peer : "?", n_media, offered);
-  return refuse (ctx, GST_RTSP_STS_UNSUPPORTED_MEDIA_TYPE);
+      cid, req->peer ? req->peer : "?", n_media, offered);
+  return GST_RTSP_STS_UNSUPPORTED_MEDIA_TYPE;
 }
 
 static GQuark
@@ -175,6 +176,35 @@ cover_rtsp_auth_session_is_owned_by (
   return owner && owner == (GObject *) client;
 }
 
+static GstRTSPFilterResult
+unwatch_one (GstRTSPClient *client, GstRTSPSession *sess, gpointer session)
+{
+  return sess == session ? GST_RTSP_FILTER_REMOVE : GST_RTSP_FILTER_KEEP;
+}
+
+void
+cover_rtsp_auth_unwatch_foreign (GstRTSPClient *client, GstRTSPSession *session)
+{
+  gboolean drop_backlog = FALSE;
+
+  g_return_if_fail (GST_IS_RTSP_CLIENT (client));
+
+  if (!session || cover_rtsp_auth_session_is_owned_by (session, client))
+    return;
+  /* With drop-backlog (the default, which the ingest keeps) a REMOVE only
+   * ends the client's watch of the session; without it gst-rtsp-server
+   * would unlink the session's media right here, the very harm avoided:
+   * then the watch stays, and the close-time drop_session() in
+   * cover-ingest.c is all that is left. */
+  g_object_get (client, "drop-backlog", &drop_backlog, NULL);
+  if (!drop_backlog) {
+    g_warning ("RTSP client without drop-backlog: cannot unwatch a session "
+               "it does not own");
+    return;
+  }
+  gst_rtsp_client_session_filter (client, unwatch_one, session);
+}
+
 /* the client ids a token was accepted for on @client's connection */
 static void
 client_add_cid (GstRTSPClient *client, guint32 cid)
@@ -190,35 +220,80 @@ client_add_cid (GstRTSPClient *client, guint32 cid)
   g_hash_table_add (cids, GUINT_TO_POINTER (cid));
 }
 
-static gboolean
-client_has_cid (GstRTSPClient *client, guint32 cid)
-{
-  GHashTable *cids =
-      g_object_get_qdata (G_OBJECT (client), client_cids_quark ());
-
-  return cids && g_hash_table_contains (cids, GUINT_TO_POINTER (cid));
-}
-
 /* A request without a token: on the connection that presented one only.
  * The session id is not logged (it is the session's only secret). */
-static gboolean
+static GstRTSPStatusCode
 check_without_token (
-    GstRTSPContext *ctx, const gchar *method, guint32 cid, const gchar *peer)
+    const CoverRtspAuthRequest *req, const gchar *method, guint32 cid)
 {
-  if (ctx->session) {
-    if (cover_rtsp_auth_session_is_owned_by (ctx->session, ctx->client))
-      return TRUE;
+  const gchar *peer = req->peer ? req->peer : "?";
+
+  if (req->has_session) {
+    if (req->owns_session)
+      return GST_RTSP_STS_OK;
     g_message ("%s " COVER_INGEST_MOUNT_PATH "/%u from %s refused (454): no "
                "token, and the session it names is not this connection's",
-        method, cid, peer ? peer : "?");
-    return refuse (ctx, GST_RTSP_STS_SESSION_NOT_FOUND);
+        method, cid, peer);
+    return GST_RTSP_STS_SESSION_NOT_FOUND;
   }
-  if (ctx->method == GST_RTSP_OPTIONS || client_has_cid (ctx->client, cid))
-    return TRUE;
+  if (req->method == GST_RTSP_OPTIONS ||
+      (req->accepted_cids &&
+          g_hash_table_contains (req->accepted_cids, GUINT_TO_POINTER (cid))))
+    return GST_RTSP_STS_OK;
   g_message ("%s " COVER_INGEST_MOUNT_PATH "/%u from %s refused (401): no "
              "token, and none was accepted on this connection",
-      method, cid, peer ? peer : "?");
-  return refuse (ctx, GST_RTSP_STS_UNAUTHORIZED);
+      method, cid, peer);
+  return GST_RTSP_STS_UNAUTHORIZED;
+}
+
+GstRTSPStatusCode
+cover_rtsp_auth_decide (CoverAppTable *apps, const CoverRtspAuthRequest *req,
+    gint64 now, guint32 *cid, gboolean *token_accepted)
+{
+  const gchar *method;
+  g_autofree gchar *token = NULL;
+  g_autofree gchar *redacted = NULL;
+  CoverTokenStatus status;
+  gboolean announce;
+  GstRTSPStatusCode code;
+
+  g_return_val_if_fail (apps != NULL, GST_RTSP_STS_INTERNAL_SERVER_ERROR);
+  g_return_val_if_fail (req != NULL, GST_RTSP_STS_INTERNAL_SERVER_ERROR);
+  g_return_val_if_fail (cid != NULL, GST_RTSP_STS_INTERNAL_SERVER_ERROR);
+  g_return_val_if_fail (
+      token_accepted != NULL, GST_RTSP_STS_INTERNAL_SERVER_ERROR);
+
+  *cid = 0;
+  *token_accepted = FALSE;
+  /* OPTIONS * and the like */
+  if (!req->uri)
+    return GST_RTSP_STS_OK;
+
+  method = req->method ? gst_rtsp_method_as_text (req->method) : "?";
+  announce = req->method == GST_RTSP_ANNOUNCE;
+  if (!cover_ingest_cid_from_path (req->uri->abspath, !announce, cid)) {
+    g_message ("%s %s: not " COVER_INGEST_MOUNT_PATH "/<client_id>", method,
+        req->uri->abspath);
+    return GST_RTSP_STS_NOT_FOUND;
+  }
+  token = token_of (req);
+  if (!token && !announce && req->method != GST_RTSP_DESCRIBE)
+    return check_without_token (req, method, *cid);
+
+  status = cover_token_authorize (apps, token, *cid, req->peer, now, 0, NULL);
+  if (status != COVER_TOKEN_OK) {
+    redacted = cover_token_redact (token);
+    g_message ("%s " COVER_INGEST_MOUNT_PATH "/%u from %s: token %s refused: "
+               "%s",
+        method, *cid, req->peer ? req->peer : "?",
+        redacted ? redacted : "(none)", cover_token_status_to_string (status));
+    return cover_token_status_is_forbidden (status) ? GST_RTSP_STS_FORBIDDEN
+                                                    : GST_RTSP_STS_UNAUTHORIZED;
+  }
+  if (announce && (code = check_sdp (req, *cid)) != GST_RTSP_STS_OK)
+    return code;
+  *token_accepted = TRUE;
+  return GST_RTSP_STS_OK;
 }
 
 static gboolean
@@ -226,50 +301,40 @@ cover_rtsp_auth_check (
     GstRTSPAuth *auth, GstRTSPContext *ctx, const gchar *check)
 {
   CoverRtspAuth *self = COVER_RTSP_AUTH (auth);
-  const gchar *method;
-  g_autofree gchar *token = NULL;
-  g_autofree gchar *redacted = NULL;
-  CoverTokenStatus status;
-  const gchar *peer;
+  CoverRtspAuthRequest req = { 0 };
+  GstRTSPConnection *conn;
+  GstRTSPStatusCode code;
+  gboolean token_accepted;
   guint32 cid;
-  gboolean announce;
 
+  /* first, whatever the request and the decision: the session it names is
+   * already watched by this connection (see cover_rtsp_auth_unwatch_foreign)
+   */
+  if (ctx->client)
+    cover_rtsp_auth_unwatch_foreign (ctx->client, ctx->session);
   if (strcmp (check, GST_RTSP_AUTH_CHECK_URL) != 0)
     return TRUE;
-  /* OPTIONS * and the like */
-  if (!ctx->uri)
-    return TRUE;
 
-  method = ctx->method ? gst_rtsp_method_as_text (ctx->method) : "?";
-  announce = ctx->method == GST_RTSP_ANNOUNCE;
-  if (!cover_ingest_cid_from_path (ctx->uri->abspath, !announce, &cid)) {
-    g_message ("%s %s: not " COVER_INGEST_MOUNT_PATH "/<client_id>", method,
-        ctx->uri->abspath);
-    return refuse (ctx, GST_RTSP_STS_NOT_FOUND);
+  conn = ctx->client ? gst_rtsp_client_get_connection (ctx->client) : NULL;
+  req.method = ctx->method;
+  req.uri = ctx->uri;
+  req.request = ctx->request;
+  req.peer = conn ? gst_rtsp_connection_get_ip (conn) : NULL;
+  req.has_session = ctx->session != NULL;
+  req.owns_session = ctx->session && ctx->client &&
+      cover_rtsp_auth_session_is_owned_by (ctx->session, ctx->client);
+  req.accepted_cids = ctx->client
+      ? g_object_get_qdata (G_OBJECT (ctx->client), client_cids_quark ())
+      : NULL;
+  code = cover_rtsp_auth_decide (self->apps, &req,
+      g_get_real_time () / G_USEC_PER_SEC, &cid, &token_accepted);
+  if (code != GST_RTSP_STS_OK)
+    return refuse (ctx, code);
+  if (token_accepted) {
+    client_add_cid (ctx->client, cid);
+    if (ctx->method == GST_RTSP_ANNOUNCE && self->accepted)
+      self->accepted (cid, self->user_data);
   }
-  token = token_of (ctx);
-  peer =
-      gst_rtsp_connection_get_ip (gst_rtsp_client_get_connection (ctx->client));
-  if (!token && !announce && ctx->method != GST_RTSP_DESCRIBE)
-    return check_without_token (ctx, method, cid, peer);
-
-  status = cover_token_authorize (self->apps, token, cid, peer,
-      g_get_real_time () / G_USEC_PER_SEC, 0, NULL);
-  if (status != COVER_TOKEN_OK) {
-    redacted = cover_token_redact (token);
-    g_message ("%s " COVER_INGEST_MOUNT_PATH "/%u from %s: token %s refused: "
-               "%s",
-        method, cid, peer ? peer : "?", redacted ? redacted : "(none)",
-        cover_token_status_to_string (status));
-    return refuse (ctx,
-        cover_token_status_is_forbidden (status) ? GST_RTSP_STS_FORBIDDEN
-                                                 : GST_RTSP_STS_UNAUTHORIZED);
-  }
-  if (announce && !check_sdp (ctx, cid, peer))
-    return FALSE;
-  client_add_cid (ctx->client, cid);
-  if (announce && self->accepted)
-    self->accepted (cid, self->user_data);
   return TRUE;
 }
 

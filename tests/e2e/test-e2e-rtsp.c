@@ -10,11 +10,11 @@
 /* The RTSP limits, as an attacker on loopback sees them, against a real
  * coversnapd with a real ffmpeg pushing:
  *  - a session id is no credential: requests naming a session from another
- *    connection, without a token, are refused (the session lives on).
+ *    connection, without a token, are refused, and the session lives on,
+ *    also once that connection is gone (a refused request or an
+ *    OPTIONS * naming it).
  *  - ANNOUNCEs with a valid token that never RECORD leave no thread and no
- *    fd behind once their connections are gone.
- * Still open (gst-docs/security.md): a foreign connection that closes
- * unlinks the session it named (its test is in commit a711360). */
+ *    fd behind once their connections are gone. */
 
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -93,6 +93,36 @@ request (GSocketConnection *c, const gchar *method, const gchar *url,
   return status_of (answer);
 }
 
+/* A new connection that ANNOUNCEs @cid and SETs it UP over TCP, as a
+ * pusher does before RECORD (transfer full); its session id in @session */
+static GSocketConnection *
+announce_setup_tcp (E2eServer *f, guint32 cid, gchar **session)
+{
+  GSocketConnection *c = e2e_rtsp_connect (f);
+  g_autofree gchar *token = e2e_token_for (cid, E2E_KEY);
+  g_autofree gchar *url = e2e_location_for (f, cid, token);
+  g_autofree gchar *announce = e2e_announce_text (f, cid, 1);
+  g_autofree gchar *answer = NULL, *setup = NULL;
+  const gchar *p;
+
+  e2e_rtsp_send (c, announce);
+  answer = e2e_rtsp_read (c);
+  g_assert_cmpuint (status_of (answer), ==, 200);
+  g_free (answer);
+  setup = g_strdup_printf (
+      "SETUP %s/streamid=0 RTSP/1.0\r\nCSeq: 2\r\n"
+      "Transport: RTP/AVP/TCP;unicast;interleaved=0-1;mode=record\r\n\r\n",
+      url);
+  e2e_rtsp_send (c, setup);
+  answer = e2e_rtsp_read (c);
+  g_assert_cmpuint (status_of (answer), ==, 200);
+  p = strstr (answer, "\r\nSession: ");
+  g_assert_nonnull (p);
+  p += strlen ("\r\nSession: ");
+  *session = g_strndup (p, strcspn (p, ";\r"));
+  return c;
+}
+
 /* A session id is no credential.  Connection 1 ANNOUNCEs /live/43 and SETs
  * it UP; connection 2 names that session without a token: refused, and the
  * session lives on (connection 1 RECORDs and TEARs it DOWN).  ffmpeg's push
@@ -105,34 +135,14 @@ test_foreign_session_refused (void)
   E2eServer *f = e2e_server_new (5, NULL, TRUE);
   g_autoptr (GSocketConnection) c1 = NULL;
   g_autoptr (GSocketConnection) c2 = NULL;
-  g_autofree gchar *announce = NULL, *answer = NULL, *setup = NULL;
-  g_autofree gchar *token = e2e_token_for (43, E2E_KEY);
-  g_autofree gchar *url = e2e_location_for (f, 43, token);
   g_autofree gchar *bare = NULL, *session = NULL;
   g_autofree gchar *log = NULL;
-  const gchar *p;
   guint i;
 
   ffmpeg_push (f, 42);
   wait_live (f, 42);
 
-  c1 = e2e_rtsp_connect (f);
-  announce = e2e_announce_text (f, 43, 1);
-  e2e_rtsp_send (c1, announce);
-  answer = e2e_rtsp_read (c1);
-  g_assert_cmpuint (status_of (answer), ==, 200);
-  g_free (answer);
-  setup = g_strdup_printf (
-      "SETUP %s/streamid=0 RTSP/1.0\r\nCSeq: 2\r\n"
-      "Transport: RTP/AVP/TCP;unicast;interleaved=0-1;mode=record\r\n\r\n",
-      url);
-  e2e_rtsp_send (c1, setup);
-  answer = e2e_rtsp_read (c1);
-  g_assert_cmpuint (status_of (answer), ==, 200);
-  p = strstr (answer, "\r\nSession: ");
-  g_assert_nonnull (p);
-  p += strlen ("\r\nSession: ");
-  session = g_strndup (p, strcspn (p, ";\r"));
+  c1 = announce_setup_tcp (f, 43, &session);
 
   /* the attacker: another connection, the session id, no token */
   bare = g_strdup_printf ("rtsp://127.0.0.1:%u/live/43", f->rtsp_port);
@@ -159,6 +169,64 @@ test_foreign_session_refused (void)
   /* refused with a log line that does not give the session id away */
   g_assert_nonnull (strstr (log, "not this connection's"));
   g_assert_null (strstr (log, session));
+  e2e_server_free (f);
+}
+
+/* ---- a foreign connection closing --------------------------------------- */
+
+/* The connection that merely named another's session goes: the session
+ * lives on.  gst-rtsp-server (1.22) watches a session named in any message
+ * before any auth hook runs, and unlinks its media when the watching
+ * connection closes; each way of naming it is a case (@data):
+ *  - "request": a GET_PARAMETER without a token (refused, 454);
+ *  - "options": an OPTIONS * (no URL, so nothing to authorize: 200).
+ * (A response naming it is refused by GstRTSPConnection itself: its CSeq
+ * answers no request the server sent.)
+ * The close is known handled once the server's fds are back to what they
+ * were before connection 2 (its socket goes after the session cleanup). */
+static void
+test_foreign_close_keeps_session (gconstpointer data)
+{
+  const gchar *how = data;
+  /* the session must not end by itself meanwhile, however loaded the
+   * machine: no live-timeout nor pending-timeout within the test */
+  E2eServer *f = e2e_server_new (60, "[ingest]\npending-timeout=120\n", FALSE);
+  g_autoptr (GSocketConnection) c1 = NULL;
+  g_autoptr (GSocketConnection) c2 = NULL;
+  g_autofree gchar *session = NULL, *bare = NULL, *text = NULL;
+  g_autofree gchar *answer = NULL;
+  gint64 deadline;
+  guint base_fds, fds;
+
+  c1 = announce_setup_tcp (f, 43, &session);
+  bare = g_strdup_printf ("rtsp://127.0.0.1:%u/live/43", f->rtsp_port);
+  base_fds = e2e_server_fds (f);
+
+  c2 = e2e_rtsp_connect (f);
+  if (g_str_equal (how, "request")) {
+    g_assert_cmpuint (
+        request (c2, "GET_PARAMETER", bare, session, 10), ==, 454);
+  } else {
+    g_assert_cmpstr (how, ==, "options");
+    text = g_strdup_printf (
+        "OPTIONS * RTSP/1.0\r\nCSeq: 10\r\nSession: %s\r\n\r\n", session);
+    e2e_rtsp_send (c2, text);
+    answer = e2e_rtsp_read (c2);
+    g_assert_cmpuint (status_of (answer), ==, 200);
+  }
+  g_io_stream_close (G_IO_STREAM (c2), NULL, NULL);
+  g_clear_object (&c2);
+  deadline = g_get_monotonic_time () + E2E_WAIT_S * G_USEC_PER_SEC;
+  while ((fds = e2e_server_fds (f)) > base_fds) {
+    g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    g_usleep (50 * 1000);
+  }
+  g_test_message (
+      "server fds: %u before connection 2, %u after", base_fds, fds);
+
+  /* the device's session is whole: it RECORDs */
+  g_assert_cmpuint (request (c1, "RECORD", bare, session, 3), ==, 200);
+  g_assert_cmpuint (request (c1, "TEARDOWN", bare, session, 4), ==, 200);
   e2e_server_free (f);
 }
 
@@ -303,6 +371,10 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func (
       "/rtsp/foreign-session-refused", test_foreign_session_refused);
+  g_test_add_data_func ("/rtsp/foreign-close-keeps-session/request", "request",
+      test_foreign_close_keeps_session);
+  g_test_add_data_func ("/rtsp/foreign-close-keeps-session/options", "options",
+      test_foreign_close_keeps_session);
   g_test_add_func (
       "/rtsp/announce-no-record-no-leak", test_announce_no_record_no_leak);
   return g_test_run ();
