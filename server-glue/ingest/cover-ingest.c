@@ -591,6 +591,9 @@ cover_ingest_start (CoverIngest *ingest, GError **error)
   gst_rtsp_server_set_address (ingest->server, ingest->config->listen_address);
   service = g_strdup_printf ("%u", ingest->port);
   gst_rtsp_server_set_service (ingest->server, service);
+  /* gst-rtsp-server's own default is 5: a burst of pushers (a site coming
+   * back after an outage) would get resets, as HTTP did with GLib's 10 */
+  gst_rtsp_server_set_backlog (ingest->server, ingest->config->listen_backlog);
 
   /* mounted per client id by ensure_mount(); a failed start before kept
    * its own */

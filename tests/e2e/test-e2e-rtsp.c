@@ -22,9 +22,14 @@
 
 #include "e2e-util.h"
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* ffmpeg pushing a solid red 320x240 H.264 over TCP to @cid; killed when
  * @f is freed */
@@ -365,6 +370,62 @@ test_announce_no_record_no_leak (void)
   e2e_server_free (f);
 }
 
+/* How many of @n connections to 127.0.0.1:@port the kernel completes while
+ * nobody accepts them: at most the listen backlog (+1). */
+static guint
+connections_queued (guint16 port, guint n)
+{
+  struct sockaddr_in sa = { 0 };
+  struct pollfd *fds = g_new0 (struct pollfd, n);
+  gint64 deadline = g_get_monotonic_time () + G_USEC_PER_SEC / 2;
+  guint i, done = 0;
+
+  sa.sin_family = AF_INET;
+  sa.sin_port = g_htons (port);
+  sa.sin_addr.s_addr = g_htonl (INADDR_LOOPBACK);
+  for (i = 0; i < n; i++) {
+    fds[i].fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    g_assert_cmpint (fds[i].fd, >=, 0);
+    fds[i].events = POLLOUT;
+    if (connect (fds[i].fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+      g_assert_cmpint (errno, ==, EINPROGRESS);
+  }
+  /* a connection beyond the backlog stays in SYN-SENT (its SYN dropped) */
+  while (g_get_monotonic_time () < deadline) {
+    done = 0;
+    g_assert_cmpint (poll (fds, n, 50), >=, 0);
+    for (i = 0; i < n; i++)
+      done += (fds[i].revents & POLLOUT) != 0;
+    if (done == n)
+      break;
+  }
+  for (i = 0; i < n; i++)
+    close (fds[i].fd);
+  g_free (fds);
+  return done;
+}
+
+/* A burst of connections while the server is busy is queued, not reset or
+ * dropped: the RTSP socket has [server] listen-backlog like the HTTP one
+ * (gst-rtsp-server's default is 5).  The server is stopped (SIGSTOP) so
+ * that only the kernel's queue counts. */
+static void
+test_listen_backlog (void)
+{
+  E2eServer *f = e2e_server_new (5, NULL, FALSE);
+  GPid pid = atoi (g_subprocess_get_identifier (f->server));
+  guint rtsp, http;
+
+  g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
+  rtsp = connections_queued (f->rtsp_port, 64);
+  http = connections_queued (f->http_port, 64);
+  g_assert_cmpint (kill (pid, SIGCONT), ==, 0);
+  g_printerr ("queued while stopped: RTSP %u, HTTP %u of 64\n", rtsp, http);
+  g_assert_cmpuint (http, ==, 64);
+  g_assert_cmpuint (rtsp, ==, 64);
+  e2e_server_free (f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -377,5 +438,6 @@ main (int argc, char **argv)
       test_foreign_close_keeps_session);
   g_test_add_func (
       "/rtsp/announce-no-record-no-leak", test_announce_no_record_no_leak);
+  g_test_add_func ("/rtsp/listen-backlog", test_listen_backlog);
   return g_test_run ();
 }
