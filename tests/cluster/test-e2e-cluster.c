@@ -146,6 +146,21 @@ node_log (Node *n)
     g_test_message ("coversnapd %s:\n%s", n->name, log);
 }
 
+/* lines of @n's log with @text */
+static guint
+log_count (Node *n, const gchar *text)
+{
+  g_autofree gchar *log = NULL;
+  g_auto (GStrv) lines = NULL;
+  guint count = 0;
+
+  g_assert_true (g_file_get_contents (n->log_path, &log, NULL, NULL));
+  lines = g_strsplit (log, "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    count += strstr (lines[i], text) != NULL;
+  return count;
+}
+
 /* SIGTERM: a clean stop (it releases what it holds) */
 static void
 node_stop (Node *n)
@@ -228,6 +243,7 @@ typedef struct
   guint status;
   gchar *source;
   gchar *location;
+  gchar *retry_after;
   GBytes *body;
 } Resp;
 
@@ -236,6 +252,7 @@ resp_free (Resp *r)
 {
   g_free (r->source);
   g_free (r->location);
+  g_free (r->retry_after);
   g_clear_pointer (&r->body, g_bytes_unref);
   g_free (r);
 }
@@ -268,6 +285,7 @@ get_url (Fixture *f, const gchar *url)
   h = soup_message_get_response_headers (msg);
   r->source = g_strdup (soup_message_headers_get_one (h, "X-Cover-Source"));
   r->location = g_strdup (soup_message_headers_get_one (h, "Location"));
+  r->retry_after = g_strdup (soup_message_headers_get_one (h, "Retry-After"));
   return r;
 }
 
@@ -508,6 +526,20 @@ test_redis_down (Fixture *f, gconstpointer data)
   e2e_assert_red (r->body, 320, 240);
   g_assert_cmpuint (upload (f, A (f), UPLOAD_CID, second), ==, 503);
   g_assert_false (registry_reachable (A (f)));
+  /* A has nothing of its own for the upload's client id: 503 with
+   * Retry-After at once (not 500, no hang), one warning for the outage,
+   * not one per request */
+  for (guint i = 0; i < 3; i++) {
+    g_autoptr (Resp) u = get (f, A (f), UPLOAD_CID);
+    g_autofree gchar *text = cs_test_bytes_to_string (u->body);
+
+    g_assert_cmpuint (u->status, ==, 503);
+    g_assert_nonnull (strstr (text, "\"error\":\"unavailable\""));
+    g_assert_nonnull (u->retry_after);
+    g_assert_cmpuint (g_ascii_strtoull (u->retry_after, NULL, 10), >, 0);
+  }
+  g_assert_cmpuint (log_count (A (f), "cover of client 43"), ==, 0);
+  g_assert_cmpuint (log_count (A (f), "the registry cannot be asked"), ==, 1);
 
   /* back (appendfsync always: what was acknowledged is there): the nodes
    * reconnect by themselves and register their streams again */
