@@ -495,7 +495,8 @@ cover_ingest_new (const CoverConfig *config, GKeyFile *file, GError **error)
       g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, pending_free);
   g_mutex_init (&ingest->lock);
   ingest->pulls = cover_pulls_new (config, settings);
-  ingest->hooks = cover_rtmp_hooks_new (config, settings, ingest->pulls);
+  ingest->hooks =
+      cover_rtmp_hooks_new (config, settings, ingest->pulls, ingest->pushers);
   return ingest;
 }
 

@@ -44,22 +44,25 @@ struct _CoverRtmpHooks
   const CoverConfig *config;
   const CoverIngestSettings *settings;
   CoverPulls *pulls;
+  CoverPushers *pushers;
   gint answers[N_HOOKS][G_N_ELEMENTS (counted_statuses)]; /* atomic */
 };
 
 CoverRtmpHooks *
 cover_rtmp_hooks_new (const CoverConfig *config,
-    const CoverIngestSettings *settings, CoverPulls *pulls)
+    const CoverIngestSettings *settings, CoverPulls *pulls,
+    CoverPushers *pushers)
 {
   CoverRtmpHooks *hooks;
 
   g_return_val_if_fail (config != NULL && settings != NULL, NULL);
-  g_return_val_if_fail (pulls != NULL, NULL);
+  g_return_val_if_fail (pulls != NULL && pushers != NULL, NULL);
 
   hooks = g_new0 (CoverRtmpHooks, 1);
   hooks->config = config;
   hooks->settings = settings;
   hooks->pulls = pulls;
+  hooks->pushers = pushers;
   return hooks;
 }
 
@@ -355,6 +358,16 @@ stream_url (CoverRtmpHooks *hooks, const Fields *f)
       g_str_has_suffix (base, "/") ? "" : "/", f->app, f->name);
 }
 
+/* a live stream of the client id that sent within this long is not taken
+ * over */
+static gint64
+stale_us (CoverRtmpHooks *hooks)
+{
+  return hooks->config->live_timeout_us > 0
+      ? MIN (STALE_US, hooks->config->live_timeout_us)
+      : STALE_US;
+}
+
 static void
 on_publish (
     CoverRtmpHooks *hooks, SoupServerMessage *msg, Fields *f, guint32 cid)
@@ -385,11 +398,19 @@ on_publish (
           cover_token_status_describe (status), G_MAXUINT32);
     return;
   }
+  /* one stream per client id, whichever way it comes: an RTSP push of it
+   * streaming now is refused a publish as a second publisher is */
+  if (cover_pushers_is_streaming (hooks->pushers, cid, stale_us (hooks))) {
+    g_message ("RTMP publish %s/%u from %s refused: client id %u is pushed "
+               "over RTSP and streaming",
+        f->app, cid, f->addr ? f->addr : "?", cid);
+    respond (hooks, msg, SOUP_STATUS_CONFLICT, "busy",
+        "An RTSP push of this client id is streaming.", G_MAXUINT32);
+    return;
+  }
   url = stream_url (hooks, f);
-  if (!cover_pulls_add (hooks->pulls, cid, COVER_PULL_RTMP, url,
-          hooks->config->live_timeout_us > 0
-              ? MIN (STALE_US, hooks->config->live_timeout_us)
-              : STALE_US)) {
+  if (!cover_pulls_add (
+          hooks->pulls, cid, COVER_PULL_RTMP, url, stale_us (hooks))) {
     g_message ("RTMP publish %s/%u from %s refused: client id %u streams "
                "already",
         f->app, cid, f->addr ? f->addr : "?", cid);

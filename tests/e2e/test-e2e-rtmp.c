@@ -344,6 +344,40 @@ test_hooks (void)
   e2e_server_free (f);
 }
 
+/* one stream per client id, whichever way it comes: while an RTSP push
+ * of 42 streams, its RTMP publish is refused (the hook's 409, as for a
+ * second publisher), ffmpeg fails and the cover stays the push's */
+static void
+test_refused_while_pushed (void)
+{
+  const gchar *form = "application/x-www-form-urlencoded";
+  guint16 port;
+  E2eServer *f = server_new (&port, NULL);
+  Nginx *n = nginx_start (f, port);
+  g_autofree gchar *token = e2e_token_for (CID, E2E_KEY);
+  g_autofree gchar *body = g_strdup_printf (
+      "app=live&addr=127.0.0.1&call=publish&name=42&type=live&token=%s", token);
+  g_autofree gchar *answer = NULL;
+  GSubprocess *p;
+  E2eResp *r;
+
+  e2e_push (f, CID, token, "red", FALSE);
+  e2e_ingest_wait_cover (f, CID, "red");
+  g_assert_cmpuint (
+      e2e_ingest_post_hook (f, "on_publish", form, body, &answer), ==, 409);
+  g_assert_nonnull (strstr (answer, "\"error\":\"busy\""));
+  p = publish (n, CID, token, "blue", FALSE);
+  g_assert_cmpint (cs_test_wait_child (p, E2E_WAIT_S), >, 0);
+  g_object_unref (p);
+  r = e2e_get_cover (f, CID);
+  g_assert_cmpuint (r->status, ==, 200);
+  e2e_assert_red (r->body, 320, 240);
+  e2e_resp_free (r);
+  g_assert_true (no_rtmp_pull (f));
+  nginx_free (n);
+  e2e_server_free (f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -352,5 +386,6 @@ main (int argc, char **argv)
   g_test_add_func ("/e2e/rtmp/publish-with-audio", test_publish_with_audio);
   g_test_add_func ("/e2e/rtmp/bad-token", test_bad_token);
   g_test_add_func ("/e2e/rtmp/hooks", test_hooks);
+  g_test_add_func ("/e2e/rtmp/refused-while-pushed", test_refused_while_pushed);
   return g_test_run ();
 }
