@@ -30,7 +30,9 @@
 
 #include "cluster-util.h"
 #include "cs-test-http.h"
+#include "coverthumbnail.h"
 #include "cs-test-image.h"
+#include "e2e-ingest-util.h"
 #include "e2e-util.h"
 
 #define CID 42
@@ -44,8 +46,17 @@ typedef struct
   gchar *log_path;
   guint16 http_port;
   guint16 rtsp_port;
+  guint16 rtmp_port; /* of its nginx, when the test starts one */
   GSubprocess *proc;
 } Node;
+
+/* how a test's cluster is set up */
+typedef struct
+{
+  gboolean durable;        /* Redis with appendfsync always */
+  gboolean slow_heartbeat; /* 30 s: what is registered between comes from
+                            * events, not from the heartbeat */
+} Setup;
 
 typedef struct
 {
@@ -54,6 +65,7 @@ typedef struct
   Node nodes[3]; /* A, B, C */
   SoupSession *session;
   GPtrArray *pushers;
+  const Setup *setup;
 } Fixture;
 
 #define A(f) (&(f)->nodes[0])
@@ -106,6 +118,7 @@ node_set_up (Fixture *f, Node *n, const gchar *name, const gchar *forward)
   n->log_path = g_build_filename (n->root, "coversnapd.log", NULL);
   n->config_path = g_build_filename (n->root, "coversnapd.ini", NULL);
   n->http_port = cl_free_port ();
+  n->rtmp_port = cl_free_port ();
   config = g_strdup_printf ("[server]\n"
                             "listen-address=127.0.0.1\n"
                             "port=%u\n"
@@ -117,6 +130,7 @@ node_set_up (Fixture *f, Node *n, const gchar *name, const gchar *forward)
                             "cids=42,43\n"
                             "[ingest]\n"
                             "rtsp-port=0\n"
+                            "rtmp-url=rtmp://127.0.0.1:%u\n"
                             "[stream.default]\n"
                             "min-interval=0\n"
                             "thumbnails=true\n"
@@ -125,14 +139,15 @@ node_set_up (Fixture *f, Node *n, const gchar *name, const gchar *forward)
                             "redis=%s\n"
                             "node-id=%s\n"
                             "public-url=http://127.0.0.1:%u\n"
-                            "heartbeat=0.5\n"
-                            "ttl=2\n"
+                            "heartbeat=%s\n"
+                            "ttl=%s\n"
                             /* a bound for a loaded machine, not a
                              * measurement */
                             "timeout=2\n"
                             "forward=%s\n",
-      n->http_port, data, store, f->redis->socket_path, name, n->http_port,
-      forward);
+      n->http_port, data, store, n->rtmp_port, f->redis->socket_path, name,
+      n->http_port, f->setup->slow_heartbeat ? "30" : "0.5",
+      f->setup->slow_heartbeat ? "90" : "2", forward);
   g_assert_true (g_file_set_contents (n->config_path, config, -1, NULL));
   node_start (n);
 }
@@ -182,10 +197,11 @@ node_kill (Node *n)
 }
 
 static void
-fixture_set_up (Fixture *f, gconstpointer durable)
+fixture_set_up (Fixture *f, gconstpointer data)
 {
+  f->setup = data;
   f->root = cs_test_make_tmpdir ("coversnap-e2e-cluster-XXXXXX");
-  f->redis = cl_redis_start (f->root, GPOINTER_TO_INT (durable));
+  f->redis = cl_redis_start (f->root, f->setup->durable);
   node_set_up (f, A (f), "a", "redirect");
   node_set_up (f, B (f), "b", "redirect");
   node_set_up (f, C (f), "c", "proxy");
@@ -622,17 +638,143 @@ test_no_loop (Fixture *f, gconstpointer data)
   g_assert_cmpstr (r->source, ==, "record");
 }
 
+/* RTMP through nginx: a publish on B's nginx is claimed cluster-wide (A
+ * sends clients to B); the same client id published via C's nginx is
+ * refused by C's hook (409: nginx refuses, ffmpeg fails); the publish's
+ * end releases the claim. */
+static gboolean
+live_key_empty (gpointer data)
+{
+  Fixture *f = data;
+  g_autofree gchar *owner = cl_redis_cli (f->redis, "GET coversnap:live:42");
+
+  return *owner == '\0';
+}
+
+static void
+test_rtmp (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *token = e2e_token_for (CID, E2E_KEY);
+  g_autofree gchar *owner = NULL;
+  E2eNginx *nb = e2e_nginx_start (B (f)->rtmp_port, B (f)->http_port);
+  E2eNginx *nc = e2e_nginx_start (C (f)->rtmp_port, C (f)->http_port);
+  GSubprocess *pb, *pc;
+  g_autoptr (Resp) r = NULL;
+
+  pb = e2e_rtmp_publish (nb, CID, token, "red", FALSE);
+  g_ptr_array_add (f->pushers, pb);
+  wait_answer (f, B (f), CID, 200, "live", NULL);
+  owner = cl_redis_cli (f->redis, "GET coversnap:live:42");
+  g_assert_cmpstr (owner, ==, "b");
+  wait_answer (f, A (f), CID, 302, NULL, B (f));
+
+  /* the same device via C's nginx: C's hook refuses it, ffmpeg fails by
+   * itself (not killed at the bound) */
+  pc = e2e_rtmp_publish (nc, CID, token, "blue", FALSE);
+  g_ptr_array_add (f->pushers, pc);
+  g_assert_cmpint (cs_test_wait_child (pc, CL_WAIT_S), >, 0);
+  g_assert_cmpuint (
+      log_count (C (f), "another node of the cluster streams client id 42"), >=,
+      1);
+  r = get (f, B (f), CID);
+  g_assert_cmpuint (r->status, ==, 200);
+  e2e_assert_red (r->body, 320, 240);
+  g_clear_pointer (&r, resp_free);
+  r = get (f, A (f), CID);
+  g_assert_cmpuint (r->status, ==, 302);
+  g_clear_pointer (&r, resp_free);
+
+  /* the publish ends ("q"): on_publish_done, B releases its claim at once
+   * (long before the ttl would) */
+  g_assert_true (g_output_stream_write_all (
+      g_subprocess_get_stdin_pipe (pb), "q", 1, NULL, NULL, NULL));
+  g_assert_cmpint (cs_test_wait_child (pb, CL_WAIT_S), >=, 0);
+  g_assert_true (
+      cs_test_poll (live_key_empty, f, CL_WAIT_S * G_USEC_PER_SEC, 50 * 1000));
+  e2e_nginx_free (nc);
+  e2e_nginx_free (nb);
+}
+
+/* the newest file of @n's thumbnails of CID, as "<capture time µs>" */
+static gchar *
+newest_thumbnail_time (Node *n)
+{
+  g_autofree gchar *dir =
+      g_build_filename (n->root, "data", "thumbnails", "42", NULL);
+  g_autofree gchar *name = cover_thumbnail_newest (dir);
+  gint64 t = 0;
+
+  if (!name || !cover_thumbnail_name_parse (name, &t))
+    return NULL;
+  return g_strdup_printf ("%" G_GINT64_FORMAT, t);
+}
+
+typedef struct
+{
+  Fixture *f;
+  gchar *entry; /* the registry's thumb:42 last seen */
+} ThumbWait;
+
+static gboolean
+thumb_entry_names_b (gpointer data)
+{
+  ThumbWait *w = data;
+
+  g_free (w->entry);
+  w->entry = cl_redis_cli (w->f->redis, "GET coversnap:thumb:42");
+  return g_str_has_suffix (w->entry, " b");
+}
+
+/* A thumbnail saved on B is in the registry at once (its covertap message),
+ * not at B's next heartbeat (30 s here) nor at the stream's end: with the
+ * live entry gone, A sends clients to B's thumbnail while B still pushes. */
+static void
+test_thumbnail_registered (Fixture *f, gconstpointer data)
+{
+  ThumbWait w = { f, NULL };
+  g_autofree gchar *newest = NULL;
+  g_autofree gchar *del = NULL;
+  gint64 entry_time, file_time;
+
+  push (f, B (f), "red");
+  wait_answer (f, B (f), CID, 200, "live", NULL);
+  g_assert_true (cs_test_poll (
+      has_thumbnail, B (f), CL_WAIT_S * G_USEC_PER_SEC, 100 * 1000));
+  g_assert_true (
+      cs_test_poll (thumb_entry_names_b, &w, 10 * G_USEC_PER_SEC, 50 * 1000));
+  /* the entry is one of B's files, at most a thumbnail interval behind the
+   * newest */
+  newest = newest_thumbnail_time (B (f));
+  g_assert_nonnull (newest);
+  entry_time = g_ascii_strtoll (w.entry, NULL, 10);
+  file_time = g_ascii_strtoll (newest, NULL, 10);
+  g_assert_cmpint (entry_time, >, 0);
+  g_assert_cmpint (entry_time, <=, file_time);
+  g_assert_cmpint (file_time - entry_time, <=, 3 * G_USEC_PER_SEC);
+  /* no live entry (the slow heartbeat does not bring it back): A sends
+   * clients to B for its thumbnail */
+  del = cl_redis_cli (f->redis, "DEL coversnap:live:42");
+  wait_answer (f, A (f), CID, 302, NULL, B (f));
+  g_free (w.entry);
+}
+
 int
 main (int argc, char **argv)
 {
+  static const Setup plain = { FALSE, FALSE };
+  static const Setup durable = { TRUE, FALSE };
+  static const Setup slow_heartbeat = { FALSE, TRUE };
+
   g_test_init (&argc, &argv, NULL);
-#define ADD(path, durable, func)                                               \
-  g_test_add (path, Fixture, GINT_TO_POINTER (durable), fixture_set_up, func,  \
-      fixture_tear_down)
-  ADD ("/cluster/e2e/forward", FALSE, test_forward);
-  ADD ("/cluster/e2e/one-pusher", FALSE, test_one_pusher);
-  ADD ("/cluster/e2e/sigkill", FALSE, test_sigkill);
-  ADD ("/cluster/e2e/redis-down", TRUE, test_redis_down);
-  ADD ("/cluster/e2e/no-loop", FALSE, test_no_loop);
+#define ADD(path, setup, func)                                                 \
+  g_test_add (path, Fixture, &setup, fixture_set_up, func, fixture_tear_down)
+  ADD ("/cluster/e2e/forward", plain, test_forward);
+  ADD ("/cluster/e2e/one-pusher", plain, test_one_pusher);
+  ADD ("/cluster/e2e/sigkill", plain, test_sigkill);
+  ADD ("/cluster/e2e/redis-down", durable, test_redis_down);
+  ADD ("/cluster/e2e/no-loop", plain, test_no_loop);
+  ADD ("/cluster/e2e/rtmp", plain, test_rtmp);
+  ADD ("/cluster/e2e/thumbnail-registered", slow_heartbeat,
+      test_thumbnail_registered);
   return g_test_run ();
 }
