@@ -37,6 +37,8 @@
 
 #define CID 42
 #define UPLOAD_CID 43
+#define CAM_USER "viewer"
+#define CAM_PASSWORD "Pw-3a9c"
 
 typedef struct
 {
@@ -56,6 +58,7 @@ typedef struct
   gboolean durable;        /* Redis with appendfsync always */
   gboolean slow_heartbeat; /* 30 s: what is registered between comes from
                             * events, not from the heartbeat */
+  gboolean camera;         /* B pulls CID from an RTSP camera (pull=) */
 } Setup;
 
 typedef struct
@@ -66,6 +69,8 @@ typedef struct
   SoupSession *session;
   GPtrArray *pushers;
   const Setup *setup;
+  GSubprocess *camera; /* e2e-camera, with Setup camera */
+  guint16 camera_port;
 } Fixture;
 
 #define A(f) (&(f)->nodes[0])
@@ -105,9 +110,11 @@ node_start (Node *n)
 }
 
 static void
-node_set_up (Fixture *f, Node *n, const gchar *name, const gchar *forward)
+node_set_up (Fixture *f, Node *n, const gchar *name, const gchar *forward,
+    gboolean pulls)
 {
   g_autofree gchar *config = NULL, *store = NULL, *data = NULL;
+  g_autofree gchar *pull = NULL;
 
   n->name = name;
   n->root = g_build_filename (f->root, name, NULL);
@@ -148,6 +155,14 @@ node_set_up (Fixture *f, Node *n, const gchar *name, const gchar *forward)
       n->http_port, data, store, n->rtmp_port, f->redis->socket_path, name,
       n->http_port, f->setup->slow_heartbeat ? "30" : "0.5",
       f->setup->slow_heartbeat ? "90" : "2", forward);
+  if (pulls) {
+    pull = g_strdup_printf ("%s[stream.%u]\n"
+                            "pull=rtsp://" CAM_USER ":" CAM_PASSWORD
+                            "@127.0.0.1:%u/cam\n",
+        config, CID, f->camera_port);
+    g_free (config);
+    config = g_steal_pointer (&pull);
+  }
   g_assert_true (g_file_set_contents (n->config_path, config, -1, NULL));
   node_start (n);
 }
@@ -202,9 +217,20 @@ fixture_set_up (Fixture *f, gconstpointer data)
   f->setup = data;
   f->root = cs_test_make_tmpdir ("coversnap-e2e-cluster-XXXXXX");
   f->redis = cl_redis_start (f->root, f->setup->durable);
-  node_set_up (f, A (f), "a", "redirect");
-  node_set_up (f, B (f), "b", "redirect");
-  node_set_up (f, C (f), "c", "proxy");
+  if (f->setup->camera) {
+    g_autoptr (GDataInputStream) in = NULL;
+    g_autoptr (GError) err = NULL;
+
+    f->camera = e2e_spawn (G_SUBPROCESS_FLAGS_STDOUT_PIPE, NULL, &err,
+        cs_test_program ("E2E_CAMERA"), "0", CAM_USER, CAM_PASSWORD, "red",
+        NULL);
+    g_assert_no_error (err);
+    in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (f->camera));
+    f->camera_port = e2e_read_port (in, "rtsp on ");
+  }
+  node_set_up (f, A (f), "a", "redirect", FALSE);
+  node_set_up (f, B (f), "b", "redirect", f->setup->camera);
+  node_set_up (f, C (f), "c", "proxy", FALSE);
   f->session = cs_test_session_new (10);
   f->pushers = g_ptr_array_new_with_free_func (g_object_unref);
 }
@@ -215,6 +241,9 @@ fixture_tear_down (Fixture *f, gconstpointer data)
   for (guint i = 0; i < f->pushers->len; i++)
     cs_test_kill_child (g_ptr_array_index (f->pushers, i));
   g_ptr_array_unref (f->pushers);
+  if (f->camera)
+    cs_test_kill_child (f->camera);
+  g_clear_object (&f->camera);
   for (guint i = 0; i < 3; i++) {
     Node *n = &f->nodes[i];
 
@@ -758,12 +787,35 @@ test_thumbnail_registered (Fixture *f, gconstpointer data)
   g_free (w.entry);
 }
 
+/* A camera pulled by B (pull=) claims its client id once it streams: A
+ * sends clients to B, a push of it on C is refused; the camera gone, B's
+ * pull backs off and the claim goes with it. */
+static void
+test_camera_pull (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *owner = NULL;
+  GSubprocess *second;
+
+  wait_answer (f, B (f), CID, 200, "live", NULL);
+  owner = cl_redis_cli (f->redis, "GET coversnap:live:42");
+  g_assert_cmpstr (owner, ==, "b");
+  wait_answer (f, A (f), CID, 302, NULL, B (f));
+  second = push (f, C (f), "blue");
+  g_assert_cmpint (cs_test_wait_child (second, CL_WAIT_S), >, 0);
+  /* the camera drops: not live on B, nobody sent there for it */
+  cs_test_kill_child (f->camera);
+  g_clear_object (&f->camera);
+  g_assert_true (
+      cs_test_poll (live_key_empty, f, CL_WAIT_S * G_USEC_PER_SEC, 50 * 1000));
+}
+
 int
 main (int argc, char **argv)
 {
   static const Setup plain = { FALSE, FALSE };
   static const Setup durable = { TRUE, FALSE };
   static const Setup slow_heartbeat = { FALSE, TRUE };
+  static const Setup camera = { FALSE, FALSE, TRUE };
 
   g_test_init (&argc, &argv, NULL);
 #define ADD(path, setup, func)                                                 \
@@ -776,5 +828,6 @@ main (int argc, char **argv)
   ADD ("/cluster/e2e/rtmp", plain, test_rtmp);
   ADD ("/cluster/e2e/thumbnail-registered", slow_heartbeat,
       test_thumbnail_registered);
+  ADD ("/cluster/e2e/camera-pull", camera, test_camera_pull);
   return g_test_run ();
 }
