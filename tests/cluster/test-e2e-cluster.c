@@ -481,11 +481,22 @@ test_forward (Fixture *f, gconstpointer data)
   g_assert_true (g_bytes_equal (r->body, png));
 }
 
+/* B still serves its red live cover, A still sends clients to B */
+static void
+assert_b_holds_red (Fixture *f)
+{
+  g_autoptr (Resp) r = get (f, B (f), CID);
+  g_autoptr (Resp) a = get (f, A (f), CID);
+
+  g_assert_cmpuint (r->status, ==, 200);
+  e2e_assert_red (r->body, 320, 240);
+  g_assert_cmpuint (a->status, ==, 302);
+}
+
 static void
 test_one_pusher (Fixture *f, gconstpointer data)
 {
   GSubprocess *second;
-  g_autoptr (Resp) r = NULL;
 
   push (f, B (f), "red");
   wait_answer (f, B (f), CID, 200, "live", NULL);
@@ -493,12 +504,7 @@ test_one_pusher (Fixture *f, gconstpointer data)
    * pusher gives up */
   second = push (f, C (f), "blue");
   g_assert_cmpint (cs_test_wait_child (second, CL_WAIT_S), >, 0);
-  r = get (f, B (f), CID);
-  g_assert_cmpuint (r->status, ==, 200);
-  e2e_assert_red (r->body, 320, 240);
-  g_clear_pointer (&r, resp_free);
-  r = get (f, A (f), CID);
-  g_assert_cmpuint (r->status, ==, 302);
+  assert_b_holds_red (f);
 }
 
 static gboolean
@@ -688,7 +694,6 @@ test_rtmp (Fixture *f, gconstpointer data)
   E2eNginx *nb = e2e_nginx_start (B (f)->rtmp_port, B (f)->http_port);
   E2eNginx *nc = e2e_nginx_start (C (f)->rtmp_port, C (f)->http_port);
   GSubprocess *pb, *pc;
-  g_autoptr (Resp) r = NULL;
 
   pb = e2e_rtmp_publish (nb, CID, token, "red", FALSE);
   g_ptr_array_add (f->pushers, pb);
@@ -705,13 +710,7 @@ test_rtmp (Fixture *f, gconstpointer data)
   g_assert_cmpuint (
       log_count (C (f), "another node of the cluster streams client id 42"), >=,
       1);
-  r = get (f, B (f), CID);
-  g_assert_cmpuint (r->status, ==, 200);
-  e2e_assert_red (r->body, 320, 240);
-  g_clear_pointer (&r, resp_free);
-  r = get (f, A (f), CID);
-  g_assert_cmpuint (r->status, ==, 302);
-  g_clear_pointer (&r, resp_free);
+  assert_b_holds_red (f);
 
   /* the publish ends ("q"): on_publish_done, B releases its claim at once
    * (long before the ttl would) */

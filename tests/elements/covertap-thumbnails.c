@@ -1068,9 +1068,29 @@ GST_START_TEST (test_no_thumbnail_dir)
 
 GST_END_TEST;
 
+/* whether each of @files (names) is the path of one of @messages */
+static gboolean
+every_file_told (GPtrArray *files, GPtrArray *messages)
+{
+  for (guint i = 0; i < files->len; i++) {
+    gboolean told = FALSE;
+
+    for (guint j = 0; j < messages->len && !told; j++) {
+      const gchar *path =
+          gst_structure_get_string (g_ptr_array_index (messages, j), "path");
+
+      told = path && g_str_has_suffix (path, g_ptr_array_index (files, i));
+    }
+    if (!told)
+      return FALSE;
+  }
+  return TRUE;
+}
+
 /* Each thumbnail saved posts covertap-thumbnail (client-id, path,
- * capture-time), in a real pipeline: one message per file in the client's
- * directory, its time the one its name says. */
+ * capture-time), in a real pipeline: a message for every file in the
+ * client's directory, its time the one its name says (two saves of one
+ * keyframe, an interval's and the EOS one, write the same file). */
 GST_START_TEST (test_thumbnail_message)
 {
   gchar *root = ct_make_tmpdir ();
@@ -1110,7 +1130,7 @@ GST_START_TEST (test_thumbnail_message)
     if (eos) {
       g_clear_pointer (&files, g_ptr_array_unref);
       files = cover_thumbnail_list (client_dir);
-      if (files->len > 0 && messages->len == files->len)
+      if (files->len > 0 && every_file_told (files, messages))
         break;
     }
     fail_unless (left > 0, "%u thumbnail messages for %u files", messages->len,
