@@ -31,7 +31,9 @@ G_BEGIN_DECLS
  * checks the device token with cover_token_authorize(): 401/403 make the
  * RTMP server refuse the publish; 200 starts pulling
  * <[ingest] rtmp-url>/<app>/<name> into covertap; 409 while another
- * publisher of the client id streams, or an RTSP push of it.  on_publish_done
+ * publisher of the client id streams, or an RTSP push of it, or (in a
+ * cluster: cover_pulls_claim(), the request paused until the registry
+ * answered) another node holds it.  on_publish_done
  * stops that pull. Answers are JSON: {"code": 0, "request_id": ...} or
  * {"request_id": ..., "error": ..., "message": ...}. */
 
