@@ -33,6 +33,10 @@
  * the fields `client-id` (uint), `generation` (guint64), `width` and
  * `height` (uint), `bytes` (guint64), `latency` (guint64, nanoseconds from
  * keyframe to publish) and `capture-time` (gint64, wall clock µs).
+ * Each recording thumbnail saved posts an element message named
+ * `covertap-thumbnail` with the fields `client-id` (uint), `path` (string,
+ * the file written) and `capture-time` (gint64, wall clock µs, the time its
+ * name says).
  *
  * The segment is marked ended at EOS and when the element stops, so readers
  * stop calling the stream live at once.  The store layout is described in
@@ -553,8 +557,19 @@ on_thumbnail (GObject *owner, const gchar *path, const GError *error)
   GstCoverTap *self = GST_COVER_TAP (owner);
 
   if (path) {
+    g_autofree gchar *name = g_path_get_basename (path);
+    gint64 capture_time = 0;
+
     stat_add (self, PROP_THUMBNAILS_WRITTEN, 1);
     GST_DEBUG_OBJECT (self, "thumbnail %s", path);
+    /* the application learns of it now (the cluster's registry), without
+     * scanning the directory; the time is the one the name says */
+    cover_thumbnail_name_parse (name, &capture_time);
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_element (GST_OBJECT (self),
+            gst_structure_new ("covertap-thumbnail", "client-id", G_TYPE_UINT,
+                (guint) self->active_client_id, "path", G_TYPE_STRING, path,
+                "capture-time", G_TYPE_INT64, capture_time, NULL)));
     return;
   }
   GST_WARNING_OBJECT (self, "thumbnail not saved: %s", error->message);

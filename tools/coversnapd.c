@@ -203,6 +203,22 @@ release_live (guint32 client_id, gpointer cluster)
 {
   cover_cluster_release_live (cluster, client_id);
 }
+
+/* RTMP publishes and cameras pulled: the claim without waiting */
+static void
+claim_live_async (guint32 client_id, GMainContext *context,
+    CoverIngestClaimedFunc done, gpointer done_data, gpointer cluster)
+{
+  cover_cluster_claim_live_async (cluster, client_id, context, done, done_data);
+}
+
+/* covertap saved a thumbnail: the registry knows it now, not at the next
+ * heartbeat */
+static void
+thumbnail_saved (guint32 client_id, gint64 capture_time, gpointer cluster)
+{
+  cover_cluster_thumbnail_saved (cluster, client_id, capture_time);
+}
 #endif
 
 /* [cluster] of @file: joins the cluster (the service's sources and upload
@@ -224,8 +240,11 @@ join_cluster (GKeyFile *file, CoverService *service, CoverIngest *ingest,
   *cluster =
       cover_cluster_new (cc, cover_service_get_config (service)->thumbnail_dir);
   *cluster_service = cover_cluster_service_attach (*cluster, service);
-  if (ingest)
+  if (ingest) {
     cover_ingest_set_claim_funcs (ingest, claim_live, release_live, *cluster);
+    cover_ingest_set_cluster_funcs (
+        ingest, claim_live_async, release_live, thumbnail_saved, *cluster);
+  }
   return TRUE;
 #else
   cover_config_cluster_free (cc);

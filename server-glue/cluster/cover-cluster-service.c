@@ -44,6 +44,7 @@ struct _CoverClusterService
   GHashTable *sessions;
   GHashTable *uploads; /* cid → CoverPicture */
 
+  gint outage;            /* the registry's outage was logged; atomic */
   guint64 redirects;      /* atomic */
   guint64 proxied;        /* atomic */
   guint64 proxy_failures; /* atomic */
@@ -391,12 +392,37 @@ cluster_lookup (gpointer user_data, const CoverSourceQuery *q,
 
 /* The cluster's uploads */
 
+/* The registry cannot be asked (down, or no reply in time): the request
+ * is answered 503 unavailable (COVER_SOURCE_ERROR_UNAVAILABLE), logged once
+ * until the registry answers again, not once per request (transfer full) */
+static GError *
+registry_unavailable (CoverClusterService *cs, const GError *error)
+{
+  if (g_atomic_int_compare_and_exchange (&cs->outage, 0, 1))
+    g_warning ("cluster: the registry cannot be asked (%s): covers that are "
+               "not on this node are answered 503 until it is back",
+        error->message);
+  return g_error_new (COVER_SOURCE_ERROR, COVER_SOURCE_ERROR_UNAVAILABLE,
+      "the registry cannot be asked: %s", error->message);
+}
+
 static void
 on_upload (const CoverClusterUpload *u, const GError *error, gpointer data)
 {
   Ask *a = data;
   CoverClusterService *cs = a->cs;
   CoverPicture *pic = NULL;
+  g_autoptr (GError) unavailable = NULL;
+
+  if (g_error_matches (
+          error, COVER_REGISTRY_ERROR, COVER_REGISTRY_ERROR_DOWN) ||
+      g_error_matches (
+          error, COVER_REGISTRY_ERROR, COVER_REGISTRY_ERROR_TIMEOUT)) {
+    unavailable = registry_unavailable (cs, error);
+    error = unavailable;
+  } else if (!error && g_atomic_int_compare_and_exchange (&cs->outage, 1, 0)) {
+    g_message ("cluster: the registry answers again");
+  }
 
   g_mutex_lock (&cs->lock);
   if (error || !u) {

@@ -154,6 +154,9 @@ claim_async (CoverCluster *c, guint32 cid)
   eval (c, SCRIPT_CLAIM, NULL, on_claim_refresh, NULL, keys, 1, args, 3);
 }
 
+static void register_thumbnail_time (
+    CoverCluster *c, guint32 cid, gint64 capture_time);
+
 /* The newest thumbnail of @cid in this node's directory, if any, as the
  * registry's entry (only if newer). */
 static void
@@ -161,13 +164,21 @@ register_thumbnail (CoverCluster *c, guint32 cid)
 {
   g_autofree gchar *dir = cover_thumbnail_dir (c->thumbnail_dir, cid);
   g_autofree gchar *name = cover_thumbnail_newest (dir);
+  gint64 capture_time;
+
+  if (name && cover_thumbnail_name_parse (name, &capture_time))
+    register_thumbnail_time (c, cid, capture_time);
+}
+
+/* The registry's newest thumbnail of @cid: this node's, captured at
+ * @capture_time (µs), when that is newer (the script decides). */
+static void
+register_thumbnail_time (CoverCluster *c, guint32 cid, gint64 capture_time)
+{
   g_autofree gchar *key = NULL;
   g_autofree gchar *time = NULL;
   g_autofree gchar *ttl = NULL;
-  gint64 capture_time;
 
-  if (!name || !cover_thumbnail_name_parse (name, &capture_time))
-    return;
   key = key_for (c, "thumb", cid);
   time = g_strdup_printf ("%" G_GINT64_FORMAT, capture_time);
   ttl = g_strdup_printf ("%" G_GINT64_FORMAT, THUMB_TTL_MS);
@@ -334,6 +345,74 @@ cover_cluster_claim_live (CoverCluster *c, guint32 cid)
     g_message ("stream %u: refused, another node of the cluster holds it", cid);
   }
   return granted;
+}
+
+typedef struct
+{
+  CoverCluster *cluster;
+  guint32 cid;
+  CoverClusterClaimedFunc func;
+  gpointer user_data;
+} ClaimJob;
+
+static void
+on_claimed (const CoverRegistryReply *reply, const GError *error, gpointer data)
+{
+  ClaimJob *job = data;
+  CoverCluster *c = job->cluster;
+  gboolean granted = TRUE;
+
+  if (reply && reply->type == COVER_REGISTRY_INTEGER)
+    granted = reply->integer != 0;
+  else
+    g_warning ("stream %u: the registry could not be asked (%s): streamed "
+               "here without a cluster-wide claim",
+        job->cid, error ? error->message : "unexpected reply");
+  if (granted) {
+    g_mutex_lock (&c->lock);
+    g_hash_table_add (c->held, GUINT_TO_POINTER (job->cid));
+    g_mutex_unlock (&c->lock);
+  } else {
+    g_message (
+        "stream %u: refused, another node of the cluster holds it", job->cid);
+  }
+  job->func (granted, job->user_data);
+  g_free (job);
+}
+
+void
+cover_cluster_claim_live_async (CoverCluster *c, guint32 cid,
+    GMainContext *context, CoverClusterClaimedFunc func, gpointer user_data)
+{
+  ClaimJob *job;
+
+  g_return_if_fail (c != NULL);
+  g_return_if_fail (func != NULL);
+
+  job = g_new0 (ClaimJob, 1);
+  job->cluster = c;
+  job->cid = cid;
+  job->func = func;
+  job->user_data = user_data;
+  /* not connected: the registry answers "down" at once (granted) */
+  {
+    g_autofree gchar *key = key_for (c, "live", cid);
+    const gchar *keys[] = { key };
+    const gchar *args[] = { c->config->node_id, c->ttl_ms, c->node_prefix };
+
+    eval (c, SCRIPT_CLAIM, context, on_claimed, job, keys, 1, args, 3);
+  }
+}
+
+void
+cover_cluster_thumbnail_saved (
+    CoverCluster *c, guint32 cid, gint64 capture_time)
+{
+  g_return_if_fail (c != NULL);
+
+  /* else registered from the directory at the next (re)connection */
+  if (cover_registry_is_connected (c->registry))
+    register_thumbnail_time (c, cid, capture_time);
 }
 
 typedef struct

@@ -39,6 +39,17 @@ CoverRegistry *cover_cluster_get_registry (CoverCluster *cluster);
  * push).  Redis down or slow: TRUE (the node serves its pushes alone; the
  * claim is made when the registry is back). */
 gboolean cover_cluster_claim_live (CoverCluster *cluster, guint32 client_id);
+/* The same without waiting (an RTMP publish's hook, a camera pulled):
+ * @func gets the answer on @context, never from inside this call.  Redis
+ * down or slow (past [cluster] timeout): TRUE, as above. */
+typedef void (*CoverClusterClaimedFunc) (gboolean granted, gpointer user_data);
+void cover_cluster_claim_live_async (CoverCluster *cluster, guint32 client_id,
+    GMainContext *context, CoverClusterClaimedFunc func, gpointer user_data);
+/* A thumbnail of @client_id captured at @capture_time (µs) was saved on
+ * this node: the registry's newest thumbnail entry names it, if newer (no
+ * wait; any thread). */
+void cover_cluster_thumbnail_saved (
+    CoverCluster *cluster, guint32 client_id, gint64 capture_time);
 /* The push of @client_id ended: the claim goes (only if this node still
  * holds it) and the stream's newest thumbnail is registered. */
 void cover_cluster_release_live (CoverCluster *cluster, guint32 client_id);

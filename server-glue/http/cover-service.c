@@ -34,6 +34,9 @@
 G_DEFINE_QUARK (cover-service-error-quark, cover_service_error);
 
 #define WORKERS 2
+/* a source's store that cannot be reached (COVER_SOURCE_ERROR_UNAVAILABLE):
+ * its reconnection is tried within seconds */
+#define UNAVAILABLE_RETRY_AFTER "5"
 
 /* GET cover */
 
@@ -83,8 +86,11 @@ lookup_free (CoverLookup *l)
 static void
 lookup_failed (CoverLookup *l, CoverSource *src, const GError *err)
 {
-  g_warning ("%s cover of client %u: %s", cover_source_get_name (src),
-      l->client_id, err->message);
+  /* logged by the source, once per outage */
+  if (!g_error_matches (
+          err, COVER_SOURCE_ERROR, COVER_SOURCE_ERROR_UNAVAILABLE))
+    g_warning ("%s cover of client %u: %s", cover_source_get_name (src),
+        l->client_id, err->message);
   g_clear_error (&l->error);
   l->error = g_error_copy (err);
 }
@@ -107,6 +113,17 @@ lookup_answer (CoverLookup *l, CoverPicture *pic, const gchar *location)
     json_builder_add_string_value (b, location);
     json_builder_end_object (b);
     cover_request_respond_json (&l->req, SOUP_STATUS_FOUND, b);
+  } else if (!pic &&
+      g_error_matches (
+          l->error, COVER_SOURCE_ERROR, COVER_SOURCE_ERROR_UNAVAILABLE)) {
+    soup_message_headers_replace (
+        soup_server_message_get_response_headers (l->req.msg), "Retry-After",
+        UNAVAILABLE_RETRY_AFTER);
+    cover_request_respond_error (&l->req, SOUP_STATUS_SERVICE_UNAVAILABLE,
+        "unavailable",
+        "The cover of client %u is not on this node and the cluster cannot "
+        "be asked now; try again later.",
+        l->client_id);
   } else if (!pic && l->error) {
     cover_request_respond_error (&l->req, SOUP_STATUS_INTERNAL_SERVER_ERROR,
         "internal", "The cover of client %u could not be read.", l->client_id);

@@ -32,6 +32,8 @@ struct _CoverSource
   GDestroyNotify user_data_free;
 };
 
+G_DEFINE_QUARK (cover-source-error-quark, cover_source_error);
+
 const gchar *
 cover_source_kind_to_string (CoverSourceKind kind)
 {

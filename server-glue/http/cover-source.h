@@ -24,6 +24,18 @@ typedef enum
 
 const gchar *cover_source_kind_to_string (CoverSourceKind kind);
 
+/* A source's failure the service answers with 503 `unavailable` and
+ * Retry-After instead of 500 `internal`, without a warning of its own: the
+ * store behind the source cannot be reached now (the cluster's registry
+ * down), which the source logs once per outage, not per request. */
+#define COVER_SOURCE_ERROR (cover_source_error_quark ())
+GQuark cover_source_error_quark (void);
+
+typedef enum
+{
+  COVER_SOURCE_ERROR_UNAVAILABLE,
+} CoverSourceError;
+
 /* One cover as a source hands it out: immutable and reference counted, so
  * every HTTP thread can serve the same bytes without copying them. */
 typedef struct _CoverPicture CoverPicture;

@@ -48,6 +48,8 @@ struct _CoverIngest
   const CoverConfig *config;
   CoverIngestClaimFunc claim; /* the cluster's, or NULL */
   gpointer claim_data;
+  CoverIngestThumbnailFunc thumbnail; /* the cluster's, or NULL */
+  gpointer thumbnail_data;
   CoverIngestSettings *settings;
   guint port;
 
@@ -114,12 +116,46 @@ ensure_mount (guint32 cid, gpointer data)
   g_mutex_unlock (&ingest->lock);
 }
 
+/* covertap's thumbnail messages, posted from its workers: handed on at
+ * once (the cluster's registry update does not wait) */
+static void
+on_sync_message (GstBus *bus, GstMessage *msg, CoverIngest *ingest)
+{
+  guint32 cid;
+  gint64 capture_time;
+
+  if (cover_pulls_parse_thumbnail (msg, &cid, &capture_time))
+    ingest->thumbnail (cid, capture_time, ingest->thumbnail_data);
+}
+
+/* the push's pipeline (the media's: its bus watch is the media's own, a
+ * sync-message handler is added beside it) */
+static void
+watch_thumbnails (CoverIngest *ingest, GstElement *element)
+{
+  g_autoptr (GstElement) pipeline = NULL;
+  g_autoptr (GstBus) bus = NULL;
+
+  if (!ingest->thumbnail || !element)
+    return;
+  pipeline = GST_ELEMENT (gst_element_get_parent (element));
+  if (!pipeline)
+    return;
+  bus = gst_element_get_bus (pipeline);
+  if (!bus)
+    return;
+  gst_bus_enable_sync_message_emission (bus);
+  g_signal_connect (
+      bus, "sync-message::element", G_CALLBACK (on_sync_message), ingest);
+}
+
 static GstRTSPStatusCode
 pre_announce (GstRTSPClient *client, GstRTSPContext *ctx, CoverIngest *ingest)
 {
   g_autoptr (GstElement) element = NULL;
   CoverCodec codec = COVER_CODEC_NONE;
   CoverLiveness *liveness = NULL;
+  GstRTSPStatusCode status;
   guint32 cid;
 
   if (!ctx->uri || !ctx->media ||
@@ -140,11 +176,14 @@ pre_announce (GstRTSPClient *client, GstRTSPContext *ctx, CoverIngest *ingest)
   /* one pusher per device in the whole cluster */
   if (ingest->claim && !ingest->claim (cid, ingest->claim_data))
     return GST_RTSP_STS_NOT_ENOUGH_BANDWIDTH;
-  return cover_pushers_add (ingest->pushers, client, ctx->media, cid, codec,
+  status = cover_pushers_add (ingest->pushers, client, ctx->media, cid, codec,
       liveness,
       ingest->config->live_timeout_us > 0
           ? MIN (STALE_US, ingest->config->live_timeout_us)
           : STALE_US);
+  if (status == GST_RTSP_STS_OK)
+    watch_thumbnails (ingest, element);
+  return status;
 }
 
 static void
@@ -508,7 +547,8 @@ cover_ingest_new (const CoverConfig *config, GKeyFile *file, GError **error)
       g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, pending_free);
   g_mutex_init (&ingest->lock);
   ingest->pulls = cover_pulls_new (config, settings);
-  ingest->hooks = cover_rtmp_hooks_new (config, settings, ingest->pulls);
+  ingest->hooks =
+      cover_rtmp_hooks_new (config, settings, ingest->pulls, ingest->pushers);
   return ingest;
 }
 
@@ -529,6 +569,19 @@ cover_ingest_set_claim_funcs (CoverIngest *ingest, CoverIngestClaimFunc claim,
   ingest->claim = claim;
   ingest->claim_data = user_data;
   cover_pushers_set_ended_func (ingest->pushers, release, user_data);
+}
+
+void
+cover_ingest_set_cluster_funcs (CoverIngest *ingest,
+    CoverIngestClaimAsyncFunc claim_async, CoverIngestReleaseFunc release,
+    CoverIngestThumbnailFunc thumbnail, gpointer user_data)
+{
+  g_return_if_fail (ingest != NULL);
+
+  ingest->thumbnail = thumbnail;
+  ingest->thumbnail_data = user_data;
+  cover_pulls_set_cluster_funcs (
+      ingest->pulls, claim_async, release, thumbnail, user_data);
 }
 
 static guint

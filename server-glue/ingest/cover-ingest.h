@@ -67,6 +67,25 @@ typedef void (*CoverIngestReleaseFunc) (guint32 client_id, gpointer data);
 void cover_ingest_set_claim_funcs (CoverIngest *ingest,
     CoverIngestClaimFunc claim, CoverIngestReleaseFunc release,
     gpointer user_data);
+/* The cluster's part in the pulls and the RTMP hooks, where nothing may
+ * wait (the hooks run on HTTP threads, the pulls on the ingest's main
+ * context): @claim_async asks for @client_id and calls @done with the
+ * answer on @context, never from inside the call.  An RTMP publish is
+ * claimed by its on_publish hook before it is answered (refused: 409), a
+ * camera pulled (pull=) when it starts streaming (refused: the attempt
+ * ends, retried with the backoff); @release is told when either stream
+ * ends.  @thumbnail is told of every recording thumbnail saved (its
+ * covertap-thumbnail message, pushes and pulls; any thread).  Set before
+ * cover_ingest_start(). */
+typedef void (*CoverIngestClaimedFunc) (gboolean granted, gpointer done_data);
+typedef void (*CoverIngestClaimAsyncFunc) (guint32 client_id,
+    GMainContext *context, CoverIngestClaimedFunc done, gpointer done_data,
+    gpointer data);
+typedef void (*CoverIngestThumbnailFunc) (
+    guint32 client_id, gint64 capture_time, gpointer data);
+void cover_ingest_set_cluster_funcs (CoverIngest *ingest,
+    CoverIngestClaimAsyncFunc claim_async, CoverIngestReleaseFunc release,
+    CoverIngestThumbnailFunc thumbnail, gpointer user_data);
 gboolean cover_ingest_start (CoverIngest *ingest, GError **error);
 guint16 cover_ingest_get_port (CoverIngest *ingest);
 /* Client ids pushing now. */

@@ -113,6 +113,7 @@ typedef struct
   gboolean finished; /* down for good */
 
   /* pulls->lock */
+  gboolean claimed; /* the cluster's claim of the cid is this pull's */
   CoverPullState state;
   guint64 reconnects;
   gint64 last_data; /* the attempt's, copied by the periodic check */
@@ -130,6 +131,12 @@ struct _CoverPulls
   gboolean stopped;   /* lock */
   /* the context only: every Pull not yet freed, in the table or not */
   GPtrArray *alive;
+
+  /* the cluster's, or NULL; set before the first pull */
+  CoverIngestClaimAsyncFunc claim_async;
+  CoverIngestReleaseFunc release;
+  CoverIngestThumbnailFunc thumbnail;
+  gpointer cluster_data;
 };
 
 /* pipelines going to NULL on GStreamer's pool, of all pulls (atomic): a
@@ -548,6 +555,78 @@ pull_unref (gpointer p)
   g_atomic_rc_box_release_full (p, pull_clear);
 }
 
+/* Nothing of @p streams any more: the cluster's claim goes, unless a pull
+ * that took the client id over holds it now. */
+static void
+pull_release (Pull *p)
+{
+  CoverPulls *pulls = p->pulls;
+  Pull *now;
+  gboolean release;
+
+  g_mutex_lock (&pulls->lock);
+  release = p->claimed;
+  p->claimed = FALSE;
+  now = g_hash_table_lookup (pulls->by_cid, GUINT_TO_POINTER (p->cid));
+  if (now && now != p && now->claimed)
+    release = FALSE;
+  g_mutex_unlock (&pulls->lock);
+  if (release && pulls->release)
+    pulls->release (p->cid, pulls->cluster_data);
+}
+
+typedef struct
+{
+  Pull *pull;       /* a reference */
+  Attempt *attempt; /* a reference: the attempt that asked */
+} PullClaim;
+
+static void
+on_pull_claimed (gboolean granted, gpointer data)
+{
+  PullClaim *pc = data;
+  Pull *p = pc->pull;
+
+  if (p->attempt == pc->attempt && !p->finished && !p->stopping &&
+      !p->removed) {
+    if (granted) {
+      g_mutex_lock (&p->pulls->lock);
+      p->claimed = TRUE;
+      g_mutex_unlock (&p->pulls->lock);
+    } else {
+      g_message ("stream %u: %s: another node of the cluster streams the "
+                 "client id",
+          p->cid, p->shown);
+      pull_end_attempt (p, "refused by the cluster");
+    }
+  } else if (granted) {
+    /* the attempt ended meanwhile: nothing of it streams here */
+    g_mutex_lock (&p->pulls->lock);
+    p->claimed = TRUE;
+    g_mutex_unlock (&p->pulls->lock);
+    pull_release (p);
+  }
+  attempt_unref (pc->attempt);
+  pull_unref (p);
+  g_free (pc);
+}
+
+/* a camera that streams: claimed in the cluster, without waiting here (the
+ * pulls' context serves every pull and the RTSP server) */
+static void
+pull_claim (Pull *p)
+{
+  PullClaim *pc;
+
+  if (!p->pulls->claim_async || p->kind != COVER_PULL_CAMERA)
+    return;
+  pc = g_new0 (PullClaim, 1);
+  pc->pull = pull_ref (p);
+  pc->attempt = attempt_ref (p->attempt);
+  p->pulls->claim_async (
+      p->cid, p->pulls->context, on_pull_claimed, pc, p->pulls->cluster_data);
+}
+
 /* down for good: out of the table (if still there) and of the list */
 static void
 pull_finish (Pull *p)
@@ -559,6 +638,7 @@ pull_finish (Pull *p)
   teardown (p);
   cancel_timer (p);
   set_state (p, COVER_PULL_STOPPED);
+  pull_release (p);
   g_mutex_lock (&pulls->lock);
   if (g_hash_table_lookup (pulls->by_cid, GUINT_TO_POINTER (p->cid)) == p)
     in_table = g_hash_table_steal (pulls->by_cid, GUINT_TO_POINTER (p->cid));
@@ -608,8 +688,18 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
         p->failures = 0;
         set_state (p, COVER_PULL_STREAMING);
         g_message ("stream %u: streaming from %s", p->cid, p->shown);
+        pull_claim (p);
       }
       return G_SOURCE_CONTINUE;
+    case GST_MESSAGE_ELEMENT: {
+      guint32 cid;
+      gint64 capture_time;
+
+      if (p->pulls->thumbnail &&
+          cover_pulls_parse_thumbnail (msg, &cid, &capture_time))
+        p->pulls->thumbnail (cid, capture_time, p->pulls->cluster_data);
+      return G_SOURCE_CONTINUE;
+    }
     default:
       return G_SOURCE_CONTINUE;
   }
@@ -648,6 +738,10 @@ pull_end_attempt (Pull *p, const gchar *why)
   gint64 delay;
 
   teardown (p);
+  /* a camera in backoff is not live: the cluster sends nobody here (an
+   * RTMP publish is live until on_publish_done) */
+  if (p->kind == COVER_PULL_CAMERA)
+    pull_release (p);
   if (p->removed) {
     pull_finish (p);
     return;
@@ -862,6 +956,67 @@ pull_is_fresh (Pull *p, gint64 stale_us)
       g_get_monotonic_time () - p->last_data < stale_us;
 }
 
+void
+cover_pulls_set_cluster_funcs (CoverPulls *pulls,
+    CoverIngestClaimAsyncFunc claim_async, CoverIngestReleaseFunc release,
+    CoverIngestThumbnailFunc thumbnail, gpointer user_data)
+{
+  g_return_if_fail (pulls != NULL);
+
+  pulls->claim_async = claim_async;
+  pulls->release = release;
+  pulls->thumbnail = thumbnail;
+  pulls->cluster_data = user_data;
+}
+
+gboolean
+cover_pulls_claim (CoverPulls *pulls, guint32 client_id, GMainContext *context,
+    CoverIngestClaimedFunc done, gpointer done_data)
+{
+  g_return_val_if_fail (pulls != NULL && done != NULL, FALSE);
+
+  if (!pulls->claim_async)
+    return FALSE;
+  pulls->claim_async (client_id, context, done, done_data, pulls->cluster_data);
+  return TRUE;
+}
+
+void
+cover_pulls_unclaim (CoverPulls *pulls, guint32 client_id)
+{
+  Pull *p;
+  gboolean held;
+
+  g_return_if_fail (pulls != NULL);
+
+  g_mutex_lock (&pulls->lock);
+  p = g_hash_table_lookup (pulls->by_cid, GUINT_TO_POINTER (client_id));
+  held = p && p->claimed;
+  g_mutex_unlock (&pulls->lock);
+  if (!held && pulls->release)
+    pulls->release (client_id, pulls->cluster_data);
+}
+
+gboolean
+cover_pulls_parse_thumbnail (
+    GstMessage *msg, guint32 *client_id, gint64 *capture_time)
+{
+  const GstStructure *st;
+  guint cid;
+
+  g_return_val_if_fail (GST_IS_MESSAGE (msg), FALSE);
+
+  if (GST_MESSAGE_TYPE (msg) != GST_MESSAGE_ELEMENT ||
+      !gst_message_has_name (msg, "covertap-thumbnail"))
+    return FALSE;
+  st = gst_message_get_structure (msg);
+  if (!gst_structure_get_uint (st, "client-id", &cid) ||
+      !gst_structure_get_int64 (st, "capture-time", capture_time))
+    return FALSE;
+  *client_id = cid;
+  return TRUE;
+}
+
 gboolean
 cover_pulls_add (CoverPulls *pulls, guint32 client_id, CoverPullKind kind,
     const gchar *url, gint64 stale_us)
@@ -886,6 +1041,8 @@ cover_pulls_add (CoverPulls *pulls, guint32 client_id, CoverPullKind kind,
   /* the table's reference of the old one is now ours */
   if (old)
     g_hash_table_steal (pulls->by_cid, GUINT_TO_POINTER (client_id));
+  /* an RTMP publish was claimed by its hook (cover_pulls_claim()) */
+  p->claimed = kind == COVER_PULL_RTMP && pulls->claim_async;
   g_hash_table_insert (pulls->by_cid, GUINT_TO_POINTER (client_id), p);
   g_mutex_unlock (&pulls->lock);
   /* in order: the old one's end before the new one's start */

@@ -13,6 +13,7 @@
 #include <gst/gst.h>
 
 #include "cover-config.h"
+#include "cover-ingest.h"
 #include "cover-stream-settings.h"
 
 G_BEGIN_DECLS
@@ -54,6 +55,26 @@ typedef struct _CoverPulls CoverPulls;
 CoverPulls *cover_pulls_new (
     const CoverConfig *config, const CoverIngestSettings *settings);
 
+/* The cluster's functions (cover_ingest_set_cluster_funcs()); before
+ * the first pull.  A camera's pull claims its client id when it starts
+ * streaming (refused: the attempt ends and is retried with the backoff),
+ * an RTMP pull is added once claimed (cover_pulls_claim()); the claim is
+ * released when the pull ends (a camera's also when an attempt ends).
+ * Thumbnails saved by a pull are told to @thumbnail. */
+void cover_pulls_set_cluster_funcs (CoverPulls *pulls,
+    CoverIngestClaimAsyncFunc claim_async, CoverIngestReleaseFunc release,
+    CoverIngestThumbnailFunc thumbnail, gpointer user_data);
+/* Asks the cluster for @client_id (@done on @context); FALSE, and nothing
+ * asked, without a cluster. */
+gboolean cover_pulls_claim (CoverPulls *pulls, guint32 client_id,
+    GMainContext *context, CoverIngestClaimedFunc done, gpointer done_data);
+/* A claim granted to cover_pulls_claim() that no pull took (the publish
+ * was refused here after all, or its hook's caller went): released unless
+ * a pull of @client_id holds the claim. */
+void cover_pulls_unclaim (CoverPulls *pulls, guint32 client_id);
+/* The client id and capture time of a covertap-thumbnail message. */
+gboolean cover_pulls_parse_thumbnail (
+    GstMessage *msg, guint32 *client_id, gint64 *capture_time);
 /* Starts pulling @url (credentials allowed in its userinfo) for
  * @client_id.  A pull of @client_id of the same @kind already there is
  * taken over when it is not streaming or gave no data for @stale_us; else

@@ -317,6 +317,23 @@ cover_pushers_add (CoverPushers *pushers, GstRTSPClient *client,
   return GST_RTSP_STS_OK;
 }
 
+gboolean
+cover_pushers_is_streaming (
+    CoverPushers *pushers, guint32 client_id, gint64 stale_us)
+{
+  gboolean streaming;
+  CoverPusher *p;
+
+  g_return_val_if_fail (pushers != NULL, FALSE);
+
+  g_mutex_lock (&pushers->lock);
+  p = g_hash_table_lookup (pushers->by_cid, GUINT_TO_POINTER (client_id));
+  /* what a new push of it would not take over */
+  streaming = p && !pusher_is_stale (p, g_get_monotonic_time (), stale_us);
+  g_mutex_unlock (&pushers->lock);
+  return streaming;
+}
+
 static CoverPusher *
 find_locked (CoverPushers *pushers, gpointer object, gboolean by_client)
 {

@@ -51,6 +51,11 @@ void cover_pushers_set_ended_func (
 GstRTSPStatusCode cover_pushers_add (CoverPushers *pushers,
     GstRTSPClient *client, GstRTSPMedia *media, guint32 client_id,
     CoverCodec codec, CoverLiveness *liveness, gint64 stale_us);
+/* Whether a push of @client_id is recording and gave data within
+ * @stale_us: one a new push would not take over (an RTMP publish of it is
+ * refused meanwhile; mirrors cover_pulls_is_streaming()). */
+gboolean cover_pushers_is_streaming (
+    CoverPushers *pushers, guint32 client_id, gint64 stale_us);
 /* RECORD was answered for @media: its pipeline plays (EOS can flow). */
 void cover_pushers_set_recording (CoverPushers *pushers, GstRTSPMedia *media);
 /* @client's connection closed (TEARDOWN, FIN, RST, or closed by us): a push

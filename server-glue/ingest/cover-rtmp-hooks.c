@@ -44,22 +44,25 @@ struct _CoverRtmpHooks
   const CoverConfig *config;
   const CoverIngestSettings *settings;
   CoverPulls *pulls;
+  CoverPushers *pushers;
   gint answers[N_HOOKS][G_N_ELEMENTS (counted_statuses)]; /* atomic */
 };
 
 CoverRtmpHooks *
 cover_rtmp_hooks_new (const CoverConfig *config,
-    const CoverIngestSettings *settings, CoverPulls *pulls)
+    const CoverIngestSettings *settings, CoverPulls *pulls,
+    CoverPushers *pushers)
 {
   CoverRtmpHooks *hooks;
 
   g_return_val_if_fail (config != NULL && settings != NULL, NULL);
-  g_return_val_if_fail (pulls != NULL, NULL);
+  g_return_val_if_fail (pulls != NULL && pushers != NULL, NULL);
 
   hooks = g_new0 (CoverRtmpHooks, 1);
   hooks->config = config;
   hooks->settings = settings;
   hooks->pulls = pulls;
+  hooks->pushers = pushers;
   return hooks;
 }
 
@@ -355,13 +358,102 @@ stream_url (CoverRtmpHooks *hooks, const Fields *f)
       g_str_has_suffix (base, "/") ? "" : "/", f->app, f->name);
 }
 
+/* a live stream of the client id that sent within this long is not taken
+ * over */
+static gint64
+stale_us (CoverRtmpHooks *hooks)
+{
+  return hooks->config->live_timeout_us > 0
+      ? MIN (STALE_US, hooks->config->live_timeout_us)
+      : STALE_US;
+}
+
+/* An on_publish whose token was accepted, while the cluster is asked. */
+typedef struct
+{
+  CoverRtmpHooks *hooks;
+  SoupServerMessage *msg; /* a reference */
+  guint32 cid;
+  gchar *app;
+  gchar *addr;
+  gchar *url;
+  gulong finished_id;
+  gboolean finished; /* the caller went: answer nobody */
+} Publish;
+
+static void
+publish_free (Publish *pub)
+{
+  if (pub->finished_id)
+    g_signal_handler_disconnect (pub->msg, pub->finished_id);
+  g_object_unref (pub->msg);
+  g_free (pub->app);
+  g_free (pub->addr);
+  g_free (pub->url);
+  g_free (pub);
+}
+
+/* the pull of the publish; FALSE (answered 409) when a local stream of
+ * the client id is fresh */
+static gboolean
+publish_start (Publish *pub)
+{
+  CoverRtmpHooks *hooks = pub->hooks;
+
+  if (!cover_pulls_add (hooks->pulls, pub->cid, COVER_PULL_RTMP, pub->url,
+          stale_us (hooks))) {
+    g_message ("RTMP publish %s/%u from %s refused: client id %u streams "
+               "already",
+        pub->app, pub->cid, pub->addr, pub->cid);
+    respond (hooks, pub->msg, SOUP_STATUS_CONFLICT, "busy",
+        "Another publisher of this client id is streaming.", G_MAXUINT32);
+    return FALSE;
+  }
+  g_message (
+      "RTMP publish %s/%u from %s accepted", pub->app, pub->cid, pub->addr);
+  respond (hooks, pub->msg, SOUP_STATUS_OK, NULL, NULL, pub->cid);
+  return TRUE;
+}
+
+static void
+on_publish_finished (SoupServerMessage *msg, Publish *pub)
+{
+  pub->finished = TRUE;
+}
+
+/* the cluster's answer, on the HTTP thread of the request */
+static void
+on_claimed (gboolean granted, gpointer data)
+{
+  Publish *pub = data;
+  CoverRtmpHooks *hooks = pub->hooks;
+
+  if (pub->finished) {
+    if (granted)
+      cover_pulls_unclaim (hooks->pulls, pub->cid);
+  } else {
+    if (!granted) {
+      g_message ("RTMP publish %s/%u from %s refused: another node of the "
+                 "cluster streams client id %u",
+          pub->app, pub->cid, pub->addr, pub->cid);
+      respond (hooks, pub->msg, SOUP_STATUS_CONFLICT, "busy",
+          "Another node of the cluster streams this client id.", G_MAXUINT32);
+    } else if (!publish_start (pub)) {
+      cover_pulls_unclaim (hooks->pulls, pub->cid);
+    }
+    soup_server_message_unpause (pub->msg);
+  }
+  publish_free (pub);
+}
+
 static void
 on_publish (
     CoverRtmpHooks *hooks, SoupServerMessage *msg, Fields *f, guint32 cid)
 {
-  g_autofree gchar *url = NULL;
   g_autofree gchar *redacted = NULL;
+  g_autoptr (GMainContext) context = NULL;
   CoverTokenStatus status;
+  Publish *pub;
 
   if (f->call && !g_str_equal (f->call, "publish") &&
       !g_str_equal (f->call, "on_publish")) {
@@ -385,21 +477,35 @@ on_publish (
           cover_token_status_describe (status), G_MAXUINT32);
     return;
   }
-  url = stream_url (hooks, f);
-  if (!cover_pulls_add (hooks->pulls, cid, COVER_PULL_RTMP, url,
-          hooks->config->live_timeout_us > 0
-              ? MIN (STALE_US, hooks->config->live_timeout_us)
-              : STALE_US)) {
-    g_message ("RTMP publish %s/%u from %s refused: client id %u streams "
-               "already",
+  /* one stream per client id, whichever way it comes: an RTSP push of it
+   * streaming now is refused a publish as a second publisher is */
+  if (cover_pushers_is_streaming (hooks->pushers, cid, stale_us (hooks))) {
+    g_message ("RTMP publish %s/%u from %s refused: client id %u is pushed "
+               "over RTSP and streaming",
         f->app, cid, f->addr ? f->addr : "?", cid);
     respond (hooks, msg, SOUP_STATUS_CONFLICT, "busy",
-        "Another publisher of this client id is streaming.", G_MAXUINT32);
+        "An RTSP push of this client id is streaming.", G_MAXUINT32);
     return;
   }
-  g_message ("RTMP publish %s/%u from %s accepted", f->app, cid,
-      f->addr ? f->addr : "?");
-  respond (hooks, msg, SOUP_STATUS_OK, NULL, NULL, cid);
+  pub = g_new0 (Publish, 1);
+  pub->hooks = hooks;
+  pub->msg = g_object_ref (msg);
+  pub->cid = cid;
+  pub->app = g_strdup (f->app);
+  pub->addr = g_strdup (f->addr ? f->addr : "?");
+  pub->url = stream_url (hooks, f);
+  /* one stream per device in the whole cluster: the hook answers once the
+   * registry did (bounded by [cluster] timeout), this HTTP thread serves
+   * the others meanwhile */
+  context = g_main_context_ref_thread_default ();
+  pub->finished_id =
+      g_signal_connect (msg, "finished", G_CALLBACK (on_publish_finished), pub);
+  if (cover_pulls_claim (hooks->pulls, cid, context, on_claimed, pub)) {
+    soup_server_message_pause (msg);
+    return;
+  }
+  publish_start (pub);
+  publish_free (pub);
 }
 
 void

@@ -14,6 +14,7 @@
 
 #include "cover-config.h"
 #include "cover-pull.h"
+#include "cover-pushers.h"
 #include "cover-stream-settings.h"
 
 G_BEGIN_DECLS
@@ -30,8 +31,10 @@ G_BEGIN_DECLS
  * checks the device token with cover_token_authorize(): 401/403 make the
  * RTMP server refuse the publish; 200 starts pulling
  * <[ingest] rtmp-url>/<app>/<name> into covertap; 409 while another
- * publisher of the client id streams.  on_publish_done stops that pull.
- * Answers are JSON: {"code": 0, "request_id": ...} or
+ * publisher of the client id streams, or an RTSP push of it, or (in a
+ * cluster: cover_pulls_claim(), the request paused until the registry
+ * answered) another node holds it.  on_publish_done
+ * stops that pull. Answers are JSON: {"code": 0, "request_id": ...} or
  * {"request_id": ..., "error": ..., "message": ...}. */
 
 #define COVER_RTMP_HOOKS_PATH "/hooks/rtmp/"
@@ -39,9 +42,11 @@ G_BEGIN_DECLS
 
 typedef struct _CoverRtmpHooks CoverRtmpHooks;
 
-/* None is taken; all must outlive the hooks. */
+/* None is taken; all must outlive the hooks.  @pushers: the RTSP pushes,
+ * whose client ids streaming now are refused a publish (409). */
 CoverRtmpHooks *cover_rtmp_hooks_new (const CoverConfig *config,
-    const CoverIngestSettings *settings, CoverPulls *pulls);
+    const CoverIngestSettings *settings, CoverPulls *pulls,
+    CoverPushers *pushers);
 /* For soup_server_add_early_handler() of COVER_RTMP_HOOKS_PATH (the
  * method, the peer and the body's size, before the body) ... */
 void cover_rtmp_hooks_early_handler (SoupServer *server, SoupServerMessage *msg,

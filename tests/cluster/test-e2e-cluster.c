@@ -30,11 +30,15 @@
 
 #include "cluster-util.h"
 #include "cs-test-http.h"
+#include "coverthumbnail.h"
 #include "cs-test-image.h"
+#include "e2e-ingest-util.h"
 #include "e2e-util.h"
 
 #define CID 42
 #define UPLOAD_CID 43
+#define CAM_USER "viewer"
+#define CAM_PASSWORD "Pw-3a9c"
 
 typedef struct
 {
@@ -44,8 +48,18 @@ typedef struct
   gchar *log_path;
   guint16 http_port;
   guint16 rtsp_port;
+  guint16 rtmp_port; /* of its nginx, when the test starts one */
   GSubprocess *proc;
 } Node;
+
+/* how a test's cluster is set up */
+typedef struct
+{
+  gboolean durable;        /* Redis with appendfsync always */
+  gboolean slow_heartbeat; /* 30 s: what is registered between comes from
+                            * events, not from the heartbeat */
+  gboolean camera;         /* B pulls CID from an RTSP camera (pull=) */
+} Setup;
 
 typedef struct
 {
@@ -54,6 +68,9 @@ typedef struct
   Node nodes[3]; /* A, B, C */
   SoupSession *session;
   GPtrArray *pushers;
+  const Setup *setup;
+  GSubprocess *camera; /* e2e-camera, with Setup camera */
+  guint16 camera_port;
 } Fixture;
 
 #define A(f) (&(f)->nodes[0])
@@ -93,9 +110,11 @@ node_start (Node *n)
 }
 
 static void
-node_set_up (Fixture *f, Node *n, const gchar *name, const gchar *forward)
+node_set_up (Fixture *f, Node *n, const gchar *name, const gchar *forward,
+    gboolean pulls)
 {
   g_autofree gchar *config = NULL, *store = NULL, *data = NULL;
+  g_autofree gchar *pull = NULL;
 
   n->name = name;
   n->root = g_build_filename (f->root, name, NULL);
@@ -106,6 +125,7 @@ node_set_up (Fixture *f, Node *n, const gchar *name, const gchar *forward)
   n->log_path = g_build_filename (n->root, "coversnapd.log", NULL);
   n->config_path = g_build_filename (n->root, "coversnapd.ini", NULL);
   n->http_port = cl_free_port ();
+  n->rtmp_port = cl_free_port ();
   config = g_strdup_printf ("[server]\n"
                             "listen-address=127.0.0.1\n"
                             "port=%u\n"
@@ -117,6 +137,7 @@ node_set_up (Fixture *f, Node *n, const gchar *name, const gchar *forward)
                             "cids=42,43\n"
                             "[ingest]\n"
                             "rtsp-port=0\n"
+                            "rtmp-url=rtmp://127.0.0.1:%u\n"
                             "[stream.default]\n"
                             "min-interval=0\n"
                             "thumbnails=true\n"
@@ -125,14 +146,23 @@ node_set_up (Fixture *f, Node *n, const gchar *name, const gchar *forward)
                             "redis=%s\n"
                             "node-id=%s\n"
                             "public-url=http://127.0.0.1:%u\n"
-                            "heartbeat=0.5\n"
-                            "ttl=2\n"
+                            "heartbeat=%s\n"
+                            "ttl=%s\n"
                             /* a bound for a loaded machine, not a
                              * measurement */
                             "timeout=2\n"
                             "forward=%s\n",
-      n->http_port, data, store, f->redis->socket_path, name, n->http_port,
-      forward);
+      n->http_port, data, store, n->rtmp_port, f->redis->socket_path, name,
+      n->http_port, f->setup->slow_heartbeat ? "30" : "0.5",
+      f->setup->slow_heartbeat ? "90" : "2", forward);
+  if (pulls) {
+    pull = g_strdup_printf ("%s[stream.%u]\n"
+                            "pull=rtsp://" CAM_USER ":" CAM_PASSWORD
+                            "@127.0.0.1:%u/cam\n",
+        config, CID, f->camera_port);
+    g_free (config);
+    config = g_steal_pointer (&pull);
+  }
   g_assert_true (g_file_set_contents (n->config_path, config, -1, NULL));
   node_start (n);
 }
@@ -144,6 +174,21 @@ node_log (Node *n)
 
   if (g_file_get_contents (n->log_path, &log, NULL, NULL))
     g_test_message ("coversnapd %s:\n%s", n->name, log);
+}
+
+/* lines of @n's log with @text */
+static guint
+log_count (Node *n, const gchar *text)
+{
+  g_autofree gchar *log = NULL;
+  g_auto (GStrv) lines = NULL;
+  guint count = 0;
+
+  g_assert_true (g_file_get_contents (n->log_path, &log, NULL, NULL));
+  lines = g_strsplit (log, "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    count += strstr (lines[i], text) != NULL;
+  return count;
 }
 
 /* SIGTERM: a clean stop (it releases what it holds) */
@@ -167,13 +212,25 @@ node_kill (Node *n)
 }
 
 static void
-fixture_set_up (Fixture *f, gconstpointer durable)
+fixture_set_up (Fixture *f, gconstpointer data)
 {
+  f->setup = data;
   f->root = cs_test_make_tmpdir ("coversnap-e2e-cluster-XXXXXX");
-  f->redis = cl_redis_start (f->root, GPOINTER_TO_INT (durable));
-  node_set_up (f, A (f), "a", "redirect");
-  node_set_up (f, B (f), "b", "redirect");
-  node_set_up (f, C (f), "c", "proxy");
+  f->redis = cl_redis_start (f->root, f->setup->durable);
+  if (f->setup->camera) {
+    g_autoptr (GDataInputStream) in = NULL;
+    g_autoptr (GError) err = NULL;
+
+    f->camera = e2e_spawn (G_SUBPROCESS_FLAGS_STDOUT_PIPE, NULL, &err,
+        cs_test_program ("E2E_CAMERA"), "0", CAM_USER, CAM_PASSWORD, "red",
+        NULL);
+    g_assert_no_error (err);
+    in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (f->camera));
+    f->camera_port = e2e_read_port (in, "rtsp on ");
+  }
+  node_set_up (f, A (f), "a", "redirect", FALSE);
+  node_set_up (f, B (f), "b", "redirect", f->setup->camera);
+  node_set_up (f, C (f), "c", "proxy", FALSE);
   f->session = cs_test_session_new (10);
   f->pushers = g_ptr_array_new_with_free_func (g_object_unref);
 }
@@ -184,6 +241,9 @@ fixture_tear_down (Fixture *f, gconstpointer data)
   for (guint i = 0; i < f->pushers->len; i++)
     cs_test_kill_child (g_ptr_array_index (f->pushers, i));
   g_ptr_array_unref (f->pushers);
+  if (f->camera)
+    cs_test_kill_child (f->camera);
+  g_clear_object (&f->camera);
   for (guint i = 0; i < 3; i++) {
     Node *n = &f->nodes[i];
 
@@ -228,6 +288,7 @@ typedef struct
   guint status;
   gchar *source;
   gchar *location;
+  gchar *retry_after;
   GBytes *body;
 } Resp;
 
@@ -236,6 +297,7 @@ resp_free (Resp *r)
 {
   g_free (r->source);
   g_free (r->location);
+  g_free (r->retry_after);
   g_clear_pointer (&r->body, g_bytes_unref);
   g_free (r);
 }
@@ -268,6 +330,7 @@ get_url (Fixture *f, const gchar *url)
   h = soup_message_get_response_headers (msg);
   r->source = g_strdup (soup_message_headers_get_one (h, "X-Cover-Source"));
   r->location = g_strdup (soup_message_headers_get_one (h, "Location"));
+  r->retry_after = g_strdup (soup_message_headers_get_one (h, "Retry-After"));
   return r;
 }
 
@@ -418,11 +481,22 @@ test_forward (Fixture *f, gconstpointer data)
   g_assert_true (g_bytes_equal (r->body, png));
 }
 
+/* B still serves its red live cover, A still sends clients to B */
+static void
+assert_b_holds_red (Fixture *f)
+{
+  g_autoptr (Resp) r = get (f, B (f), CID);
+  g_autoptr (Resp) a = get (f, A (f), CID);
+
+  g_assert_cmpuint (r->status, ==, 200);
+  e2e_assert_red (r->body, 320, 240);
+  g_assert_cmpuint (a->status, ==, 302);
+}
+
 static void
 test_one_pusher (Fixture *f, gconstpointer data)
 {
   GSubprocess *second;
-  g_autoptr (Resp) r = NULL;
 
   push (f, B (f), "red");
   wait_answer (f, B (f), CID, 200, "live", NULL);
@@ -430,12 +504,7 @@ test_one_pusher (Fixture *f, gconstpointer data)
    * pusher gives up */
   second = push (f, C (f), "blue");
   g_assert_cmpint (cs_test_wait_child (second, CL_WAIT_S), >, 0);
-  r = get (f, B (f), CID);
-  g_assert_cmpuint (r->status, ==, 200);
-  e2e_assert_red (r->body, 320, 240);
-  g_clear_pointer (&r, resp_free);
-  r = get (f, A (f), CID);
-  g_assert_cmpuint (r->status, ==, 302);
+  assert_b_holds_red (f);
 }
 
 static gboolean
@@ -508,6 +577,20 @@ test_redis_down (Fixture *f, gconstpointer data)
   e2e_assert_red (r->body, 320, 240);
   g_assert_cmpuint (upload (f, A (f), UPLOAD_CID, second), ==, 503);
   g_assert_false (registry_reachable (A (f)));
+  /* A has nothing of its own for the upload's client id: 503 with
+   * Retry-After at once (not 500, no hang), one warning for the outage,
+   * not one per request */
+  for (guint i = 0; i < 3; i++) {
+    g_autoptr (Resp) u = get (f, A (f), UPLOAD_CID);
+    g_autofree gchar *text = cs_test_bytes_to_string (u->body);
+
+    g_assert_cmpuint (u->status, ==, 503);
+    g_assert_nonnull (strstr (text, "\"error\":\"unavailable\""));
+    g_assert_nonnull (u->retry_after);
+    g_assert_cmpuint (g_ascii_strtoull (u->retry_after, NULL, 10), >, 0);
+  }
+  g_assert_cmpuint (log_count (A (f), "cover of client 43"), ==, 0);
+  g_assert_cmpuint (log_count (A (f), "the registry cannot be asked"), ==, 1);
 
   /* back (appendfsync always: what was acknowledged is there): the nodes
    * reconnect by themselves and register their streams again */
@@ -590,17 +673,160 @@ test_no_loop (Fixture *f, gconstpointer data)
   g_assert_cmpstr (r->source, ==, "record");
 }
 
+/* RTMP through nginx: a publish on B's nginx is claimed cluster-wide (A
+ * sends clients to B); the same client id published via C's nginx is
+ * refused by C's hook (409: nginx refuses, ffmpeg fails); the publish's
+ * end releases the claim. */
+static gboolean
+live_key_empty (gpointer data)
+{
+  Fixture *f = data;
+  g_autofree gchar *owner = cl_redis_cli (f->redis, "GET coversnap:live:42");
+
+  return *owner == '\0';
+}
+
+static void
+test_rtmp (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *token = e2e_token_for (CID, E2E_KEY);
+  g_autofree gchar *owner = NULL;
+  E2eNginx *nb = e2e_nginx_start (B (f)->rtmp_port, B (f)->http_port);
+  E2eNginx *nc = e2e_nginx_start (C (f)->rtmp_port, C (f)->http_port);
+  GSubprocess *pb, *pc;
+
+  pb = e2e_rtmp_publish (nb, CID, token, "red", FALSE);
+  g_ptr_array_add (f->pushers, pb);
+  wait_answer (f, B (f), CID, 200, "live", NULL);
+  owner = cl_redis_cli (f->redis, "GET coversnap:live:42");
+  g_assert_cmpstr (owner, ==, "b");
+  wait_answer (f, A (f), CID, 302, NULL, B (f));
+
+  /* the same device via C's nginx: C's hook refuses it, ffmpeg fails by
+   * itself (not killed at the bound) */
+  pc = e2e_rtmp_publish (nc, CID, token, "blue", FALSE);
+  g_ptr_array_add (f->pushers, pc);
+  g_assert_cmpint (cs_test_wait_child (pc, CL_WAIT_S), >, 0);
+  g_assert_cmpuint (
+      log_count (C (f), "another node of the cluster streams client id 42"), >=,
+      1);
+  assert_b_holds_red (f);
+
+  /* the publish ends ("q"): on_publish_done, B releases its claim at once
+   * (long before the ttl would) */
+  g_assert_true (g_output_stream_write_all (
+      g_subprocess_get_stdin_pipe (pb), "q", 1, NULL, NULL, NULL));
+  g_assert_cmpint (cs_test_wait_child (pb, CL_WAIT_S), >=, 0);
+  g_assert_true (
+      cs_test_poll (live_key_empty, f, CL_WAIT_S * G_USEC_PER_SEC, 50 * 1000));
+  e2e_nginx_free (nc);
+  e2e_nginx_free (nb);
+}
+
+/* the newest file of @n's thumbnails of CID, as "<capture time µs>" */
+static gchar *
+newest_thumbnail_time (Node *n)
+{
+  g_autofree gchar *dir =
+      g_build_filename (n->root, "data", "thumbnails", "42", NULL);
+  g_autofree gchar *name = cover_thumbnail_newest (dir);
+  gint64 t = 0;
+
+  if (!name || !cover_thumbnail_name_parse (name, &t))
+    return NULL;
+  return g_strdup_printf ("%" G_GINT64_FORMAT, t);
+}
+
+typedef struct
+{
+  Fixture *f;
+  gchar *entry; /* the registry's thumb:42 last seen */
+} ThumbWait;
+
+static gboolean
+thumb_entry_names_b (gpointer data)
+{
+  ThumbWait *w = data;
+
+  g_free (w->entry);
+  w->entry = cl_redis_cli (w->f->redis, "GET coversnap:thumb:42");
+  return g_str_has_suffix (w->entry, " b");
+}
+
+/* A thumbnail saved on B is in the registry at once (its covertap message),
+ * not at B's next heartbeat (30 s here) nor at the stream's end: with the
+ * live entry gone, A sends clients to B's thumbnail while B still pushes. */
+static void
+test_thumbnail_registered (Fixture *f, gconstpointer data)
+{
+  ThumbWait w = { f, NULL };
+  g_autofree gchar *newest = NULL;
+  g_autofree gchar *del = NULL;
+  gint64 entry_time, file_time;
+
+  push (f, B (f), "red");
+  wait_answer (f, B (f), CID, 200, "live", NULL);
+  g_assert_true (cs_test_poll (
+      has_thumbnail, B (f), CL_WAIT_S * G_USEC_PER_SEC, 100 * 1000));
+  g_assert_true (
+      cs_test_poll (thumb_entry_names_b, &w, 10 * G_USEC_PER_SEC, 50 * 1000));
+  /* the entry is one of B's files, at most a thumbnail interval behind the
+   * newest */
+  newest = newest_thumbnail_time (B (f));
+  g_assert_nonnull (newest);
+  entry_time = g_ascii_strtoll (w.entry, NULL, 10);
+  file_time = g_ascii_strtoll (newest, NULL, 10);
+  g_assert_cmpint (entry_time, >, 0);
+  g_assert_cmpint (entry_time, <=, file_time);
+  g_assert_cmpint (file_time - entry_time, <=, 3 * G_USEC_PER_SEC);
+  /* no live entry (the slow heartbeat does not bring it back): A sends
+   * clients to B for its thumbnail */
+  del = cl_redis_cli (f->redis, "DEL coversnap:live:42");
+  wait_answer (f, A (f), CID, 302, NULL, B (f));
+  g_free (w.entry);
+}
+
+/* A camera pulled by B (pull=) claims its client id once it streams: A
+ * sends clients to B, a push of it on C is refused; the camera gone, B's
+ * pull backs off and the claim goes with it. */
+static void
+test_camera_pull (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *owner = NULL;
+  GSubprocess *second;
+
+  wait_answer (f, B (f), CID, 200, "live", NULL);
+  owner = cl_redis_cli (f->redis, "GET coversnap:live:42");
+  g_assert_cmpstr (owner, ==, "b");
+  wait_answer (f, A (f), CID, 302, NULL, B (f));
+  second = push (f, C (f), "blue");
+  g_assert_cmpint (cs_test_wait_child (second, CL_WAIT_S), >, 0);
+  /* the camera drops: not live on B, nobody sent there for it */
+  cs_test_kill_child (f->camera);
+  g_clear_object (&f->camera);
+  g_assert_true (
+      cs_test_poll (live_key_empty, f, CL_WAIT_S * G_USEC_PER_SEC, 50 * 1000));
+}
+
 int
 main (int argc, char **argv)
 {
+  static const Setup plain = { FALSE, FALSE };
+  static const Setup durable = { TRUE, FALSE };
+  static const Setup slow_heartbeat = { FALSE, TRUE };
+  static const Setup camera = { FALSE, FALSE, TRUE };
+
   g_test_init (&argc, &argv, NULL);
-#define ADD(path, durable, func)                                               \
-  g_test_add (path, Fixture, GINT_TO_POINTER (durable), fixture_set_up, func,  \
-      fixture_tear_down)
-  ADD ("/cluster/e2e/forward", FALSE, test_forward);
-  ADD ("/cluster/e2e/one-pusher", FALSE, test_one_pusher);
-  ADD ("/cluster/e2e/sigkill", FALSE, test_sigkill);
-  ADD ("/cluster/e2e/redis-down", TRUE, test_redis_down);
-  ADD ("/cluster/e2e/no-loop", FALSE, test_no_loop);
+#define ADD(path, setup, func)                                                 \
+  g_test_add (path, Fixture, &setup, fixture_set_up, func, fixture_tear_down)
+  ADD ("/cluster/e2e/forward", plain, test_forward);
+  ADD ("/cluster/e2e/one-pusher", plain, test_one_pusher);
+  ADD ("/cluster/e2e/sigkill", plain, test_sigkill);
+  ADD ("/cluster/e2e/redis-down", durable, test_redis_down);
+  ADD ("/cluster/e2e/no-loop", plain, test_no_loop);
+  ADD ("/cluster/e2e/rtmp", plain, test_rtmp);
+  ADD ("/cluster/e2e/thumbnail-registered", slow_heartbeat,
+      test_thumbnail_registered);
+  ADD ("/cluster/e2e/camera-pull", camera, test_camera_pull);
   return g_test_run ();
 }

@@ -28,103 +28,8 @@
 
 #define CID 42
 #define OTHER_KEY "not-the-app-key"
-#define NGINX "/usr/sbin/nginx"
-#define RTMP_MODULE "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 /* long: a cover that stops being live sooner was ended by the hooks */
 #define LIVE_TIMEOUT_S 60
-
-typedef struct
-{
-  gchar *dir;
-  GSubprocess *proc;
-  guint16 port;
-} Nginx;
-
-/* a port nobody listens on now (bound, read, closed) */
-static guint16
-free_port (void)
-{
-  g_autoptr (GSocket) sock = g_socket_new (
-      G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
-  g_autoptr (GInetAddress) lo =
-      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-  g_autoptr (GSocketAddress) bound = NULL;
-  g_autoptr (GError) err = NULL;
-
-  g_assert_nonnull (sock);
-  g_assert_true (g_socket_bind (sock, any, FALSE, &err));
-  bound = g_socket_get_local_address (sock, &err);
-  g_assert_no_error (err);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
-static gboolean
-accepts (gpointer data)
-{
-  Nginx *n = data;
-  g_autoptr (GSocketClient) client = g_socket_client_new ();
-  g_autoptr (GSocketConnection) c = g_socket_client_connect_to_host (
-      client, "127.0.0.1", n->port, NULL, NULL);
-
-  return c != NULL;
-}
-
-/* nginx with the RTMP module, everything in its own temporary dir */
-static Nginx *
-nginx_start (E2eServer *f, guint16 rtmp_port)
-{
-  Nginx *n = g_new0 (Nginx, 1);
-  g_autofree gchar *conf = NULL, *conf_path = NULL, *log_path = NULL;
-  g_autoptr (GError) err = NULL;
-
-  n->dir = cs_test_make_tmpdir ("coversnap-nginx-XXXXXX");
-  n->port = rtmp_port;
-  log_path = g_build_filename (n->dir, "error.log", NULL);
-  conf = g_strdup_printf (
-      "load_module " RTMP_MODULE ";\n"
-      "daemon off;\n"
-      "master_process off;\n"
-      "worker_processes 1;\n"
-      "pid %s/nginx.pid;\n"
-      "error_log %s info;\n"
-      "events { worker_connections 64; }\n"
-      "rtmp {\n"
-      "  server {\n"
-      "    listen 127.0.0.1:%u;\n"
-      "    application live {\n"
-      "      live on;\n"
-      "      on_publish http://127.0.0.1:%u/hooks/rtmp/on_publish;\n"
-      "      on_publish_done http://127.0.0.1:%u/hooks/rtmp/on_publish_done;\n"
-      "    }\n"
-      "  }\n"
-      "}\n",
-      n->dir, log_path, rtmp_port, f->http_port, f->http_port);
-  conf_path = g_build_filename (n->dir, "nginx.conf", NULL);
-  g_assert_true (g_file_set_contents (conf_path, conf, -1, NULL));
-  /* -e: not even the compiled-in error log outside the dir */
-  n->proc = e2e_spawn (G_SUBPROCESS_FLAGS_NONE, NULL, &err, NGINX, "-p", n->dir,
-      "-e", log_path, "-c", conf_path, NULL);
-  g_assert_no_error (err);
-  g_assert_true (
-      cs_test_poll (accepts, n, E2E_WAIT_S * G_USEC_PER_SEC, 50 * 1000));
-  return n;
-}
-
-static void
-nginx_free (Nginx *n)
-{
-  g_autofree gchar *log_path = g_build_filename (n->dir, "error.log", NULL);
-  g_autofree gchar *log = NULL;
-
-  cs_test_kill_child (n->proc);
-  g_object_unref (n->proc);
-  if (g_file_get_contents (log_path, &log, NULL, NULL))
-    g_test_message ("nginx:\n%s", log);
-  cs_test_rm_rf (n->dir);
-  g_free (n->dir);
-  g_free (n);
-}
 
 /* coversnapd playing RTMP back from @rtmp_port, and nginx there */
 static E2eServer *
@@ -132,39 +37,12 @@ server_new (guint16 *rtmp_port, const gchar *more)
 {
   g_autofree gchar *settings = NULL;
 
-  *rtmp_port = free_port ();
+  *rtmp_port = e2e_free_port ();
   settings = g_strdup_printf ("[ingest]\n"
                               "rtmp-url=rtmp://127.0.0.1:%u\n"
                               "%s",
       *rtmp_port, more ? more : "");
   return e2e_server_new (LIVE_TIMEOUT_S, settings, TRUE);
-}
-
-/* ffmpeg publishing a solid @colour (and a tone in AAC with @audio) */
-static GSubprocess *
-publish (Nginx *n, guint32 cid, const gchar *token, const gchar *colour,
-    gboolean audio)
-{
-  g_autofree gchar *url = g_strdup_printf (
-      "rtmp://127.0.0.1:%u/live/%u?token=%s", n->port, cid, token);
-  g_autofree gchar *video =
-      g_strdup_printf ("color=c=%s:size=320x240:rate=25", colour);
-  g_autoptr (GError) err = NULL;
-  GSubprocess *p;
-
-  if (audio)
-    p = e2e_spawn (G_SUBPROCESS_FLAGS_STDIN_PIPE, NULL, &err, "ffmpeg",
-        "-nostats", "-loglevel", "error", "-re", "-f", "lavfi", "-i", video,
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-c:v",
-        "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25",
-        "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "flv", url, NULL);
-  else
-    p = e2e_spawn (G_SUBPROCESS_FLAGS_STDIN_PIPE, NULL, &err, "ffmpeg",
-        "-nostats", "-loglevel", "error", "-re", "-f", "lavfi", "-i", video,
-        "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g",
-        "25", "-pix_fmt", "yuv420p", "-f", "flv", url, NULL);
-  g_assert_no_error (err);
-  return p;
 }
 
 static gboolean
@@ -182,13 +60,13 @@ run_publish (gboolean audio)
 {
   guint16 port;
   E2eServer *f = server_new (&port, NULL);
-  Nginx *n = nginx_start (f, port);
+  E2eNginx *n = e2e_nginx_start (port, f->http_port);
   g_autofree gchar *token = e2e_token_for (CID, E2E_KEY);
   g_autofree gchar *m = NULL;
   GSubprocess *p;
   E2eResp *r;
 
-  p = publish (n, CID, token, "red", audio);
+  p = e2e_rtmp_publish (n, CID, token, "red", audio);
   e2e_ingest_wait_cover (f, CID, "red");
   r = e2e_get_cover (f, CID);
   e2e_assert_red (r->body, 320, 240);
@@ -209,7 +87,7 @@ run_publish (gboolean audio)
   g_assert_true (
       cs_test_poll (no_rtmp_pull, f, 10 * G_USEC_PER_SEC, 100 * 1000));
 
-  nginx_free (n);
+  e2e_nginx_free (n);
   e2e_server_free (f);
 }
 
@@ -233,7 +111,7 @@ test_bad_token (void)
 {
   guint16 port;
   E2eServer *f = server_new (&port, NULL);
-  Nginx *n = nginx_start (f, port);
+  E2eNginx *n = e2e_nginx_start (port, f->http_port);
   const gchar *tokens[2];
   g_autofree gchar *forged = e2e_token_for (CID, OTHER_KEY);
   g_autofree gchar *other = e2e_token_for (43, E2E_KEY);
@@ -243,7 +121,7 @@ test_bad_token (void)
   tokens[0] = forged;
   tokens[1] = other;
   for (i = 0; i < G_N_ELEMENTS (tokens); i++) {
-    GSubprocess *p = publish (n, CID, tokens[i], "red", FALSE);
+    GSubprocess *p = e2e_rtmp_publish (n, CID, tokens[i], "red", FALSE);
     gint status = cs_test_wait_child (p, E2E_WAIT_S);
 
     /* it ended by itself (not killed at the bound), with an error */
@@ -254,7 +132,7 @@ test_bad_token (void)
   g_assert_true (g_file_get_contents (f->log_path, &log, NULL, NULL));
   g_assert_nonnull (strstr (log, "refused: bad_digest"));
   g_assert_nonnull (strstr (log, "refused: wrong_device"));
-  nginx_free (n);
+  e2e_nginx_free (n);
   e2e_server_free (f);
 }
 
@@ -344,6 +222,40 @@ test_hooks (void)
   e2e_server_free (f);
 }
 
+/* one stream per client id, whichever way it comes: while an RTSP push
+ * of 42 streams, its RTMP publish is refused (the hook's 409, as for a
+ * second publisher), ffmpeg fails and the cover stays the push's */
+static void
+test_refused_while_pushed (void)
+{
+  const gchar *form = "application/x-www-form-urlencoded";
+  guint16 port;
+  E2eServer *f = server_new (&port, NULL);
+  E2eNginx *n = e2e_nginx_start (port, f->http_port);
+  g_autofree gchar *token = e2e_token_for (CID, E2E_KEY);
+  g_autofree gchar *body = g_strdup_printf (
+      "app=live&addr=127.0.0.1&call=publish&name=42&type=live&token=%s", token);
+  g_autofree gchar *answer = NULL;
+  GSubprocess *p;
+  E2eResp *r;
+
+  e2e_push (f, CID, token, "red", FALSE);
+  e2e_ingest_wait_cover (f, CID, "red");
+  g_assert_cmpuint (
+      e2e_ingest_post_hook (f, "on_publish", form, body, &answer), ==, 409);
+  g_assert_nonnull (strstr (answer, "\"error\":\"busy\""));
+  p = e2e_rtmp_publish (n, CID, token, "blue", FALSE);
+  g_assert_cmpint (cs_test_wait_child (p, E2E_WAIT_S), >, 0);
+  g_object_unref (p);
+  r = e2e_get_cover (f, CID);
+  g_assert_cmpuint (r->status, ==, 200);
+  e2e_assert_red (r->body, 320, 240);
+  e2e_resp_free (r);
+  g_assert_true (no_rtmp_pull (f));
+  e2e_nginx_free (n);
+  e2e_server_free (f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -352,5 +264,6 @@ main (int argc, char **argv)
   g_test_add_func ("/e2e/rtmp/publish-with-audio", test_publish_with_audio);
   g_test_add_func ("/e2e/rtmp/bad-token", test_bad_token);
   g_test_add_func ("/e2e/rtmp/hooks", test_hooks);
+  g_test_add_func ("/e2e/rtmp/refused-while-pushed", test_refused_while_pushed);
   return g_test_run ();
 }

@@ -16,6 +16,8 @@
 
 #include "covertap-util.h"
 
+#include "coverthumbnail.h"
+
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/check/gstharness.h>
@@ -1066,6 +1068,117 @@ GST_START_TEST (test_no_thumbnail_dir)
 
 GST_END_TEST;
 
+/* whether each of @files (names) is the path of one of @messages */
+static gboolean
+every_file_told (GPtrArray *files, GPtrArray *messages)
+{
+  for (guint i = 0; i < files->len; i++) {
+    gboolean told = FALSE;
+
+    for (guint j = 0; j < messages->len && !told; j++) {
+      const gchar *path =
+          gst_structure_get_string (g_ptr_array_index (messages, j), "path");
+
+      told = path && g_str_has_suffix (path, g_ptr_array_index (files, i));
+    }
+    if (!told)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* Each thumbnail saved posts covertap-thumbnail (client-id, path,
+ * capture-time), in a real pipeline: a message for every file in the
+ * client's directory, its time the one its name says (two saves of one
+ * keyframe, an interval's and the EOS one, write the same file). */
+GST_START_TEST (test_thumbnail_message)
+{
+  gchar *root = ct_make_tmpdir ();
+  g_autofree gchar *store = g_build_filename (root, "store", NULL);
+  g_autofree gchar *thumbs = g_build_filename (root, "thumbs", NULL);
+  g_autofree gchar *client_dir = g_build_filename (thumbs, CLIENT_ID_STR, NULL);
+  g_autoptr (GPtrArray) messages =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
+  g_autofree gchar *launch = NULL;
+  g_autoptr (GPtrArray) files = NULL;
+  GstElement *pipeline;
+  GstBus *bus;
+  gint64 deadline = g_get_monotonic_time () + WAIT_US;
+  gint64 now = g_get_real_time ();
+  gboolean eos = FALSE;
+  guint i;
+
+  fail_unless (g_mkdir (store, 0700) == 0);
+  launch = g_strdup_printf (
+      "videotestsrc num-buffers=60 ! "
+      "video/x-raw,format=I420,width=160,height=120,framerate=30/1 ! "
+      "x264enc tune=zerolatency key-int-max=10 ! h264parse ! "
+      "covertap client-id=%u store-dir=\"%s\" thumbnail-dir=\"%s\" "
+      "thumbnail-interval=1 ! fakesink",
+      CLIENT_ID, store, thumbs);
+  pipeline = gst_parse_launch (launch, NULL);
+  fail_unless (pipeline != NULL);
+  bus = gst_element_get_bus (pipeline);
+  fail_if (gst_element_set_state (pipeline, GST_STATE_PLAYING) ==
+      GST_STATE_CHANGE_FAILURE);
+  /* to EOS, then until every file written has had its message (the EOS
+   * thumbnail is saved by a worker after EOS went by) */
+  for (;;) {
+    gint64 left = deadline - g_get_monotonic_time ();
+    GstMessage *msg;
+
+    if (eos) {
+      g_clear_pointer (&files, g_ptr_array_unref);
+      files = cover_thumbnail_list (client_dir);
+      if (files->len > 0 && every_file_told (files, messages))
+        break;
+    }
+    fail_unless (left > 0, "%u thumbnail messages for %u files", messages->len,
+        files ? files->len : 0);
+    msg = gst_bus_timed_pop (bus, MIN (left, 50 * 1000) * GST_USECOND);
+    if (!msg)
+      continue;
+    fail_if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR);
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS)
+      eos = TRUE;
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT &&
+        gst_message_has_name (msg, "covertap-thumbnail"))
+      g_ptr_array_add (
+          messages, gst_structure_copy (gst_message_get_structure (msg)));
+    gst_message_unref (msg);
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipeline);
+
+  for (i = 0; i < messages->len; i++) {
+    const GstStructure *st = g_ptr_array_index (messages, i);
+    const gchar *path = gst_structure_get_string (st, "path");
+    g_autofree gchar *dir = NULL, *name = NULL;
+    guint cid = 0;
+    gint64 capture_time = 0, named = 0;
+
+    fail_unless (gst_structure_get_uint (st, "client-id", &cid));
+    fail_unless_equals_int (cid, CLIENT_ID);
+    fail_unless (path != NULL);
+    fail_unless (g_file_test (path, G_FILE_TEST_IS_REGULAR), "%s", path);
+    dir = g_path_get_dirname (path);
+    fail_unless_equals_string (dir, client_dir);
+    name = g_path_get_basename (path);
+    fail_unless (
+        g_ptr_array_find_with_equal_func (files, name, g_str_equal, NULL));
+    fail_unless (gst_structure_get_int64 (st, "capture-time", &capture_time));
+    fail_unless (cover_thumbnail_name_parse (name, &named));
+    fail_unless_equals_int64 (capture_time, named);
+    /* wall clock µs, of this run */
+    fail_unless (capture_time > now - 60 * G_USEC_PER_SEC);
+    fail_unless (capture_time < g_get_real_time () + G_USEC_PER_SEC);
+  }
+  ct_remove_tmpdir (root);
+}
+
+GST_END_TEST;
+
 static Suite *
 covertap_thumbnails_suite (void)
 {
@@ -1074,6 +1187,10 @@ covertap_thumbnails_suite (void)
 
   tc = tcase_create ("naming");
   tcase_add_test (tc, test_first_keyframe_thumbnail);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("message");
+  tcase_add_test (tc, test_thumbnail_message);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("interval");
