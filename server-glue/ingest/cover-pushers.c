@@ -375,6 +375,7 @@ cover_pushers_client_closed (CoverPushers *pushers, GstRTSPClient *client)
   g_autoptr (GPtrArray) to_end =
       g_ptr_array_new_with_free_func (gst_object_unref);
   g_autoptr (GArray) recording = g_array_new (FALSE, FALSE, sizeof (gboolean));
+  g_autoptr (GArray) gone = g_array_new (FALSE, FALSE, sizeof (guint32));
   GHashTableIter iter;
   CoverPusher *p;
   guint i;
@@ -406,10 +407,14 @@ cover_pushers_client_closed (CoverPushers *pushers, GstRTSPClient *client)
       /* nothing to finish: the client id is free at once */
       g_message ("stream %u: stopped (gone before RECORD) after %.1f s", p->cid,
           (g_get_monotonic_time () - p->started) / (gdouble) G_USEC_PER_SEC);
+      g_array_append_val (gone, p->cid);
       remove_locked (pushers, p);
     }
   }
   g_mutex_unlock (&pushers->lock);
+  /* ended like any other push: a cluster claim taken at ANNOUNCE goes */
+  for (i = 0; pushers->ended && i < gone->len; i++)
+    pushers->ended (g_array_index (gone, guint32, i), pushers->ended_data);
   /* a played media: EOS, then "unprepared" forgets it (or the grace) */
   for (i = 0; i < to_end->len; i++)
     end_push (g_ptr_array_index (to_end, i), NULL,

@@ -808,6 +808,48 @@ test_camera_pull (Fixture *f, gconstpointer data)
       cs_test_poll (live_key_empty, f, CL_WAIT_S * G_USEC_PER_SEC, 50 * 1000));
 }
 
+/* A push that ANNOUNCEs (the claim is taken then) and goes before RECORD
+ * gives the claim back at once: it used to stay, refreshed by B's
+ * heartbeat, so that B held the device for good. */
+static void
+test_gone_before_record (Fixture *f, gconstpointer data)
+{
+  E2eServer at_b = { 0 };
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketConnection) conn = NULL;
+  g_autoptr (GError) err = NULL;
+  g_autofree gchar *text = NULL, *owner = NULL;
+  GString *reply = g_string_new (NULL);
+  gchar buf[1024];
+  gssize n;
+
+  at_b.rtsp_port = B (f)->rtsp_port;
+  text = e2e_announce_text (&at_b, CID, 1);
+  g_socket_client_set_timeout (client, CL_WAIT_S);
+  conn = g_socket_client_connect_to_host (
+      client, "127.0.0.1", B (f)->rtsp_port, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_true (g_output_stream_write_all (
+      g_io_stream_get_output_stream (G_IO_STREAM (conn)), text, strlen (text),
+      NULL, NULL, &err));
+  g_assert_no_error (err);
+  while (!strstr (reply->str, "\r\n\r\n") &&
+      (n = g_input_stream_read (
+           g_io_stream_get_input_stream (G_IO_STREAM (conn)), buf, sizeof buf,
+           NULL, NULL)) > 0)
+    g_string_append_len (reply, buf, n);
+  g_assert_true (g_str_has_prefix (reply->str, "RTSP/1.0 200"));
+  g_string_free (reply, TRUE);
+  owner = cl_redis_cli (f->redis, "GET coversnap:live:42");
+  g_assert_cmpstr (owner, ==, "b");
+  g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
+  g_assert_true (
+      cs_test_poll (live_key_empty, f, CL_WAIT_S * G_USEC_PER_SEC, 50 * 1000));
+  /* and another node may take the device */
+  push (f, C (f), "blue");
+  wait_answer (f, A (f), CID, 302, NULL, C (f));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -828,5 +870,6 @@ main (int argc, char **argv)
   ADD ("/cluster/e2e/thumbnail-registered", slow_heartbeat,
       test_thumbnail_registered);
   ADD ("/cluster/e2e/camera-pull", camera, test_camera_pull);
+  ADD ("/cluster/e2e/gone-before-record", plain, test_gone_before_record);
   return g_test_run ();
 }
