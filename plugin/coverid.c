@@ -75,3 +75,18 @@ cover_random_hex (gsize n_bytes)
   hex[2 * n_bytes] = '\0';
   return hex;
 }
+
+gint64
+cover_random_backoff (gint64 min_wait, gint64 max_wait, guint failures)
+{
+  gint64 d = MAX (min_wait, 1);
+  guint32 r;
+
+  g_return_val_if_fail (min_wait <= max_wait, max_wait);
+
+  for (guint i = 1; i < failures && d < max_wait; i++)
+    d *= 2;
+  d = MIN (d, max_wait);
+  cover_random_fill (&r, sizeof (r));
+  return d - (gint64) ((d / 2) * (r / (gdouble) G_MAXUINT32));
+}

@@ -35,6 +35,13 @@ void cover_random_fill (gpointer buf, gsize size);
  * (transfer full). */
 gchar *cover_random_hex (gsize n_bytes);
 
+/* The wait before attempt @failures + 1 of something that failed @failures
+ * times (>= 1): @min_wait doubled per further failure up to @max_wait,
+ * then a random part of that (half to all), so that peers that failed
+ * together (cameras behind one switch, nodes of one Redis) do not all come
+ * back at once.  Any unit; @min_wait <= @max_wait. */
+gint64 cover_random_backoff (gint64 min_wait, gint64 max_wait, guint failures);
+
 G_END_DECLS
 
 #endif /* __COVER_ID_H__ */

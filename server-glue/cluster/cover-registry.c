@@ -710,16 +710,12 @@ on_retry (gpointer data)
 static void
 schedule_retry (CoverRegistry *reg)
 {
-  guint base = BACKOFF_MIN_MS << MIN (reg->attempts, 6);
-  guint32 r;
   guint delay;
 
   if (reg->closing || reg->retry_timer)
     return;
-  base = MIN (base, BACKOFF_MAX_MS);
-  cover_random_fill (&r, sizeof (r));
-  delay = base / 2 + r % (base / 2 + 1);
-  reg->attempts++;
+  delay =
+      cover_random_backoff (BACKOFF_MIN_MS, BACKOFF_MAX_MS, ++reg->attempts);
   reg->retry_timer = g_timeout_source_new (delay);
   g_source_set_callback (reg->retry_timer, on_retry, reg, NULL);
   g_source_attach (reg->retry_timer, reg->context);

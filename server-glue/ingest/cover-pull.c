@@ -715,23 +715,6 @@ retry_due (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* the next wait: doubled per failure from the minimum up to the maximum,
- * then a random part of it (between half and all) so that cameras that
- * dropped together do not all come back at once */
-static gint64
-next_delay (Pull *p)
-{
-  gint64 d = p->retry_min_us;
-  guint32 r;
-  guint i;
-
-  for (i = 1; i < p->failures && d < p->retry_max_us; i++)
-    d *= 2;
-  d = MIN (d, p->retry_max_us);
-  cover_random_fill (&r, sizeof (r));
-  return d / 2 + (gint64) ((d / 2) * (r / (gdouble) G_MAXUINT32));
-}
-
 static void
 pull_end_attempt (Pull *p, const gchar *why)
 {
@@ -753,7 +736,7 @@ pull_end_attempt (Pull *p, const gchar *why)
     pull_finish (p);
     return;
   }
-  delay = next_delay (p);
+  delay = cover_random_backoff (p->retry_min_us, p->retry_max_us, p->failures);
   set_state (p, COVER_PULL_BACKOFF);
   g_message ("stream %u: %s: %s; next attempt in %.1f s", p->cid, p->shown, why,
       delay / (gdouble) G_USEC_PER_SEC);

@@ -105,6 +105,35 @@ test_random_fill (void)
   g_assert_cmpuint (zeros, <, 8);
 }
 
+/* doubled per failure up to the maximum, then half to all of it, and not
+ * always the same */
+static void
+test_random_backoff (void)
+{
+  GHashTable *seen = g_hash_table_new (g_int64_hash, g_int64_equal);
+  static gint64 values[200];
+  guint failures, i;
+
+  for (failures = 1; failures <= 12; failures++) {
+    gint64 want = MIN ((gint64) 1000 << (failures - 1), 30000);
+
+    for (i = 0; i < 50; i++) {
+      gint64 d = cover_random_backoff (1000, 30000, failures);
+
+      g_assert_cmpint (d, >=, want / 2);
+      g_assert_cmpint (d, <=, want);
+    }
+  }
+  g_assert_cmpint (cover_random_backoff (5, 5, 1000000), <=, 5);
+  g_assert_cmpint (cover_random_backoff (5, 5, 0), >=, 2);
+  for (i = 0; i < G_N_ELEMENTS (values); i++) {
+    values[i] = cover_random_backoff (1000000, 1000000, 1);
+    g_hash_table_add (seen, &values[i]);
+  }
+  g_assert_cmpuint (g_hash_table_size (seen), >, 100);
+  g_hash_table_unref (seen);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -114,5 +143,6 @@ main (int argc, char **argv)
   g_test_add_func ("/coverid/parse/len", test_parse_len);
   g_test_add_func ("/coverid/random/hex", test_random_hex);
   g_test_add_func ("/coverid/random/fill", test_random_fill);
+  g_test_add_func ("/coverid/random/backoff", test_random_backoff);
   return g_test_run ();
 }
