@@ -510,6 +510,35 @@ test_stopped_pusher_taken_over (void)
   e2e_server_free (f);
 }
 
+/* A push whose audio never sends RTP (its SDP names it; a valve drops
+ * every buffer) ends: its media ends all the same (EOS through the audio
+ * branch rtpbin never linked), so the device's next push gets the cover. */
+static void
+test_silent_stream_push_ends (void)
+{
+  E2eServer *f = e2e_server_new (3, NULL, FALSE);
+  g_autofree gchar *url = query_url (f, CID);
+  g_autofree gchar *location = g_strdup_printf ("location=%s", url);
+  g_autoptr (GError) err = NULL;
+  GSubprocess *p;
+
+  p = e2e_spawn (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, NULL, &err,
+      "gst-launch-1.0", "-q", "rtspclientsink", "name=s", location,
+      "protocols=tcp", "videotestsrc", "pattern=red", "is-live=true", "!",
+      "video/x-raw,format=I420,width=320,height=240,framerate=25/1", "!",
+      "x264enc", "tune=zerolatency", "key-int-max=25", "!", "s.",
+      "audiotestsrc", "is-live=true", "!", "audioconvert", "!", "avenc_aac",
+      "!", "valve", "drop=true", "drop-mode=transform-to-gap", "!", "s.", NULL);
+  g_assert_no_error (err);
+  g_ptr_array_add (f->pushers, p);
+  wait_live (f, CID, "red");
+  /* the connection closes: the push ends with EOS */
+  cs_test_kill_child (p);
+  ffmpeg_push (f, url, "blue", FALSE, AUDIO_AAC, "tcp", 30);
+  wait_live (f, CID, "blue");
+  e2e_server_free (f);
+}
+
 /* 100 connections that send OPTIONS or a valid ANNOUNCE and then nothing
  * do not keep the device out. */
 static void
@@ -558,6 +587,8 @@ main (int argc, char **argv)
   g_test_add_func (
       "/pushers/stopped-pusher-taken-over", test_stopped_pusher_taken_over);
   g_test_add_func ("/pushers/squatters", test_squatters);
+  g_test_add_func (
+      "/pushers/silent-stream-push-ends", test_silent_stream_push_ends);
   g_test_add_func (
       "/pushers/huge-announce-refused", test_huge_announce_refused);
   return g_test_run ();
