@@ -356,24 +356,60 @@ test_record_alaw (void)
   record_with_audio (AUDIO_ALAW);
 }
 
+/* gst-launch-1.0 rtspclientsink pushing red H.264 and AAC audio (the audio
+ * branch first with @audio_first, through @audio_tail, a launch fragment
+ * such as "valve ...", or NULL) over @protocols (NULL: its default);
+ * killed when @f is freed */
+static GSubprocess *
+rtspclientsink_push (E2eServer *f, gboolean audio_first,
+    const gchar *const *audio_tail, const gchar *protocols)
+{
+  static const gchar *const video[] = { "videotestsrc", "pattern=red",
+    "is-live=true", "!",
+    "video/x-raw,format=I420,width=320,height=240,framerate=25/1", "!",
+    "x264enc", "tune=zerolatency", "key-int-max=25", "!", "s.", NULL };
+  static const gchar *const audio[] = { "audiotestsrc", "is-live=true", "!",
+    "audioconvert", "!", "avenc_aac", "!", NULL };
+  g_autofree gchar *url = query_url (f, CID);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) err = NULL;
+  GSubprocess *p;
+  guint i, pass;
+
+  g_ptr_array_add (argv, g_strdup ("gst-launch-1.0"));
+  g_ptr_array_add (argv, g_strdup ("-q"));
+  g_ptr_array_add (argv, g_strdup ("rtspclientsink"));
+  g_ptr_array_add (argv, g_strdup ("name=s"));
+  g_ptr_array_add (argv, g_strdup_printf ("location=%s", url));
+  if (protocols)
+    g_ptr_array_add (argv, g_strdup_printf ("protocols=%s", protocols));
+  for (pass = 0; pass < 2; pass++) {
+    if ((pass == 0) == audio_first) {
+      for (i = 0; audio[i]; i++)
+        g_ptr_array_add (argv, g_strdup (audio[i]));
+      for (i = 0; audio_tail && audio_tail[i]; i++)
+        g_ptr_array_add (argv, g_strdup (audio_tail[i]));
+      g_ptr_array_add (argv, g_strdup ("s."));
+    } else {
+      for (i = 0; video[i]; i++)
+        g_ptr_array_add (argv, g_strdup (video[i]));
+    }
+  }
+  g_ptr_array_add (argv, NULL);
+  p = cs_test_spawnv (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, NULL, NULL, NULL,
+      (const gchar *const *) argv->pdata, &err);
+  g_assert_no_error (err);
+  g_ptr_array_add (f->pushers, p);
+  return p;
+}
+
 /* rtspclientsink lists its pads in request order: audio first */
 static void
 test_rtspclientsink_audio_first (void)
 {
   E2eServer *f = e2e_server_new (3, NULL, FALSE);
-  g_autofree gchar *url = query_url (f, CID);
-  g_autofree gchar *location = g_strdup_printf ("location=%s", url);
-  g_autoptr (GError) err = NULL;
-  GSubprocess *p;
 
-  p = e2e_spawn (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, NULL, &err,
-      "gst-launch-1.0", "-q", "rtspclientsink", "name=s", location,
-      "audiotestsrc", "is-live=true", "!", "audioconvert", "!", "avenc_aac",
-      "!", "s.", "videotestsrc", "pattern=red", "is-live=true", "!",
-      "video/x-raw,format=I420,width=320,height=240,framerate=25/1", "!",
-      "x264enc", "tune=zerolatency", "key-int-max=25", "!", "s.", NULL);
-  g_assert_no_error (err);
-  g_ptr_array_add (f->pushers, p);
+  rtspclientsink_push (f, TRUE, NULL, NULL);
   wait_live (f, CID, "red");
   e2e_server_free (f);
 }
@@ -533,27 +569,20 @@ test_stopped_pusher_taken_over (void)
   e2e_server_free (f);
 }
 
-/* A push whose audio never sends RTP (its SDP names it; a valve drops
- * every buffer) ends: its media ends all the same (EOS through the audio
- * branch rtpbin never linked), so the device's next push gets the cover. */
+/* A push whose audio never sends RTP (its SDP names it; a valve turns
+ * every buffer into a gap) ends: its media ends all the same (EOS through
+ * the audio branch rtpbin never linked), so the device's next push gets
+ * the cover. */
 static void
 test_silent_stream_push_ends (void)
 {
+  static const gchar *const gaps[] = { "valve", "drop=true",
+    "drop-mode=transform-to-gap", "!", NULL };
   E2eServer *f = e2e_server_new (3, NULL, FALSE);
   g_autofree gchar *url = query_url (f, CID);
-  g_autofree gchar *location = g_strdup_printf ("location=%s", url);
-  g_autoptr (GError) err = NULL;
   GSubprocess *p;
 
-  p = e2e_spawn (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, NULL, &err,
-      "gst-launch-1.0", "-q", "rtspclientsink", "name=s", location,
-      "protocols=tcp", "videotestsrc", "pattern=red", "is-live=true", "!",
-      "video/x-raw,format=I420,width=320,height=240,framerate=25/1", "!",
-      "x264enc", "tune=zerolatency", "key-int-max=25", "!", "s.",
-      "audiotestsrc", "is-live=true", "!", "audioconvert", "!", "avenc_aac",
-      "!", "valve", "drop=true", "drop-mode=transform-to-gap", "!", "s.", NULL);
-  g_assert_no_error (err);
-  g_ptr_array_add (f->pushers, p);
+  p = rtspclientsink_push (f, FALSE, gaps, "tcp");
   wait_live (f, CID, "red");
   /* the connection closes: the push ends with EOS */
   cs_test_kill_child (p);
