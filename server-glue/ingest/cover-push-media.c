@@ -177,10 +177,82 @@ cover_push_media_setup_rtpbin (GstRTSPMedia *media, GstElement *rtpbin)
   return TRUE;
 }
 
+/* The outermost pad @sink takes data from (through the ghost pads of the
+ * bins around it), when nothing feeds it (transfer full), or NULL. */
+static GstPad *
+unfed_pad (GstPad *sink)
+{
+  GstPad *pad = gst_object_ref (sink);
+
+  for (;;) {
+    GstPad *peer = gst_pad_get_peer (pad);
+    GstObject *ghost;
+
+    if (!peer)
+      return pad;
+    gst_object_unref (pad);
+    /* a ghost pad's inside: what feeds the ghost pad feeds us */
+    ghost = GST_IS_PROXY_PAD (peer) ? gst_pad_get_parent (peer) : NULL;
+    gst_object_unref (peer);
+    if (!ghost || !GST_IS_GHOST_PAD (ghost)) {
+      g_clear_object (&ghost);
+      return NULL;
+    }
+    pad = GST_PAD (ghost);
+  }
+}
+
+/* A push ends (eos-shutdown) with EOS into its sources, and its media
+ * unprepares once every sink has it.  rtpbin links a stream to its
+ * depayloader at the stream's first RTP packet: a stream none came in for
+ * yet (ffmpeg's audio behind its video, or a pusher stopped early: its
+ * RTCP alone makes the SSRC's pad, which ends at rtpptdemux) leaves its
+ * depayloader unlinked, the EOS never reaches that branch and the media
+ * never unprepares: its covertap keeps the device's cover (the device's
+ * next push gets none) and its recording stays open.  Those branches get
+ * their EOS here. */
+static void
+eos_unlinked_branches (GstRTSPMedia *media)
+{
+  g_autoptr (GstElement) element = gst_rtsp_media_get_element (media);
+  guint i, n = gst_rtsp_media_n_streams (media);
+
+  for (i = 0; element && i < n; i++) {
+    g_autofree gchar *name = g_strdup_printf ("depay%u", i);
+    g_autoptr (GstElement) depay =
+        gst_bin_get_by_name (GST_BIN (element), name);
+    g_autoptr (GstPad) sink =
+        depay ? gst_element_get_static_pad (depay, "sink") : NULL;
+    g_autoptr (GstPad) unfed = sink ? unfed_pad (sink) : NULL;
+
+    if (unfed) {
+      GST_INFO_OBJECT (media, "stream %u had no RTP: EOS to %s", i, name);
+      gst_pad_send_event (unfed, gst_event_new_eos ());
+    }
+  }
+}
+
+static gboolean
+cover_push_media_unprepare (GstRTSPMedia *media)
+{
+  GstRTSPMediaClass *parent =
+      GST_RTSP_MEDIA_CLASS (cover_push_media_parent_class);
+  gboolean eos = gst_rtsp_media_is_eos_shutdown (media) &&
+      gst_rtsp_media_get_transport_mode (media) ==
+          GST_RTSP_TRANSPORT_MODE_RECORD;
+
+  if (!parent->unprepare (media))
+    return FALSE;
+  if (eos)
+    eos_unlinked_branches (media);
+  return TRUE;
+}
+
 static void
 cover_push_media_class_init (CoverPushMediaClass *klass)
 {
   klass->setup_rtpbin = cover_push_media_setup_rtpbin;
+  klass->unprepare = cover_push_media_unprepare;
 }
 
 static void

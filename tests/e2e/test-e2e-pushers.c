@@ -37,34 +37,45 @@ typedef enum
   AUDIO_ALAW,
 } Audio;
 
-/* Polls until the cover of @cid is live and of @colour ("red", "blue");
- * bounded. */
+/* Whether the cover of @cid is live and of @colour ("red", "blue"); with
+ * @got (or NULL), what the server answered. */
+static gboolean
+cover_is_live (E2eServer *f, guint32 cid, const gchar *colour, gchar **got)
+{
+  E2eResp *r = e2e_get_cover (f, cid);
+  gboolean ok = FALSE;
+
+  if (g_strcmp0 (r->source, "live") == 0 && r->status == 200) {
+    gdouble rgb[3];
+    gboolean red, blue;
+
+    e2e_mean_rgb (r->body, 320, 240, rgb);
+    red = rgb[0] > 200 && rgb[1] < 50 && rgb[2] < 50;
+    blue = rgb[0] < 50 && rgb[1] < 50 && rgb[2] > 200;
+    ok = g_str_equal (colour, "red") ? red : blue;
+  }
+  if (got)
+    *got = g_strdup_printf ("%u %s", r->status, r->source ? r->source : "-");
+  e2e_resp_free (r);
+  return ok;
+}
+
+/* Polls until the cover of @cid is live and of @colour; bounded. */
 static void
 wait_live (E2eServer *f, guint32 cid, const gchar *colour)
 {
   gint64 deadline = g_get_monotonic_time () + E2E_WAIT_S * G_USEC_PER_SEC;
 
   for (;;) {
-    E2eResp *r = e2e_get_cover (f, cid);
+    g_autofree gchar *got = NULL;
 
-    if (g_strcmp0 (r->source, "live") == 0 && r->status == 200) {
-      gdouble rgb[3];
-      gboolean red, blue;
-
-      e2e_mean_rgb (r->body, 320, 240, rgb);
-      red = rgb[0] > 200 && rgb[1] < 50 && rgb[2] < 50;
-      blue = rgb[0] < 50 && rgb[1] < 50 && rgb[2] > 200;
-      if (g_str_equal (colour, "red") ? red : blue) {
-        e2e_resp_free (r);
-        return;
-      }
-    }
+    if (cover_is_live (f, cid, colour, &got))
+      return;
     if (g_get_monotonic_time () > deadline) {
-      g_printerr ("cover of %u: %u %s, waited for a live %s one\n", cid,
-          r->status, r->source ? r->source : "-", colour);
+      g_printerr (
+          "cover of %u: %s, waited for a live %s one\n", cid, got, colour);
       g_assert_not_reached ();
     }
-    e2e_resp_free (r);
     g_usleep (100 * 1000);
   }
 }
@@ -345,24 +356,60 @@ test_record_alaw (void)
   record_with_audio (AUDIO_ALAW);
 }
 
+/* gst-launch-1.0 rtspclientsink pushing red H.264 and AAC audio (the audio
+ * branch first with @audio_first, through @audio_tail, a launch fragment
+ * such as "valve ...", or NULL) over @protocols (NULL: its default);
+ * killed when @f is freed */
+static GSubprocess *
+rtspclientsink_push (E2eServer *f, gboolean audio_first,
+    const gchar *const *audio_tail, const gchar *protocols)
+{
+  static const gchar *const video[] = { "videotestsrc", "pattern=red",
+    "is-live=true", "!",
+    "video/x-raw,format=I420,width=320,height=240,framerate=25/1", "!",
+    "x264enc", "tune=zerolatency", "key-int-max=25", "!", "s.", NULL };
+  static const gchar *const audio[] = { "audiotestsrc", "is-live=true", "!",
+    "audioconvert", "!", "avenc_aac", "!", NULL };
+  g_autofree gchar *url = query_url (f, CID);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) err = NULL;
+  GSubprocess *p;
+  guint i, pass;
+
+  g_ptr_array_add (argv, g_strdup ("gst-launch-1.0"));
+  g_ptr_array_add (argv, g_strdup ("-q"));
+  g_ptr_array_add (argv, g_strdup ("rtspclientsink"));
+  g_ptr_array_add (argv, g_strdup ("name=s"));
+  g_ptr_array_add (argv, g_strdup_printf ("location=%s", url));
+  if (protocols)
+    g_ptr_array_add (argv, g_strdup_printf ("protocols=%s", protocols));
+  for (pass = 0; pass < 2; pass++) {
+    if ((pass == 0) == audio_first) {
+      for (i = 0; audio[i]; i++)
+        g_ptr_array_add (argv, g_strdup (audio[i]));
+      for (i = 0; audio_tail && audio_tail[i]; i++)
+        g_ptr_array_add (argv, g_strdup (audio_tail[i]));
+      g_ptr_array_add (argv, g_strdup ("s."));
+    } else {
+      for (i = 0; video[i]; i++)
+        g_ptr_array_add (argv, g_strdup (video[i]));
+    }
+  }
+  g_ptr_array_add (argv, NULL);
+  p = cs_test_spawnv (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, NULL, NULL, NULL,
+      (const gchar *const *) argv->pdata, &err);
+  g_assert_no_error (err);
+  g_ptr_array_add (f->pushers, p);
+  return p;
+}
+
 /* rtspclientsink lists its pads in request order: audio first */
 static void
 test_rtspclientsink_audio_first (void)
 {
   E2eServer *f = e2e_server_new (3, NULL, FALSE);
-  g_autofree gchar *url = query_url (f, CID);
-  g_autofree gchar *location = g_strdup_printf ("location=%s", url);
-  g_autoptr (GError) err = NULL;
-  GSubprocess *p;
 
-  p = e2e_spawn (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, NULL, &err,
-      "gst-launch-1.0", "-q", "rtspclientsink", "name=s", location,
-      "audiotestsrc", "is-live=true", "!", "audioconvert", "!", "avenc_aac",
-      "!", "s.", "videotestsrc", "pattern=red", "is-live=true", "!",
-      "video/x-raw,format=I420,width=320,height=240,framerate=25/1", "!",
-      "x264enc", "tune=zerolatency", "key-int-max=25", "!", "s.", NULL);
-  g_assert_no_error (err);
-  g_ptr_array_add (f->pushers, p);
+  rtspclientsink_push (f, TRUE, NULL, NULL);
   wait_live (f, CID, "red");
   e2e_server_free (f);
 }
@@ -489,23 +536,57 @@ test_stopped_pusher_taken_over (void)
 {
   E2eServer *f = e2e_server_new (30, NULL, FALSE);
   g_autofree gchar *url = query_url (f, CID);
-  GSubprocess *p;
+  GSubprocess *p, *q;
+  gint64 deadline, started;
 
   p = ffmpeg_push (f, url, "red", FALSE, AUDIO_AAC, "tcp", 60);
   wait_live (f, CID, "red");
   g_subprocess_send_signal (p, SIGSTOP);
   /* as a device does: push again until accepted (453 while the stopped
-   * push is not yet silent for a second); far less than live-timeout */
-  for (;;) {
-    GSubprocess *q = ffmpeg_push (f, url, "blue", FALSE, AUDIO_AAC, "tcp", 60);
+   * push is not yet silent for a second); far less than live-timeout.  A
+   * refused ffmpeg exits non-zero, but in its own time: one still running
+   * is not yet known to be accepted, only a blue cover says so. */
+  deadline = g_get_monotonic_time () + E2E_WAIT_S * G_USEC_PER_SEC;
+  q = ffmpeg_push (f, url, "blue", FALSE, AUDIO_AAC, "tcp", 60);
+  started = g_get_monotonic_time ();
+  while (!cover_is_live (f, CID, "blue", NULL)) {
+    gint64 now = g_get_monotonic_time ();
 
-    g_usleep (500 * 1000);
-    if (g_subprocess_get_identifier (q) || !g_subprocess_wait (q, NULL, NULL) ||
-        g_subprocess_get_if_exited (q) == FALSE ||
-        g_subprocess_get_exit_status (q) == 0)
-      break;
-    g_assert_cmpint (f->pushers->len, <, 20);
+    if (now > deadline) {
+      g_printerr ("no blue cover after %u pushes\n", f->pushers->len - 1);
+      g_assert_not_reached ();
+    }
+    /* refused (453): the device tries again, twice a second at most */
+    if (!g_subprocess_get_identifier (q) && now - started >= 500 * 1000) {
+      g_assert_false (g_subprocess_get_if_exited (q) &&
+          g_subprocess_get_exit_status (q) == 0);
+      g_assert_cmpint (f->pushers->len, <, 20);
+      q = ffmpeg_push (f, url, "blue", FALSE, AUDIO_AAC, "tcp", 60);
+      started = now;
+    }
+    g_usleep (100 * 1000);
   }
+  e2e_server_free (f);
+}
+
+/* A push whose audio never sends RTP (its SDP names it; a valve turns
+ * every buffer into a gap) ends: its media ends all the same (EOS through
+ * the audio branch rtpbin never linked), so the device's next push gets
+ * the cover. */
+static void
+test_silent_stream_push_ends (void)
+{
+  static const gchar *const gaps[] = { "valve", "drop=true",
+    "drop-mode=transform-to-gap", "!", NULL };
+  E2eServer *f = e2e_server_new (3, NULL, FALSE);
+  g_autofree gchar *url = query_url (f, CID);
+  GSubprocess *p;
+
+  p = rtspclientsink_push (f, FALSE, gaps, "tcp");
+  wait_live (f, CID, "red");
+  /* the connection closes: the push ends with EOS */
+  cs_test_kill_child (p);
+  ffmpeg_push (f, url, "blue", FALSE, AUDIO_AAC, "tcp", 30);
   wait_live (f, CID, "blue");
   e2e_server_free (f);
 }
@@ -558,6 +639,8 @@ main (int argc, char **argv)
   g_test_add_func (
       "/pushers/stopped-pusher-taken-over", test_stopped_pusher_taken_over);
   g_test_add_func ("/pushers/squatters", test_squatters);
+  g_test_add_func (
+      "/pushers/silent-stream-push-ends", test_silent_stream_push_ends);
   g_test_add_func (
       "/pushers/huge-announce-refused", test_huge_announce_refused);
   return g_test_run ();
