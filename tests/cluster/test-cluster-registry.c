@@ -177,6 +177,9 @@ test_claims (Fixture *f, gconstpointer data)
   locate (f->b, 7, &a);
   g_assert_cmpstr (a.where.live_node, ==, "a");
   cover_cluster_release_live (f->a, 7);
+  /* a's release is done once a's next command is (one connection, in
+   * order); b's connection is another, so ask a first */
+  locate (f->a, 7, &a);
   locate (f->b, 7, &a);
   g_assert_null (a.where.live_node);
   g_assert_true (cover_cluster_claim_live (f->b, 7));
