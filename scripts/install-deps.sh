@@ -14,6 +14,7 @@ PKGS=(
   libturbojpeg0-dev libjpeg62-turbo-dev
   libsoup-3.0-dev libjson-glib-dev libpng-dev
   clang-format python3 curl ffmpeg
+  valgrind
 )
 if [ "${COVERSNAP_EXTRA_PKGS:-}" ]; then
   # shellcheck disable=SC2206

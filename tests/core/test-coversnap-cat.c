@@ -278,6 +278,43 @@ test_store (void)
   g_assert_cmpint (g_rmdir (dir), ==, 0);
 }
 
+/* Item 18: no path out of coversnap-cat leaks (valgrind's "definitely
+ * lost"), the refusals of bad usage included. */
+static void
+test_no_leaks (void)
+{
+  g_autofree gchar *valgrind = g_find_program_in_path ("valgrind");
+  g_autofree gchar *dir = cs_test_make_tmpdir ("cat-leaks-XXXXXX");
+  const gchar *cat = cs_test_program ("COVERSNAP_CAT");
+  /* each after "coversnap-cat" */
+  const gchar *const runs[][6] = {
+    { "--store-dir", dir, "--live-timeout", "-3", "1", NULL },
+    { "--store-dir", dir, "1", "2", NULL },
+    { "--store-dir", dir, "abc", NULL },
+    { "--store-dir", dir, "--info", "7", NULL },
+    { "--store-dir", dir, "7", NULL },
+  };
+  guint i;
+
+  /* scripts/install-deps.sh installs it */
+  g_assert_nonnull (valgrind);
+  for (i = 0; i < G_N_ELEMENTS (runs); i++) {
+    g_auto (CsTestRun) run = { 0 };
+    const gchar *argv[16] = { valgrind, "-q", "--leak-check=full",
+      "--errors-for-leak-kinds=definite", "--error-exitcode=99", cat };
+    guint n = 6, j;
+
+    for (j = 0; runs[i][j]; j++)
+      argv[n++] = runs[i][j];
+    argv[n] = NULL;
+    cs_test_run (&run, argv, NULL, NULL);
+    g_test_message ("run %u -> %d: %s", i, run.status, run.err);
+    g_assert_cmpint (run.status, !=, 99);
+    g_assert_cmpint (run.status, >=, 1);
+  }
+  cs_test_tmpdir_free (g_steal_pointer (&dir));
+}
+
 /* A covertap and a coversnap-cat started without options meet: both take
  * the default store, the session's private directory. */
 static void
@@ -329,6 +366,7 @@ main (int argc, char **argv)
   g_test_add_func ("/coversnap-cat/usage", test_usage);
   g_test_add_func ("/coversnap-cat/store", test_store);
   g_test_add_func ("/coversnap-cat/default-store", test_default_store);
+  g_test_add_func ("/coversnap-cat/no-leaks", test_no_leaks);
 
   return g_test_run ();
 }
