@@ -612,10 +612,14 @@ open_stream (GstCoverTap *self, GError **error)
   max_age = g_value_get_uint (&self->settings[PROP_THUMBNAIL_MAX_AGE]);
   GST_OBJECT_UNLOCK (self);
 
-  if (!dir) {
-    dir = cover_store_default_dir ();
-    if (!cover_store_prepare_dir (dir, error))
+  {
+    /* NULL, or the default named (as the ingest names it): made private */
+    gchar *resolved = cover_store_resolve_dir (dir, error);
+
+    if (!resolved)
       return FALSE;
+    g_free (dir);
+    dir = resolved;
   }
   self->stream = cover_stream_new (
       G_OBJECT (self), dir, client_id, mode, &callbacks, error);

@@ -203,6 +203,20 @@ cover_store_prepare_dir (const gchar *dir, GError **error)
   return TRUE;
 }
 
+gchar *
+cover_store_resolve_dir (const gchar *dir, GError **error)
+{
+  g_autofree gchar *default_dir = cover_store_default_dir ();
+
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (dir && !g_str_equal (dir, default_dir))
+    return g_strdup (dir);
+  if (!cover_store_prepare_dir (default_dir, error))
+    return NULL;
+  return g_steal_pointer (&default_dir);
+}
+
 /* The highest generation a previous writer reached, so that generations
  * (and the ETags built from them) never repeat for a client id.  Nothing
  * else of a leftover segment is trusted. */

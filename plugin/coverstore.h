@@ -69,6 +69,11 @@ gchar *cover_store_default_dir (void);
  * a link, a non-directory, a directory of another uid, or one that the
  * group may write or others may use. */
 gboolean cover_store_prepare_dir (const gchar *dir, GError **error);
+/* The store directory to use for @dir (may be NULL: the default), transfer
+ * full; the default directory, whether NULL or named, is prepared first
+ * (cover_store_prepare_dir()): NULL with @error set when it is refused.  A
+ * directory the operator chose is used as it is (/dev/shm too). */
+gchar *cover_store_resolve_dir (const gchar *dir, GError **error);
 
 /* <dir>/coversnap.<client_id> (transfer full) */
 gchar *cover_store_path (const gchar *dir, guint32 client_id);

@@ -108,12 +108,15 @@ main (int argc, char **argv)
     return 2;
   }
   timeout_us = live_timeout * G_USEC_PER_SEC;
-  if (!store_dir) {
-    /* the directory a covertap without store-dir writes to: refused if
-     * someone else planted it */
-    store_dir = cover_store_default_dir ();
-    if (!cover_store_prepare_dir (store_dir, &err))
+  {
+    /* without -d, the directory a covertap without store-dir writes to:
+     * refused if someone else planted it */
+    gchar *dir = cover_store_resolve_dir (store_dir, &err);
+
+    if (!dir)
       goto no_cover;
+    g_free (store_dir);
+    store_dir = dir;
   }
 
   reader = cover_store_reader_open (store_dir, client_id, &err);

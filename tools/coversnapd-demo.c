@@ -119,13 +119,14 @@ remove_dir (const gchar *path)
 static gchar *
 demo_make_store_dir (GError **error)
 {
-  g_autofree gchar *base = cover_store_default_dir ();
+  g_autofree gchar *base = NULL;
   g_autoptr (GDir) dir = NULL;
   g_autofree gchar *name = NULL;
   gchar *path;
   const gchar *entry;
 
-  if (!cover_store_prepare_dir (base, error))
+  base = cover_store_resolve_dir (NULL, error);
+  if (!base)
     return NULL;
   dir = g_dir_open (base, 0, NULL);
   while (dir && (entry = g_dir_read_name (dir))) {

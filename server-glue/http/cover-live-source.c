@@ -137,14 +137,14 @@ cover_live_source_new (const gchar *store_dir, gint64 live_timeout_us)
   src = g_new0 (LiveSource, 1);
   src->store_dir = g_strdup (store_dir);
   {
-    g_autofree gchar *default_dir = cover_store_default_dir ();
     g_autoptr (GError) err = NULL;
+    g_autofree gchar *dir = NULL;
 
-    /* the directory nobody configured is made private here as covertap
-     * makes it (whichever starts first), and refused if someone else
-     * planted it; a configured one is the operator's (e.g. /dev/shm) */
-    if (g_str_equal (store_dir, default_dir) &&
-        !cover_store_prepare_dir (store_dir, &err)) {
+    /* the default directory is made private here as covertap makes it
+     * (whichever starts first), and refused if someone else planted it;
+     * a configured one is the operator's (e.g. /dev/shm) */
+    dir = cover_store_resolve_dir (store_dir, &err);
+    if (!dir) {
       g_warning ("live covers are off: %s", err->message);
       src->refused = TRUE;
     }

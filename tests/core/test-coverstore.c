@@ -223,6 +223,43 @@ test_default_dir (Fixture *f, gconstpointer data)
   g_assert_false (g_str_equal (without, "/dev/shm"));
 }
 
+/* NULL and the default named are the default, made private; any other
+ * directory is the operator's, used as it is. */
+static void
+test_resolve_dir (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *saved = g_strdup (g_getenv ("XDG_RUNTIME_DIR"));
+  g_autofree gchar *own = g_build_filename (f->dir, "coversnap", NULL);
+  g_autofree gchar *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+  GError *err = NULL;
+  GStatBuf st;
+
+  g_setenv ("XDG_RUNTIME_DIR", f->dir, TRUE);
+  a = cover_store_resolve_dir (NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpstr (a, ==, own);
+  g_assert_cmpint (g_lstat (own, &st), ==, 0);
+  g_assert_cmpuint (st.st_mode & 07777, ==, 0700);
+  /* the operator's: not created, not checked */
+  b = cover_store_resolve_dir ("/dev/shm", &err);
+  g_assert_no_error (err);
+  g_assert_cmpstr (b, ==, "/dev/shm");
+  /* the default named, planted open to all: refused */
+  g_assert_cmpint (g_chmod (own, 0777), ==, 0);
+  c = cover_store_resolve_dir (own, &err);
+  g_assert_null (c);
+  g_assert_error (err, COVER_STORE_ERROR, COVER_STORE_ERROR_INVALID);
+  g_clear_error (&err);
+  d = cover_store_resolve_dir (NULL, &err);
+  g_assert_null (d);
+  g_assert_error (err, COVER_STORE_ERROR, COVER_STORE_ERROR_INVALID);
+  g_clear_error (&err);
+  if (saved)
+    g_setenv ("XDG_RUNTIME_DIR", saved, TRUE);
+  else
+    g_unsetenv ("XDG_RUNTIME_DIR");
+}
+
 static void
 assert_prepare_refused (const gchar *dir)
 {
@@ -1219,6 +1256,7 @@ main (int argc, char **argv)
   ADD ("open-on-full-store", test_open_on_full_store);
   ADD ("default-dir", test_default_dir);
   ADD ("prepare-dir", test_prepare_dir);
+  ADD ("resolve-dir", test_resolve_dir);
   ADD ("ended-flag", test_ended_flag);
   ADD ("stale-heartbeat", test_stale_heartbeat);
   ADD ("dead-writer", test_dead_writer);
