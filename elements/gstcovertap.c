@@ -48,8 +48,9 @@
  * video/x-raw,format=I420,width=640,height=360 ! x264enc key-int-max=25 ! h264parse !
  * covertap client-id=42 ! fakesink
  * ]| Encodes 100 frames of test pattern, keeping the newest keyframe of the
- * stream as a JPEG in /dev/shm/coversnap.42; `coversnap-cat 42 > cover.jpg`
- * copies it out.
+ * stream as a JPEG in the default store directory
+ * ($XDG_RUNTIME_DIR/coversnap/coversnap.42, or /run/coversnap/coversnap.42
+ * for root); `coversnap-cat 42 > cover.jpg` copies it out.
  */
 /* clang-format on */
 
@@ -73,7 +74,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_cover_tap_debug);
 #define GST_CAT_DEFAULT gst_cover_tap_debug
 
 #define DEFAULT_CLIENT_ID -1
-#define DEFAULT_STORE_DIR COVERSNAP_DEFAULT_STORE_DIR
+/* NULL: cover_store_default_dir(), resolved at start */
+#define DEFAULT_STORE_DIR NULL
 #define DEFAULT_STORE_MODE 0600
 #define DEFAULT_UNLINK_ON_STOP FALSE
 #define DEFAULT_QUALITY 85
@@ -238,11 +240,17 @@ gst_cover_tap_class_init (GstCoverTapClass *klass)
    * GstCoverTap:store-dir:
    *
    * Directory of the cover store, normally on tmpfs.  The segment is the
-   * file `coversnap.<client-id>` in it.
+   * file `coversnap.<client-id>` in it.  NULL (the default) is the private
+   * directory that coversnap-cat and coversnapd use by default too:
+   * `$XDG_RUNTIME_DIR/coversnap`, else `/run/coversnap` for root, else
+   * `/dev/shm/coversnap-<uid>`, created with mode 0700 at start and
+   * refused if it is not a directory of ours that only we may write.
    */
   properties[PROP_STORE_DIR] =
       g_param_spec_string ("store-dir", "Store directory",
-          "Directory (on tmpfs) holding the cover segments", DEFAULT_STORE_DIR,
+          "Directory (on tmpfs) holding the cover segments (NULL: "
+          "$XDG_RUNTIME_DIR/coversnap, /run/coversnap for root)",
+          DEFAULT_STORE_DIR,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   /**
    * GstCoverTap:store-mode:
@@ -545,9 +553,17 @@ on_failed (GObject *owner, const GError *error)
   /* one bus warning per burst of failures, not one per keyframe */
   if (last == 0 || now - last >= WARNING_INTERVAL) {
     __atomic_store_n (&self->last_warning, now, __ATOMIC_RELAXED);
-    GST_ELEMENT_WARNING (self, STREAM, DECODE,
-        ("Could not make a cover from a keyframe; the previous cover stays."),
-        ("%s", error->message));
+    /* every keyframe tries again: covers come back with the room */
+    if (g_error_matches (error, COVER_STORE_ERROR, COVER_STORE_ERROR_NO_SPACE))
+      GST_ELEMENT_WARNING (self, RESOURCE, NO_SPACE_LEFT,
+          ("The cover store is full; the previous cover stays until there "
+           "is room again."),
+          ("%s", error->message));
+    else
+      GST_ELEMENT_WARNING (self, STREAM, DECODE,
+          ("Could not make a cover from a keyframe; the previous cover "
+           "stays."),
+          ("%s", error->message));
   }
 }
 
@@ -612,6 +628,15 @@ open_stream (GstCoverTap *self, GError **error)
   max_age = g_value_get_uint (&self->settings[PROP_THUMBNAIL_MAX_AGE]);
   GST_OBJECT_UNLOCK (self);
 
+  {
+    /* NULL, or the default named (as the ingest names it): made private */
+    gchar *resolved = cover_store_resolve_dir (dir, error);
+
+    if (!resolved)
+      return FALSE;
+    g_free (dir);
+    dir = resolved;
+  }
   self->stream = cover_stream_new (
       G_OBJECT (self), dir, client_id, mode, &callbacks, error);
   if (!self->stream)
@@ -629,8 +654,19 @@ open_stream (GstCoverTap *self, GError **error)
   return TRUE;
 }
 
-/* Streaming thread: the segment was held by another live writer at start;
- * at most once per OPEN_RETRY_INTERVAL, try again. */
+/* Whether a failed open_stream() may work later: another live writer holds
+ * the segment (a push taken over before the old pipeline let go), or the
+ * store is full. */
+static gboolean
+open_may_pass (const GError *err)
+{
+  return g_error_matches (err, COVER_STORE_ERROR, COVER_STORE_ERROR_IN_USE) ||
+      g_error_matches (err, COVER_STORE_ERROR, COVER_STORE_ERROR_NO_SPACE);
+}
+
+/* Streaming thread: the segment was held by another live writer at start,
+ * or the store was full; at most once per OPEN_RETRY_INTERVAL, try again
+ * (quietly: start warned). */
 static void
 retry_open_stream (GstCoverTap *self)
 {
@@ -643,9 +679,8 @@ retry_open_stream (GstCoverTap *self)
     return;
   if (open_stream (self, &err)) {
     self->open_retry_at = 0;
-    GST_INFO_OBJECT (self, "the other writer let go: covers start");
-  } else if (g_error_matches (
-                 err, COVER_STORE_ERROR, COVER_STORE_ERROR_IN_USE)) {
+    GST_INFO_OBJECT (self, "the segment could be made at last: covers start");
+  } else if (open_may_pass (err)) {
     self->open_retry_at = now + OPEN_RETRY_INTERVAL;
   } else {
     self->open_retry_at = 0;
@@ -679,7 +714,7 @@ gst_cover_tap_start (GstBaseTransform *trans)
 
   self->open_retry_at = 0;
   if (!open_stream (self, &err)) {
-    if (g_error_matches (err, COVER_STORE_ERROR, COVER_STORE_ERROR_IN_USE))
+    if (open_may_pass (err))
       self->open_retry_at = g_get_monotonic_time () + OPEN_RETRY_INTERVAL;
     goto no_store;
   }
@@ -694,12 +729,19 @@ no_client_id : {
 }
 no_store : {
   /* the stream matters more than its cover: pass it through */
-  GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE,
-      ("Could not create the cover segment of client %" G_GINT64_FORMAT
-       "; the stream passes without covers%s.",
-          client_id,
-          self->open_retry_at ? " until the other writer lets go" : ""),
-      ("%s", err->message));
+  if (g_error_matches (err, COVER_STORE_ERROR, COVER_STORE_ERROR_NO_SPACE))
+    GST_ELEMENT_WARNING (self, RESOURCE, NO_SPACE_LEFT,
+        ("The cover store is full: no cover segment for client "
+         "%" G_GINT64_FORMAT " until there is room again.",
+            client_id),
+        ("%s", err->message));
+  else
+    GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE,
+        ("Could not create the cover segment of client %" G_GINT64_FORMAT
+         "; the stream passes without covers%s.",
+            client_id,
+            self->open_retry_at ? " until the other writer lets go" : ""),
+        ("%s", err->message));
   g_error_free (err);
   return TRUE;
 }

@@ -134,10 +134,87 @@ header_is_valid (const CoverHeader *hdr, gsize file_len, guint32 client_id)
 static gboolean
 set_errno_error (GError **error, int err, const gchar *what, const gchar *path)
 {
-  g_set_error (error, COVER_STORE_ERROR,
-      err == ENOENT ? COVER_STORE_ERROR_NOT_FOUND : COVER_STORE_ERROR_IO,
-      "%s %s: %s", what, path, g_strerror (err));
+  CoverStoreError code = COVER_STORE_ERROR_IO;
+
+  if (err == ENOENT)
+    code = COVER_STORE_ERROR_NOT_FOUND;
+  else if (err == ENOSPC || err == EDQUOT || err == EFBIG)
+    code = COVER_STORE_ERROR_NO_SPACE; /* may pass: a caller retries */
+  g_set_error (error, COVER_STORE_ERROR, code, "%s %s: %s", what, path,
+      g_strerror (err));
   return FALSE;
+}
+
+gchar *
+cover_store_default_dir (void)
+{
+  const gchar *runtime = g_getenv ("XDG_RUNTIME_DIR");
+  g_autofree gchar *name = NULL;
+
+  /* the session's private tmpfs (0700, ours, made by logind) */
+  if (runtime && g_path_is_absolute (runtime))
+    return g_canonicalize_filename ("coversnap", runtime);
+  if (geteuid () == 0)
+    return g_strdup ("/run/coversnap");
+  /* No runtime dir (a service account, cron, ssh without logind): a
+   * directory of our own on tmpfs.  Its name is guessable, so another user
+   * may plant it first; cover_store_prepare_dir() then refuses it (owner,
+   * mode, no link) instead of writing into it. */
+  name = g_strdup_printf ("coversnap-%u", (guint) geteuid ());
+  if (g_file_test ("/dev/shm", G_FILE_TEST_IS_DIR))
+    return g_build_filename ("/dev/shm", name, NULL);
+  return g_build_filename (g_get_tmp_dir (), name, NULL);
+}
+
+gboolean
+cover_store_prepare_dir (const gchar *dir, GError **error)
+{
+  struct stat st;
+
+  g_return_val_if_fail (dir != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* mkdir never follows a link in its last component, and fails if
+   * anything is there already: then what is there is checked */
+  if (mkdir (dir, 0700) < 0 && errno != EEXIST) {
+    int e = errno;
+
+    g_set_error (error, COVER_STORE_ERROR, COVER_STORE_ERROR_IO,
+        "Could not create the cover store directory %s: %s", dir,
+        g_strerror (e));
+    return FALSE;
+  }
+  if (lstat (dir, &st) < 0)
+    return set_errno_error (
+        error, errno, "Could not stat the cover store directory", dir);
+  if (!S_ISDIR (st.st_mode) || st.st_uid != geteuid () ||
+      (st.st_mode & (S_IWGRP | S_IRWXO))) {
+    g_set_error (error, COVER_STORE_ERROR, COVER_STORE_ERROR_INVALID,
+        "The cover store directory %s is not private: it must be a "
+        "directory (not a link) of uid %u with mode 0700 or 0750, it is a "
+        "%s of uid %u with mode %04o; remove it or set store-dir",
+        dir, (guint) geteuid (),
+        S_ISLNK (st.st_mode)       ? "link"
+            : S_ISDIR (st.st_mode) ? "directory"
+                                   : "file",
+        (guint) st.st_uid, (guint) (st.st_mode & 07777));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gchar *
+cover_store_resolve_dir (const gchar *dir, GError **error)
+{
+  g_autofree gchar *default_dir = cover_store_default_dir ();
+
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (dir && !g_str_equal (dir, default_dir))
+    return g_strdup (dir);
+  if (!cover_store_prepare_dir (default_dir, error))
+    return NULL;
+  return g_steal_pointer (&default_dir);
 }
 
 /* The highest generation a previous writer reached, so that generations

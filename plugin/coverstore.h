@@ -37,6 +37,7 @@ typedef enum
   COVER_STORE_ERROR_BUSY,      /* writer kept rewriting the slot being read */
   COVER_STORE_ERROR_IO,        /* system call failed */
   COVER_STORE_ERROR_IN_USE,    /* another live writer has this client id */
+  COVER_STORE_ERROR_NO_SPACE,  /* the store's file system is full */
 } CoverStoreError;
 
 typedef struct
@@ -57,16 +58,36 @@ typedef struct
 typedef struct _CoverStoreWriter CoverStoreWriter;
 typedef struct _CoverStoreReader CoverStoreReader;
 
+/* The store directory every default names (transfer full), the same for a
+ * writer and its readers of one user: $XDG_RUNTIME_DIR/coversnap when
+ * XDG_RUNTIME_DIR is set (absolute), else /run/coversnap for root, else
+ * /dev/shm/coversnap-<uid> (<tmp>/coversnap-<uid> without /dev/shm).  Only
+ * computes the path: cover_store_prepare_dir() makes it. */
+gchar *cover_store_default_dir (void);
+/* Makes @dir fit to hold the store of this user: creates it with mode 0700
+ * if it is missing (not its parents), and refuses (COVER_STORE_ERROR_INVALID)
+ * a link, a non-directory, a directory of another uid, or one that the
+ * group may write or others may use. */
+gboolean cover_store_prepare_dir (const gchar *dir, GError **error);
+/* The store directory to use for @dir (may be NULL: the default), transfer
+ * full; the default directory, whether NULL or named, is prepared first
+ * (cover_store_prepare_dir()): NULL with @error set when it is refused.  A
+ * directory the operator chose is used as it is (/dev/shm too). */
+gchar *cover_store_resolve_dir (const gchar *dir, GError **error);
+
 /* <dir>/coversnap.<client_id> (transfer full) */
 gchar *cover_store_path (const gchar *dir, guint32 client_id);
 
 /* Creates the segment of @client_id in @dir with permission bits @mode,
  * replacing a dead writer's.  Returns the writer (transfer full:
  * cover_store_writer_close()), or NULL with @error set
- * (COVER_STORE_ERROR_IN_USE when a live writer has @client_id). */
+ * (COVER_STORE_ERROR_IN_USE when a live writer has @client_id,
+ * COVER_STORE_ERROR_NO_SPACE when the store is full: try again later). */
 CoverStoreWriter *cover_store_writer_open (
     const gchar *dir, guint32 client_id, guint mode, GError **error);
-/* Copies @data (transfer none) into the segment as the latest image. */
+/* Copies @data (transfer none) into the segment as the latest image;
+ * COVER_STORE_ERROR_NO_SPACE when the store is full (the previous image
+ * stays, the next publish tries again). */
 gboolean cover_store_writer_publish (CoverStoreWriter *writer,
     const guint8 *data, gsize size, guint32 width, guint32 height,
     gint64 capture_time, guint64 *generation, GError **error);

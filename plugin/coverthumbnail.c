@@ -13,10 +13,13 @@
 
 #include "coverthumbnail.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 gchar *
 cover_thumbnail_dir (const gchar *base, guint32 client_id)
@@ -162,6 +165,7 @@ cover_thumbnail_save (
   }
   name = cover_thumbnail_name (capture_time);
   path = g_build_filename (dir, name, NULL);
+  /* cover_thumbnail_temp_name_parse() knows this name */
   tmp = g_strdup_printf ("%s/.%s.tmp", dir, name);
   if (!g_file_set_contents_full (tmp, g_bytes_get_data (jpeg, NULL),
           g_bytes_get_size (jpeg), G_FILE_SET_CONTENTS_NONE, 0640, error))
@@ -189,6 +193,8 @@ cover_thumbnail_prune (const gchar *dir, guint max_files, guint max_age_s)
 
   g_return_if_fail (dir != NULL);
 
+  /* a crashed save's leftovers go with the old thumbnails */
+  cover_thumbnail_sweep (dir, COVER_TEMP_SWEEP_AGE_S);
   names = cover_thumbnail_list (dir);
   keep = max_files ? max_files : names->len;
   for (i = 0; i < names->len; i++) {
@@ -204,4 +210,75 @@ cover_thumbnail_prune (const gchar *dir, guint max_files, guint max_age_s)
       g_unlink (path);
     }
   }
+}
+
+guint
+cover_temp_sweep (const gchar *dir, CoverTempNameFunc is_temp,
+    gpointer user_data, guint min_age_s)
+{
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  struct dirent *entry;
+  guint removed = 0;
+  DIR *d;
+  int fd;
+
+  g_return_val_if_fail (dir != NULL, 0);
+  g_return_val_if_fail (is_temp != NULL, 0);
+
+  /* names are looked at relative to the directory opened once: a link
+   * swapped in for @dir meanwhile cannot send the unlinks elsewhere */
+  fd = open (dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  d = fdopendir (fd);
+  if (!d) {
+    close (fd);
+    return 0;
+  }
+  while ((entry = readdir (d))) {
+    struct stat st;
+
+    if (entry->d_name[0] != '.' || !is_temp (entry->d_name, user_data))
+      continue;
+    if (fstatat (fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+        !S_ISREG (st.st_mode) || st.st_uid != geteuid () ||
+        now - (gint64) st.st_mtime <= (gint64) min_age_s)
+      continue;
+    if (unlinkat (fd, entry->d_name, 0) == 0) {
+      g_message ("removed %s/%s, left by a writer that did not finish", dir,
+          entry->d_name);
+      removed++;
+    }
+  }
+  closedir (d);
+  return removed;
+}
+
+gboolean
+cover_thumbnail_temp_name_parse (const gchar *name)
+{
+  g_autofree gchar *inner = NULL;
+  gsize len;
+
+  g_return_val_if_fail (name != NULL, FALSE);
+
+  len = strlen (name);
+  if (name[0] != '.' || !g_str_has_suffix (name, ".tmp") || len < 6)
+    return FALSE;
+  inner = g_strndup (name + 1, len - 1 - strlen (".tmp"));
+  return cover_thumbnail_name_parse (inner, NULL);
+}
+
+static gboolean
+thumbnail_temp (const gchar *name, gpointer user_data)
+{
+  return cover_thumbnail_temp_name_parse (name);
+}
+
+guint
+cover_thumbnail_sweep (const gchar *dir, guint min_age_s)
+{
+  g_return_val_if_fail (dir != NULL, 0);
+
+  return cover_temp_sweep (dir, thumbnail_temp, NULL, min_age_s);
 }

@@ -45,6 +45,23 @@ gchar *cover_thumbnail_save (
  * than @max_age_s seconds by mtime (0: any age). */
 void cover_thumbnail_prune (const gchar *dir, guint max_files, guint max_age_s);
 
+/* Temporary files a crashed writer left (a save or an upload killed
+ * between create and rename).  The one sweeper: removes from @dir the
+ * regular files of our uid (never links: not followed, not removed) whose
+ * name @is_temp accepts and whose mtime is more than @min_age_s seconds
+ * old, so that a writer busy right now keeps its file.  Returns how many
+ * it removed. */
+#define COVER_TEMP_SWEEP_AGE_S 600
+typedef gboolean (*CoverTempNameFunc) (const gchar *name, gpointer user_data);
+guint cover_temp_sweep (const gchar *dir, CoverTempNameFunc is_temp,
+    gpointer user_data, guint min_age_s);
+/* Whether @name is the temporary file of a thumbnail being saved:
+ * ".<thumbnail name>.tmp". */
+gboolean cover_thumbnail_temp_name_parse (const gchar *name);
+/* cover_temp_sweep() of the thumbnails' temporary files of @dir (also done
+ * by every cover_thumbnail_prune()). */
+guint cover_thumbnail_sweep (const gchar *dir, guint min_age_s);
+
 G_END_DECLS
 
 #endif /* __COVER_THUMBNAIL_H__ */

@@ -65,12 +65,13 @@ print_info (const CoverInfo *info, gboolean has_image)
 int
 main (int argc, char **argv)
 {
-  gchar *store_dir = NULL;
+  g_autofree gchar *store_dir = NULL;
   gboolean info_only = FALSE;
   gdouble live_timeout = 5.0;
   GOptionEntry entries[] = {
     { "store-dir", 'd', 0, G_OPTION_ARG_FILENAME, &store_dir,
-        "Cover store directory (default " COVERSNAP_DEFAULT_STORE_DIR ")",
+        "Cover store directory (default $XDG_RUNTIME_DIR/coversnap, "
+        "/run/coversnap for root, else /dev/shm/coversnap-UID)",
         "DIR" },
     { "info", 'i', 0, G_OPTION_ARG_NONE, &info_only,
         "Print the cover's metadata instead of the JPEG", NULL },
@@ -107,8 +108,16 @@ main (int argc, char **argv)
     return 2;
   }
   timeout_us = live_timeout * G_USEC_PER_SEC;
-  if (!store_dir)
-    store_dir = g_strdup (COVERSNAP_DEFAULT_STORE_DIR);
+  {
+    /* without -d, the directory a covertap without store-dir writes to:
+     * refused if someone else planted it */
+    gchar *dir = cover_store_resolve_dir (store_dir, &err);
+
+    if (!dir)
+      goto no_cover;
+    g_free (store_dir);
+    store_dir = dir;
+  }
 
   reader = cover_store_reader_open (store_dir, client_id, &err);
   if (!reader)
@@ -125,7 +134,6 @@ main (int argc, char **argv)
     if (!has_image)
       g_printerr ("coversnap-cat: no cover for client %u yet: %s\n", client_id,
           err->message);
-    g_free (store_dir);
     return has_image ? 0 : 1;
   }
 
@@ -135,21 +143,17 @@ main (int argc, char **argv)
   if (isatty (STDOUT_FILENO)) {
     g_printerr ("coversnap-cat: not writing a JPEG to a terminal; redirect "
                 "stdout or use --info\n");
-    g_free (store_dir);
     return 2;
   }
   if (!write_all (STDOUT_FILENO, g_bytes_get_data (jpeg, NULL),
           g_bytes_get_size (jpeg))) {
     g_printerr ("coversnap-cat: write failed: %s\n", g_strerror (errno));
-    g_free (store_dir);
     return 1;
   }
-  g_free (store_dir);
   return 0;
 
 no_cover:
   g_printerr (
       "coversnap-cat: no cover for client %u: %s\n", client_id, err->message);
-  g_free (store_dir);
   return 1;
 }

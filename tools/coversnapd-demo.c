@@ -29,6 +29,7 @@
 
 #include "cover-token.h"
 #include "coverid.h"
+#include "coverstore.h"
 
 /* the simulated device's client id */
 #define DEMO_CID 42
@@ -112,19 +113,21 @@ remove_dir (const gchar *path)
     g_rmdir (path);
 }
 
-/* <shm>/coversnap-demo-<pid>: segments of a demo never meet real ones.
- * Directories of demos whose process is gone (killed) are removed. */
+/* <default store dir>/coversnap-demo-<pid>: segments of a demo never meet
+ * real ones, and are as private as theirs.  Directories of demos whose
+ * process is gone (killed) are removed. */
 static gchar *
 demo_make_store_dir (GError **error)
 {
-  const gchar *base = "/dev/shm";
+  g_autofree gchar *base = NULL;
   g_autoptr (GDir) dir = NULL;
   g_autofree gchar *name = NULL;
   gchar *path;
   const gchar *entry;
 
-  if (!g_file_test (base, G_FILE_TEST_IS_DIR) || access (base, W_OK) != 0)
-    base = g_get_user_runtime_dir ();
+  base = cover_store_resolve_dir (NULL, error);
+  if (!base)
+    return NULL;
   dir = g_dir_open (base, 0, NULL);
   while (dir && (entry = g_dir_read_name (dir))) {
     guint64 pid;

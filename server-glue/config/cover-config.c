@@ -13,6 +13,7 @@
 
 #include "cover-config.h"
 #include "cover-config-keys.h"
+#include "coverstore.h"
 
 #include <string.h>
 
@@ -37,7 +38,8 @@ static const CoverConfigKey server_keys[] = {
   { "thumbnail-dir", COVER_CONFIG_KIND_PATH,
       G_STRUCT_OFFSET (CoverConfig, thumbnail_dir), 0, 0, 0, "thumbnails",
       "data-dir", FALSE },
-  SERVER_KEY ("store-dir", PATH, store_dir, 0, 0, COVERSNAP_DEFAULT_STORE_DIR),
+  /* default: cover_store_default_dir(), set by cover_config_new() */
+  SERVER_KEY ("store-dir", PATH, store_dir, 0, 0, NULL),
   SERVER_KEY ("live-timeout", SECONDS, live_timeout_us, 1,
       G_GUINT64_CONSTANT (86400) * G_USEC_PER_SEC, "10"),
   SERVER_KEY ("max-upload-size", SIZE, max_upload_size, 1,
@@ -103,6 +105,9 @@ cover_config_new (void)
   CoverConfig *c = g_new0 (CoverConfig, 1);
 
   cover_config_table_init (&server_table, c);
+  /* the directory covertap and coversnap-cat use without options, which
+   * depends on the user and the session: no text default fits */
+  c->store_dir = cover_store_default_dir ();
   c->apps = cover_app_table_new ();
   return c;
 }

@@ -36,6 +36,7 @@ typedef struct
 typedef struct
 {
   gchar *store_dir;
+  gboolean refused; /* the default store dir is not private: never read */
   gint64 live_timeout_us;
   CoverSourceEntries entries; /* of LiveEntry */
 } LiveSource;
@@ -63,6 +64,8 @@ live_lookup (gpointer user_data, guint32 client_id, GError **error)
   CoverInfo info;
   LiveEntry *e;
 
+  if (src->refused)
+    return NULL;
   g_mutex_lock (&src->entries.lock);
   e = cover_source_entries_get (&src->entries, client_id, sizeof (LiveEntry));
   if (!e->reader) {
@@ -133,6 +136,19 @@ cover_live_source_new (const gchar *store_dir, gint64 live_timeout_us)
 
   src = g_new0 (LiveSource, 1);
   src->store_dir = g_strdup (store_dir);
+  {
+    g_autoptr (GError) err = NULL;
+    g_autofree gchar *dir = NULL;
+
+    /* the default directory is made private here as covertap makes it
+     * (whichever starts first), and refused if someone else planted it;
+     * a configured one is the operator's (e.g. /dev/shm) */
+    dir = cover_store_resolve_dir (store_dir, &err);
+    if (!dir) {
+      g_warning ("live covers are off: %s", err->message);
+      src->refused = TRUE;
+    }
+  }
   src->live_timeout_us = live_timeout_us;
   cover_source_entries_init (&src->entries, (GDestroyNotify) live_entry_free);
   return cover_source_new (cover_source_kind_to_string (COVER_SOURCE_LIVE),

@@ -562,6 +562,7 @@ cover_service_new (CoverConfig *config, GError **error)
       cover_live_source_new (config->store_dir, config->live_timeout_us));
   g_ptr_array_add (s->sources, cover_record_source_new (config->thumbnail_dir));
   g_ptr_array_add (s->sources, cover_upload_source_new (config->upload_dir));
+  cover_upload_sweep (config->upload_dir, config->thumbnail_dir);
   s->resize_cache = cover_resize_cache_new (config->resize_cache_entries);
   s->metrics = cover_metrics_new ();
   s->handlers = g_ptr_array_new_with_free_func (free_handler);

@@ -24,6 +24,8 @@
 #include "cover-upload-store.h"
 #include "cover-work.h"
 #include "cover-service-private.h"
+#include "coverid.h"
+#include "coverthumbnail.h"
 
 /* room for the multipart framing around the image */
 #define FRAMING_ALLOWANCE (64 * 1024)
@@ -301,6 +303,55 @@ form_file (CoverRequest *req, UploadBody *u)
   return file;
 }
 
+/* The temporary file of cover_image_store_durably() for an upload:
+ * ".<client_id>.XXXXXX" (g_mkstemp: 6 letters or digits); with @user_data
+ * (a guint32 *), that client id's only. */
+static gboolean
+upload_temp (const gchar *name, gpointer user_data)
+{
+  const gchar *dot = strrchr (name, '.');
+  const guint32 *want = user_data;
+  guint32 client_id;
+  gint i;
+
+  if (name[0] != '.' || dot == name || strlen (dot + 1) != 6 ||
+      !cover_client_id_parse (name + 1, dot - name - 1, &client_id))
+    return FALSE;
+  for (i = 1; i <= 6; i++)
+    if (!g_ascii_isalnum (dot[i]))
+      return FALSE;
+  return !want || *want == client_id;
+}
+
+static gboolean
+is_client_dir (const gchar *name, gpointer user_data)
+{
+  guint32 client_id;
+
+  return cover_client_id_parse (name, -1, &client_id);
+}
+
+void
+cover_upload_sweep (const gchar *upload_dir, const gchar *thumbnail_dir)
+{
+  g_autoptr (GDir) dir = NULL;
+  const gchar *name;
+
+  g_return_if_fail (upload_dir != NULL);
+
+  cover_temp_sweep (upload_dir, upload_temp, NULL, COVER_TEMP_SWEEP_AGE_S);
+  dir = thumbnail_dir ? g_dir_open (thumbnail_dir, 0, NULL) : NULL;
+  while (dir && (name = g_dir_read_name (dir))) {
+    g_autofree gchar *path = NULL;
+
+    if (!is_client_dir (name, NULL))
+      continue;
+    path = g_build_filename (thumbnail_dir, name, NULL);
+    /* cover_temp_sweep() opens it with O_NOFOLLOW: a link is left alone */
+    cover_thumbnail_sweep (path, COVER_TEMP_SWEEP_AGE_S);
+  }
+}
+
 static void
 store_run (CoverWork *job)
 {
@@ -309,6 +360,9 @@ store_run (CoverWork *job)
   g_autofree gchar *path =
       cover_upload_path (s->config->upload_dir, st->client_id);
 
+  /* what a crashed upload of this device left */
+  cover_temp_sweep (s->config->upload_dir, upload_temp, &st->client_id,
+      COVER_TEMP_SWEEP_AGE_S);
   if (cover_image_store_durably (path, st->image, 0640, &st->error))
     cover_metrics_add_upload_bytes (s->metrics, g_bytes_get_size (st->image));
 }

@@ -34,6 +34,11 @@ GBytes *cover_upload_form_file (SoupMessageHeaders *request, const guint8 *data,
  * size stays @size): libsoup's parser reads the body as a string, and looks
  * behind its start. */
 GBytes *cover_upload_terminated_body (const guint8 *data, gsize size);
+/* Removes what crashed uploads (in @upload_dir) and crashed thumbnail saves
+ * (in the device directories of @thumbnail_dir, may be NULL) left behind:
+ * only temporary names of ours, older than COVER_TEMP_SWEEP_AGE_S, never
+ * through a link.  At service start; an upload sweeps its device's. */
+void cover_upload_sweep (const gchar *upload_dir, const gchar *thumbnail_dir);
 
 G_END_DECLS
 

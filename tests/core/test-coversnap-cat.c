@@ -278,6 +278,86 @@ test_store (void)
   g_assert_cmpint (g_rmdir (dir), ==, 0);
 }
 
+/* Item 18: no path out of coversnap-cat leaks (valgrind's "definitely
+ * lost"), the refusals of bad usage included. */
+static void
+test_no_leaks (void)
+{
+  g_autofree gchar *valgrind = g_find_program_in_path ("valgrind");
+  g_autofree gchar *dir = cs_test_make_tmpdir ("cat-leaks-XXXXXX");
+  const gchar *cat = cs_test_program ("COVERSNAP_CAT");
+  /* each after "coversnap-cat" */
+  const gchar *const runs[][6] = {
+    { "--store-dir", dir, "--live-timeout", "-3", "1", NULL },
+    { "--store-dir", dir, "1", "2", NULL },
+    { "--store-dir", dir, "abc", NULL },
+    { "--store-dir", dir, "--info", "7", NULL },
+    { "--store-dir", dir, "7", NULL },
+  };
+  guint i;
+
+  /* scripts/install-deps.sh installs it */
+  g_assert_nonnull (valgrind);
+  for (i = 0; i < G_N_ELEMENTS (runs); i++) {
+    g_auto (CsTestRun) run = { 0 };
+    const gchar *argv[16] = { valgrind, "-q", "--leak-check=full",
+      "--errors-for-leak-kinds=definite", "--error-exitcode=99", cat };
+    guint n = 6, j;
+
+    for (j = 0; runs[i][j]; j++)
+      argv[n++] = runs[i][j];
+    argv[n] = NULL;
+    cs_test_run (&run, argv, NULL, NULL);
+    g_test_message ("run %u -> %d: %s", i, run.status, run.err);
+    g_assert_cmpint (run.status, !=, 99);
+    g_assert_cmpint (run.status, >=, 1);
+  }
+  cs_test_tmpdir_free (g_steal_pointer (&dir));
+}
+
+/* A covertap and a coversnap-cat started without options meet: both take
+ * the default store, the session's private directory. */
+static void
+test_default_store (void)
+{
+  g_autofree gchar *runtime = cs_test_make_tmpdir ("runtime-XXXXXX");
+  g_autofree gchar *store = g_build_filename (runtime, "coversnap", NULL);
+  g_autofree gchar *saved = g_strdup (g_getenv ("XDG_RUNTIME_DIR"));
+  const gchar *launch[] = { "gst-launch-1.0", "-q", "videotestsrc",
+    "num-buffers=3", "!", "video/x-raw,width=64,height=48", "!", "jpegenc", "!",
+    "covertap", "client-id=4242", "min-interval=0", "!", "fakesink", NULL };
+  g_auto (CsTestRun) run = { 0 };
+  CatResult res = {
+    0,
+  };
+  GStatBuf st;
+  const guint8 *data;
+
+  /* children inherit it: the user's session */
+  g_setenv ("XDG_RUNTIME_DIR", runtime, TRUE);
+  cs_test_run (&run, launch, NULL, NULL);
+  g_test_message ("gst-launch-1.0 -> %d: %s", run.status, run.err);
+  g_assert_cmpint (run.status, ==, 0);
+
+  /* made private by covertap */
+  g_assert_cmpint (g_lstat (store, &st), ==, 0);
+  g_assert_true (S_ISDIR (st.st_mode));
+  g_assert_cmpuint (st.st_mode & 07777, ==, 0700);
+
+  run_cat (&res, "4242", NULL);
+  if (saved)
+    g_setenv ("XDG_RUNTIME_DIR", saved, TRUE);
+  else
+    g_unsetenv ("XDG_RUNTIME_DIR");
+  g_assert_cmpint (res.status, ==, 0);
+  g_assert_cmpuint (g_bytes_get_size (res.out), >, 4);
+  data = g_bytes_get_data (res.out, NULL);
+  g_assert_cmpuint (data[0], ==, 0xff);
+  g_assert_cmpuint (data[1], ==, 0xd8);
+  cat_result_clear (&res);
+  cs_test_tmpdir_free (g_steal_pointer (&runtime));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -285,6 +365,8 @@ main (int argc, char **argv)
 
   g_test_add_func ("/coversnap-cat/usage", test_usage);
   g_test_add_func ("/coversnap-cat/store", test_store);
+  g_test_add_func ("/coversnap-cat/default-store", test_default_store);
+  g_test_add_func ("/coversnap-cat/no-leaks", test_no_leaks);
 
   return g_test_run ();
 }

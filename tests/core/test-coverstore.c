@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -184,6 +185,181 @@ test_open_modes (Fixture *f, gconstpointer data)
   cover_store_writer_close (w, TRUE);
   umask (old_umask);
   assert_dir_holds_only (f->dir, NULL);
+}
+
+/* One default for covertap, coversnap-cat and coversnapd: private to the
+ * user, never /dev/shm itself. */
+static void
+test_default_dir (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *saved = g_strdup (g_getenv ("XDG_RUNTIME_DIR"));
+  g_autofree gchar *with_runtime = NULL, *without = NULL, *relative = NULL;
+  g_autofree gchar *own = NULL;
+
+  g_setenv ("XDG_RUNTIME_DIR", f->dir, TRUE);
+  with_runtime = cover_store_default_dir ();
+  own = g_build_filename (f->dir, "coversnap", NULL);
+  g_assert_cmpstr (with_runtime, ==, own);
+
+  g_unsetenv ("XDG_RUNTIME_DIR");
+  without = cover_store_default_dir ();
+  /* a relative runtime dir is no runtime dir */
+  g_setenv ("XDG_RUNTIME_DIR", "run/user", TRUE);
+  relative = cover_store_default_dir ();
+  if (saved)
+    g_setenv ("XDG_RUNTIME_DIR", saved, TRUE);
+  else
+    g_unsetenv ("XDG_RUNTIME_DIR");
+
+  g_assert_cmpstr (relative, ==, without);
+  if (geteuid () == 0) {
+    g_assert_cmpstr (without, ==, "/run/coversnap");
+  } else {
+    g_autofree gchar *name =
+        g_strdup_printf ("coversnap-%u", (guint) geteuid ());
+
+    g_assert_true (g_str_has_suffix (without, name));
+  }
+  g_assert_false (g_str_equal (without, "/dev/shm"));
+}
+
+/* NULL and the default named are the default, made private; any other
+ * directory is the operator's, used as it is. */
+static void
+test_resolve_dir (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *saved = g_strdup (g_getenv ("XDG_RUNTIME_DIR"));
+  g_autofree gchar *own = g_build_filename (f->dir, "coversnap", NULL);
+  g_autofree gchar *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+  GError *err = NULL;
+  GStatBuf st;
+
+  g_setenv ("XDG_RUNTIME_DIR", f->dir, TRUE);
+  a = cover_store_resolve_dir (NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpstr (a, ==, own);
+  g_assert_cmpint (g_lstat (own, &st), ==, 0);
+  g_assert_cmpuint (st.st_mode & 07777, ==, 0700);
+  /* the operator's: not created, not checked */
+  b = cover_store_resolve_dir ("/dev/shm", &err);
+  g_assert_no_error (err);
+  g_assert_cmpstr (b, ==, "/dev/shm");
+  /* the default named, planted open to all: refused */
+  g_assert_cmpint (g_chmod (own, 0777), ==, 0);
+  c = cover_store_resolve_dir (own, &err);
+  g_assert_null (c);
+  g_assert_error (err, COVER_STORE_ERROR, COVER_STORE_ERROR_INVALID);
+  g_clear_error (&err);
+  d = cover_store_resolve_dir (NULL, &err);
+  g_assert_null (d);
+  g_assert_error (err, COVER_STORE_ERROR, COVER_STORE_ERROR_INVALID);
+  g_clear_error (&err);
+  if (saved)
+    g_setenv ("XDG_RUNTIME_DIR", saved, TRUE);
+  else
+    g_unsetenv ("XDG_RUNTIME_DIR");
+}
+
+static void
+assert_prepare_refused (const gchar *dir)
+{
+  GError *err = NULL;
+
+  g_assert_false (cover_store_prepare_dir (dir, &err));
+  g_assert_error (err, COVER_STORE_ERROR, COVER_STORE_ERROR_INVALID);
+  g_assert_nonnull (strstr (err->message, dir));
+  g_test_message ("%s", err->message);
+  g_clear_error (&err);
+}
+
+/* Created 0700 when missing; what someone else could have planted (a link,
+ * a file, a directory others may write, one of another uid) is refused. */
+static void
+test_prepare_dir (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *dir = g_build_filename (f->dir, "store", NULL);
+  g_autofree gchar *target = g_build_filename (f->dir, "target", NULL);
+  g_autofree gchar *link = g_build_filename (f->dir, "link", NULL);
+  g_autofree gchar *file = g_build_filename (f->dir, "file", NULL);
+  g_autofree gchar *missing = g_build_filename (f->dir, "no", "store", NULL);
+  GError *err = NULL;
+  mode_t old_umask;
+
+  /* a permissive umask does not widen it */
+  old_umask = umask (0);
+  g_assert_true (cover_store_prepare_dir (dir, &err));
+  umask (old_umask);
+  g_assert_no_error (err);
+  {
+    struct stat st;
+
+    g_assert_cmpint (lstat (dir, &st), ==, 0);
+    g_assert_true (S_ISDIR (st.st_mode));
+    g_assert_cmpuint (st.st_mode & 07777, ==, 0700);
+  }
+  /* again: it is ours now */
+  g_assert_true (cover_store_prepare_dir (dir, &err));
+  g_assert_no_error (err);
+  /* a reader group may be let in, not writers */
+  g_assert_cmpint (g_chmod (dir, 0750), ==, 0);
+  g_assert_true (cover_store_prepare_dir (dir, &err));
+  g_assert_no_error (err);
+  g_assert_cmpint (g_chmod (dir, 0770), ==, 0);
+  assert_prepare_refused (dir);
+  g_assert_cmpint (g_chmod (dir, 0701), ==, 0);
+  assert_prepare_refused (dir);
+  g_assert_cmpint (g_chmod (dir, 01777), ==, 0);
+  assert_prepare_refused (dir);
+  g_assert_cmpint (g_chmod (dir, 0700), ==, 0);
+
+  /* a link to a private directory of ours is still a link */
+  g_assert_cmpint (g_mkdir (target, 0700), ==, 0);
+  g_assert_cmpint (symlink (target, link), ==, 0);
+  assert_prepare_refused (link);
+  g_assert_true (g_file_set_contents (file, "x", 1, NULL));
+  assert_prepare_refused (file);
+  if (geteuid () == 0) {
+    g_assert_cmpint (chown (dir, 65534, 65534), ==, 0);
+    assert_prepare_refused (dir);
+  }
+  /* the parents are not ours to make */
+  g_assert_false (cover_store_prepare_dir (missing, &err));
+  g_assert_error (err, COVER_STORE_ERROR, COVER_STORE_ERROR_IO);
+  g_clear_error (&err);
+}
+
+/* A full store at open is told apart too: covertap tries again later. */
+static void
+test_open_on_full_store (Fixture *f, gconstpointer data)
+{
+  CoverStoreWriter *w;
+  GError *err = NULL;
+  int fd;
+  g_autofree gchar *filler = g_build_filename (f->dir, "filler", NULL);
+  static const guint8 block[4096];
+
+  if (mount ("tmpfs", f->dir, "tmpfs", 0, "size=256k") < 0) {
+    g_test_skip_printf (
+        "cannot mount a small tmpfs here (%s): needs root", g_strerror (errno));
+    return;
+  }
+  fd = open (filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  g_assert_cmpint (fd, >=, 0);
+  while (write (fd, block, sizeof (block)) == sizeof (block))
+    ;
+  close (fd);
+  w = cover_store_writer_open (f->dir, 78, 0600, &err);
+  g_assert_null (w);
+  g_assert_error (err, COVER_STORE_ERROR, COVER_STORE_ERROR_NO_SPACE);
+  g_clear_error (&err);
+  /* nothing of the attempt stays behind */
+  assert_dir_holds_only (f->dir, "filler");
+
+  g_assert_cmpint (g_unlink (filler), ==, 0);
+  w = cover_store_writer_open (f->dir, 78, 0600, &err);
+  g_assert_no_error (err);
+  cover_store_writer_close (w, TRUE);
+  g_assert_cmpint (umount (f->dir), ==, 0);
 }
 
 static void
@@ -863,7 +1039,8 @@ test_full_store (Fixture *f, gconstpointer data)
 
     g_assert_false (
         cover_store_writer_publish (w, big, 700 * 1024, 20, 20, 2, &gen, &err));
-    g_assert_error (err, COVER_STORE_ERROR, COVER_STORE_ERROR_IO);
+    /* told apart from other I/O errors: a writer retries it */
+    g_assert_error (err, COVER_STORE_ERROR, COVER_STORE_ERROR_NO_SPACE);
     g_test_message ("%s", err->message);
     g_clear_error (&err);
   }
@@ -1060,6 +1237,10 @@ test_image_size_limit (Fixture *f, gconstpointer data)
 int
 main (int argc, char **argv)
 {
+  /* before any thread: the small tmpfs the full-store tests mount stays in
+   * this process's own namespace, gone with it whatever happens */
+  if (geteuid () == 0 && unshare (CLONE_NEWNS) == 0)
+    mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/coverstore/path", test_path);
@@ -1072,6 +1253,10 @@ main (int argc, char **argv)
   ADD ("publish-read", test_publish_read);
   ADD ("growth", test_growth);
   ADD ("full-store", test_full_store);
+  ADD ("open-on-full-store", test_open_on_full_store);
+  ADD ("default-dir", test_default_dir);
+  ADD ("prepare-dir", test_prepare_dir);
+  ADD ("resolve-dir", test_resolve_dir);
   ADD ("ended-flag", test_ended_flag);
   ADD ("stale-heartbeat", test_stale_heartbeat);
   ADD ("dead-writer", test_dead_writer);

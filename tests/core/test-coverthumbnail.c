@@ -11,6 +11,7 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <utime.h>
 
 #include "coverthumbnail.h"
@@ -288,6 +289,49 @@ test_prune_age (Fixture *f, gconstpointer data)
   g_assert_true (exists (f->dir, "old.txt"));
 }
 
+/* A save killed between create and rename leaves ".<name>.tmp": the next
+ * prune removes it once it is old, and nothing else (fresh ones, other
+ * names, links). */
+static void
+test_sweep (Fixture *f, gconstpointer data)
+{
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  g_autofree gchar *outside = g_dir_make_tmp ("coversnap-outside-XXXXXX", NULL);
+  g_autofree gchar *target = g_build_filename (outside, "victim", NULL);
+  g_autofree gchar *link =
+      g_build_filename (f->dir, ".20261128T213309.000Z.jpg.tmp", NULL);
+  g_autofree gchar *after = NULL;
+
+  g_assert_true (
+      cover_thumbnail_temp_name_parse (".20261128T213300.000Z.jpg.tmp"));
+  g_assert_false (cover_thumbnail_temp_name_parse ("20261128T213300.000Z.jpg"));
+  g_assert_false (cover_thumbnail_temp_name_parse (".x.tmp"));
+  g_assert_false (cover_thumbnail_temp_name_parse (".tmp"));
+
+  touch (f->dir, ".20261128T213300.000Z.jpg.tmp", now - 7200);
+  touch (f->dir, ".20261128T213301.000Z.jpg.tmp", now - 5);
+  touch (f->dir, ".other.tmp", now - 7200);
+  touch (f->dir, "20261128T213302.000Z.jpg", now - 7200);
+  g_assert_true (g_file_set_contents (target, "x", 1, NULL));
+  g_assert_cmpint (symlink (target, link), ==, 0);
+
+  cover_thumbnail_prune (f->dir, 0, 0);
+  after = dir_names (f->dir);
+  g_assert_cmpstr (after, ==,
+      ".20261128T213301.000Z.jpg.tmp .20261128T213309.000Z.jpg.tmp "
+      ".other.tmp 20261128T213302.000Z.jpg");
+  g_assert_true (g_file_test (target, G_FILE_TEST_IS_REGULAR));
+  g_assert_cmpint (g_unlink (link), ==, 0);
+  g_assert_cmpint (g_unlink (target), ==, 0);
+  g_assert_cmpint (g_rmdir (outside), ==, 0);
+
+  /* the sweep alone, with its own bound: the 5 s old one goes too */
+  g_assert_cmpuint (cover_thumbnail_sweep (f->dir, 0), ==, 1);
+  g_assert_false (exists (f->dir, ".20261128T213301.000Z.jpg.tmp"));
+  touch (f->dir, ".20261128T213303.000Z.jpg.tmp", now - 100);
+  g_assert_cmpuint (cover_thumbnail_sweep (f->dir, 50), ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -303,5 +347,7 @@ main (int argc, char **argv)
       test_prune_count, fixture_teardown);
   g_test_add ("/coverthumbnail/prune/age", Fixture, NULL, fixture_setup,
       test_prune_age, fixture_teardown);
+  g_test_add ("/coverthumbnail/sweep", Fixture, NULL, fixture_setup, test_sweep,
+      fixture_teardown);
   return g_test_run ();
 }

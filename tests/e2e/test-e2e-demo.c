@@ -67,7 +67,7 @@ test_demo (void)
   g_autoptr (GBytes) reply = NULL;
   g_autofree guint8 *rgb = NULL;
   const gchar *coversnapd = g_getenv ("COVERSNAPD");
-  const gchar *shm_base = "/dev/shm";
+  g_autofree gchar *runtime = NULL, *store_base = NULL;
   const gchar *source, *type;
   gchar *line;
   guint width = 0, height = 0;
@@ -78,6 +78,10 @@ test_demo (void)
   cache = g_build_filename (root, "cache", NULL);
   data_dir = g_build_filename (cache, "coversnap-demo", NULL);
   thumbs = g_build_filename (data_dir, "thumbnails", "42", NULL);
+  runtime = g_build_filename (root, "run", NULL);
+  g_assert_cmpint (g_mkdir (runtime, 0700), ==, 0);
+  /* the store every default names: below the session's runtime dir */
+  store_base = g_build_filename (runtime, "coversnap", NULL);
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_subprocess_launcher_set_child_setup (
@@ -86,17 +90,15 @@ test_demo (void)
    * plugin path and registry come from the test's environment */
   g_subprocess_launcher_setenv (launcher, "HOME", root, TRUE);
   g_subprocess_launcher_setenv (launcher, "XDG_CACHE_HOME", cache, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", runtime, TRUE);
   server = g_subprocess_launcher_spawn (launcher, &err, coversnapd, "--demo",
       "--demo-seconds", DEMO_SECONDS, NULL);
   g_assert_no_error (err);
-  if (!g_file_test (shm_base, G_FILE_TEST_IS_DIR) ||
-      g_access (shm_base, W_OK) != 0)
-    shm_base = g_get_user_runtime_dir ();
   {
     g_autofree gchar *name = g_strdup_printf (
         "coversnap-demo-%s", g_subprocess_get_identifier (server));
 
-    store = g_build_filename (shm_base, name, NULL);
+    store = g_build_filename (store_base, name, NULL);
   }
 
   /* the server prints its ports, then the commands once the cover is live;
@@ -129,6 +131,14 @@ test_demo (void)
    * own */
   g_assert_true (g_file_test (data_dir, G_FILE_TEST_IS_DIR));
   g_assert_true (g_file_test (store, G_FILE_TEST_IS_DIR));
+  {
+    GStatBuf st;
+
+    /* made private by the demo */
+    g_assert_cmpint (g_lstat (store_base, &st), ==, 0);
+    g_assert_true (S_ISDIR (st.st_mode));
+    g_assert_cmpuint (st.st_mode & 07777, ==, 0700);
+  }
 
   /* the printed curl, done with libsoup */
   session = soup_session_new_with_options ("timeout", 10, NULL);

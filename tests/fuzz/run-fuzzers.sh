@@ -16,7 +16,7 @@ if [ ! -d "$build" ]; then
     -Db_sanitize=address,undefined -Db_lundef=false
 fi
 meson compile -C "$build"
-for h in fuzz-multipart fuzz-image fuzz-token fuzz-config fuzz-nal fuzz-jpeg fuzz-rtsp-auth; do
+for h in fuzz-multipart fuzz-image fuzz-token fuzz-config fuzz-nal fuzz-jpeg fuzz-rtsp-auth fuzz-store; do
   work=$(mktemp -d)
   cp "$src/tests/fuzz/corpus/$h/"* "$work/"
   echo "== $h"

@@ -15,9 +15,11 @@
 #endif
 
 #include <string.h>
+#include <unistd.h>
 
 #include "cover-config-keys.h"
 #include "cover-config.h"
+#include "coverstore.h"
 
 static CoverConfig *
 load (const gchar *text, GError **error)
@@ -45,11 +47,39 @@ test_defaults (void)
   g_assert_cmpstr (c->data_dir, ==, "/var/lib/coversnap");
   g_assert_cmpstr (c->upload_dir, ==, "/var/lib/coversnap/uploads");
   g_assert_cmpstr (c->thumbnail_dir, ==, "/var/lib/coversnap/thumbnails");
-  g_assert_cmpstr (c->store_dir, ==, "/dev/shm");
+  {
+    g_autofree gchar *store = cover_store_default_dir ();
+
+    /* the store covertap and coversnap-cat use without options */
+    g_assert_cmpstr (c->store_dir, ==, store);
+    g_assert_false (cover_config_is_given (c, "store-dir"));
+  }
   g_assert_cmpint (c->live_timeout_us, ==, 10 * G_USEC_PER_SEC);
   g_assert_cmpuint (c->max_upload_size, ==, 2 * 1024 * 1024);
   g_assert_false (c->require_view_permission);
   g_assert_cmpuint (cover_app_table_get_size (c->apps), ==, 0);
+}
+
+/* The default store follows the session, as covertap's does: a private
+ * directory, never /dev/shm itself. */
+static void
+test_store_dir_default (void)
+{
+  g_autofree gchar *saved = g_strdup (g_getenv ("XDG_RUNTIME_DIR"));
+  g_autoptr (CoverConfig) with_runtime = NULL;
+  g_autoptr (CoverConfig) without = NULL;
+
+  g_setenv ("XDG_RUNTIME_DIR", "/run/user/4242", TRUE);
+  with_runtime = cover_config_new ();
+  g_unsetenv ("XDG_RUNTIME_DIR");
+  without = cover_config_new ();
+  if (saved)
+    g_setenv ("XDG_RUNTIME_DIR", saved, TRUE);
+
+  g_assert_cmpstr (with_runtime->store_dir, ==, "/run/user/4242/coversnap");
+  g_assert_cmpstr (without->store_dir, !=, "/dev/shm");
+  if (geteuid () == 0)
+    g_assert_cmpstr (without->store_dir, ==, "/run/coversnap");
 }
 
 static void
@@ -209,6 +239,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/config/defaults", test_defaults);
+  g_test_add_func ("/config/store-dir-default", test_store_dir_default);
   g_test_add_func ("/config/every-key", test_every_key);
   g_test_add_func ("/config/bad-values", test_bad_values);
   g_test_add_func ("/config/load-file-errors", test_load_file_errors);

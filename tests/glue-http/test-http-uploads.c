@@ -23,6 +23,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <utime.h>
 
 #include "http-util.h"
 
@@ -445,6 +447,84 @@ test_store_fails_dir (void)
   ht_svc_free (svc);
 }
 
+/* @dir/@name with an mtime @age_s seconds ago */
+static gchar *
+old_file (const gchar *dir, const gchar *name, gint64 age_s)
+{
+  g_autoptr (GBytes) junk = g_bytes_new_static ("half a cover", 12);
+  gchar *path = g_build_filename (dir, name, NULL);
+  gint64 t = g_get_real_time () / G_USEC_PER_SEC - age_s;
+  struct utimbuf times = { t, t };
+
+  ht_write_file (path, junk);
+  g_assert_cmpint (g_utime (path, &times), ==, 0);
+  return path;
+}
+
+/* Item 16: what uploads (and thumbnail saves) killed before their rename
+ * left is removed at service start and when the device uploads again:
+ * only our temporary names, only old ones, never through a link. */
+static void
+test_sweep_crashed (void)
+{
+  HtSvc *svc = ht_svc_dirs_new ();
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GBytes) jpeg = ht_jpeg (64, 64, 10, 200, 10);
+  g_autofree gchar *thumbs = NULL, *outside = NULL, *link = NULL;
+  g_autofree gchar *crashed = NULL, *other = NULL, *fresh = NULL;
+  g_autofree gchar *notes = NULL, *odd = NULL, *thumb_tmp = NULL;
+  g_autofree gchar *thumb = NULL, *later = NULL, *later_other = NULL;
+  CoverConfig *c = ht_config_new (svc, NULL);
+  guint32 cid = HT_SEED_CID;
+  gchar name[64];
+  HtResp *resp;
+
+  g_snprintf (name, sizeof (name), ".%u.AbC123", cid);
+  crashed = old_file (svc->upload_dir, name, 7200);
+  other = old_file (svc->upload_dir, ".43.Qq1234", 7200);
+  g_snprintf (name, sizeof (name), ".%u.Zz9999", cid);
+  fresh = old_file (svc->upload_dir, name, 5);
+  notes = old_file (svc->upload_dir, ".notes", 7200);
+  odd = old_file (svc->upload_dir, ".44.Ab_123", 7200);
+  outside = old_file (svc->root, "victim", 7200);
+  link = g_build_filename (svc->upload_dir, ".45.AbC123", NULL);
+  g_assert_cmpint (symlink (outside, link), ==, 0);
+  thumbs = g_strdup_printf ("%s/%u", svc->thumb_dir, cid);
+  thumb_tmp = old_file (thumbs, ".20261128T000000.000Z.jpg.tmp", 7200);
+  thumb = old_file (thumbs, "20261128T000000.000Z.jpg", 7200);
+
+  svc->service = cover_service_new (c, &err);
+  g_assert_no_error (err);
+  g_assert_false (g_file_test (crashed, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (other, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (thumb_tmp, G_FILE_TEST_EXISTS));
+  /* a writer busy right now, other names, links: left alone */
+  g_assert_true (g_file_test (fresh, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (g_file_test (notes, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (g_file_test (odd, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (g_file_test (link, G_FILE_TEST_IS_SYMLINK));
+  g_assert_true (g_file_test (outside, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (g_file_test (thumb, G_FILE_TEST_IS_REGULAR));
+
+  cover_service_listen (svc->service, &err);
+  g_assert_no_error (err);
+  svc->port = cover_service_get_port (svc->service);
+  svc->base = g_strdup_printf ("http://127.0.0.1:%u", svc->port);
+
+  /* crashed while the service ran: the device's next upload sweeps its
+   * own, not another device's */
+  g_snprintf (name, sizeof (name), ".%u.Later1", cid);
+  later = old_file (svc->upload_dir, name, 7200);
+  later_other = old_file (svc->upload_dir, ".46.Later1", 7200);
+  resp = ht_upload (svc, cid, jpeg);
+  ht_assert_status (resp, 200);
+  ht_resp_free (resp);
+  g_assert_false (g_file_test (later, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (later_other, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (g_file_test (fresh, G_FILE_TEST_IS_REGULAR));
+  ht_svc_free (svc);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -457,5 +537,6 @@ main (int argc, char **argv)
   g_test_add_func ("/http/upload/default-limit", test_default_limit);
   g_test_add_func ("/http/upload/store-fails-write", test_store_fails_write);
   g_test_add_func ("/http/upload/store-fails-dir", test_store_fails_dir);
+  g_test_add_func ("/http/upload/sweep-crashed", test_sweep_crashed);
   return ht_run ();
 }
