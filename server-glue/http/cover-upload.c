@@ -263,6 +263,29 @@ cover_upload_terminated_body (const guint8 *data, gsize size)
   return g_bytes_new_from_bytes (whole, 1, size);
 }
 
+/* soup_form_decode_multipart() compares each part's disposition type
+ * without checking that there is one: a part with `Content-Disposition:
+ * name="file"` (no type) makes it g_ascii_strcasecmp (NULL, ...), a
+ * critical (an abort with fatal criticals), and the part is then taken as
+ * form-data.  Refuse such a form first. */
+static gboolean
+dispositions_typed (SoupMultipart *multipart)
+{
+  for (int i = 0; i < soup_multipart_get_length (multipart); i++) {
+    SoupMessageHeaders *headers;
+    g_autofree gchar *disposition = NULL;
+    GBytes *part;
+
+    if (!soup_multipart_get_part (multipart, i, &headers, &part))
+      return FALSE;
+    if (soup_message_headers_get_content_disposition (
+            headers, &disposition, NULL) &&
+        !disposition)
+      return FALSE;
+  }
+  return TRUE;
+}
+
 GBytes *
 cover_upload_form_file (SoupMessageHeaders *request, const guint8 *data,
     gsize size, const gchar **why)
@@ -278,6 +301,12 @@ cover_upload_form_file (SoupMessageHeaders *request, const guint8 *data,
   if (!multipart) {
     *why = "The body must be multipart/form-data with a boundary, and "
            "complete.";
+    return NULL;
+  }
+  if (!dispositions_typed (multipart)) {
+    soup_multipart_free (multipart);
+    *why = "Every part of the form needs a Content-Disposition with a type "
+           "(form-data).";
     return NULL;
   }
   /* takes the multipart */
