@@ -383,11 +383,38 @@ cover_ingest_client_handle_response (GstRTSPClient *client, GstRTSPContext *ctx)
   cover_rtsp_auth_unwatch_foreign (client, ctx->session);
 }
 
+/* A push ended by the ingest between its ANNOUNCE and a SETUP (taken over
+ * by a new push of its client id, over a pending cap) has an unprepared
+ * media; gst-rtsp-server would hand it to gst_rtsp_session_manage_media(),
+ * which refuses it with a critical before answering 503.  Answer 503
+ * here, without the critical (this runs just before, in the same
+ * handle_setup_request()). */
+static gboolean
+cover_ingest_client_configure_client_media (GstRTSPClient *client,
+    GstRTSPMedia *media, GstRTSPStream *stream, GstRTSPContext *ctx)
+{
+  GstRTSPMediaStatus status = gst_rtsp_media_get_status (media);
+
+  if (status != GST_RTSP_MEDIA_STATUS_PREPARED &&
+      status != GST_RTSP_MEDIA_STATUS_SUSPENDED) {
+    g_message ("SETUP of a push that has ended refused");
+    gst_rtsp_message_init_response (ctx->response,
+        GST_RTSP_STS_SERVICE_UNAVAILABLE,
+        gst_rtsp_status_as_text (GST_RTSP_STS_SERVICE_UNAVAILABLE),
+        ctx->request);
+    gst_rtsp_client_send_message (client, NULL, ctx->response);
+    return FALSE;
+  }
+  return GST_RTSP_CLIENT_CLASS (cover_ingest_client_parent_class)
+      ->configure_client_media (client, media, stream, ctx);
+}
+
 static void
 cover_ingest_client_class_init (CoverIngestClientClass *klass)
 {
   klass->make_path_from_uri = cover_ingest_client_make_path_from_uri;
   klass->handle_response = cover_ingest_client_handle_response;
+  klass->configure_client_media = cover_ingest_client_configure_client_media;
 }
 
 static void

@@ -370,6 +370,61 @@ test_announce_no_record_no_leak (void)
   e2e_server_free (f);
 }
 
+/* A push taken over between its ANNOUNCE and its SETUP (a new push of its
+ * client id while it had not reached RECORD): its SETUP is refused (503)
+ * or its connection closed, and the server goes on.  gst-rtsp-server used
+ * to take the unprepared media to gst_rtsp_session_manage_media(), a
+ * critical (with fatal criticals, as in this suite, an abort). */
+static void
+test_setup_after_takeover (void)
+{
+  E2eServer *f = e2e_server_new (5, NULL, FALSE);
+  g_autofree gchar *token = e2e_token_for (42, E2E_KEY);
+  g_autofree gchar *url = e2e_location_for (f, 42, token);
+  g_autofree gchar *setup = g_strdup_printf (
+      "SETUP %s/streamid=0 RTSP/1.0\r\nCSeq: 2\r\n"
+      "Transport: RTP/AVP/TCP;unicast;interleaved=0-1;mode=record\r\n\r\n",
+      url);
+  GSocketConnection *first, *second;
+  g_autofree gchar *answer = NULL;
+  guint i, n_refused = 0;
+  E2eResp *r;
+
+  /* the SETUP races the closing of the first connection (the takeover
+   * closes it too): tried many times, with the SETUP sent right behind the
+   * new push's ANNOUNCE */
+  for (i = 0; i < 40; i++) {
+    g_autofree gchar *text = e2e_announce_text (f, 42, 1);
+    g_autofree gchar *head = NULL;
+
+    first = announce (f, 42, FALSE);
+    second = e2e_rtsp_connect (f);
+    e2e_rtsp_send (second, text);
+    if (i % 2)
+      g_usleep (i * 100);
+    e2e_rtsp_send (first, setup);
+    head = e2e_rtsp_read (second);
+    g_assert_cmpuint (status_of (head), ==, 200);
+    answer = e2e_rtsp_read (first);
+    g_test_message (
+        "SETUP after the takeover: %.*s", (int) strcspn (answer, "\r"), answer);
+    /* 200 when it came before the takeover, 503 after it, nothing when
+     * the connection was closed first */
+    g_assert_true (*answer == '\0' || status_of (answer) == 200 ||
+        status_of (answer) == 503);
+    n_refused += status_of (answer) == 503;
+    g_clear_pointer (&answer, g_free);
+    g_object_unref (first);
+    g_object_unref (second);
+  }
+  g_printerr ("SETUPs refused after a takeover: %u of 40\n", n_refused);
+  /* alive and answering */
+  r = e2e_get_cover (f, 42);
+  g_assert_cmpuint (r->status, ==, 404);
+  e2e_resp_free (r);
+  e2e_server_free (f);
+}
+
 /* How many of @n connections to 127.0.0.1:@port the kernel completes while
  * nobody accepts them: at most the listen backlog (+1). */
 static guint
@@ -439,5 +494,6 @@ main (int argc, char **argv)
   g_test_add_func (
       "/rtsp/announce-no-record-no-leak", test_announce_no_record_no_leak);
   g_test_add_func ("/rtsp/listen-backlog", test_listen_backlog);
+  g_test_add_func ("/rtsp/setup-after-takeover", test_setup_after_takeover);
   return g_test_run ();
 }
