@@ -19,6 +19,8 @@
 #include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 /* Accepting is ours, not libsoup's: a SoupServer that listens itself
@@ -306,6 +308,11 @@ serve_socket (HttpThread *t, GSocket *sock)
   }
   g_socket_set_timeout (
       sock, MAX (config->idle_timeout_us / G_USEC_PER_SEC, 1));
+  /* libsoup writes a response's head and a small body apart: with Nagle,
+   * the body of a 302 or a JSON error on a kept-alive connection waited
+   * for the client's delayed ACK (40 ms each) */
+  if (g_socket_get_family (sock) != G_SOCKET_FAMILY_UNIX)
+    g_socket_set_option (sock, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
   stream = g_socket_connection_factory_create_connection (sock);
   local = g_socket_get_local_address (sock, NULL);
   c = g_new0 (HttpConn, 1);

@@ -33,7 +33,11 @@
 #include "config.h"
 #endif
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "cover-upload.h"
 #include "http-util.h"
@@ -294,6 +298,57 @@ test_keepalive (void)
   ht_svc_free (svc);
 }
 
+/* The service's end of an accepted connection has TCP_NODELAY: libsoup
+ * writes a small response's head and body apart, and with Nagle each 302
+ * or JSON error on a kept-alive connection waited for the client's delayed
+ * ACK (40 ms).  The service runs in this process: its socket is found in
+ * /proc/self/fd by the client's port. */
+static void
+test_nodelay (void)
+{
+  HtSvc *svc = ht_svc_new (NULL);
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketConnection) conn = NULL;
+  g_autoptr (GSocketAddress) local = NULL;
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GDir) fds = NULL;
+  static const gchar one[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  const gchar *name;
+  guint16 client_port;
+  gboolean found = FALSE;
+
+  conn = g_socket_client_connect_to_host (
+      client, "127.0.0.1", svc->port, NULL, &err);
+  g_assert_no_error (err);
+  /* answered: the service has accepted and set the connection up */
+  g_assert_true (g_output_stream_write_all (
+      g_io_stream_get_output_stream (G_IO_STREAM (conn)), one, strlen (one),
+      NULL, NULL, &err));
+  g_assert_cmpuint (read_health_responses (
+                        g_io_stream_get_input_stream (G_IO_STREAM (conn)), 1),
+      ==, 1);
+  local = g_socket_connection_get_local_address (conn, &err);
+  g_assert_no_error (err);
+  client_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+  fds = g_dir_open ("/proc/self/fd", 0, &err);
+  g_assert_no_error (err);
+  while ((name = g_dir_read_name (fds))) {
+    int fd = atoi (name), on = 0;
+    struct sockaddr_in peer;
+    socklen_t len = sizeof peer, olen = sizeof on;
+
+    if (getpeername (fd, (struct sockaddr *) &peer, &len) != 0 ||
+        peer.sin_family != AF_INET || g_ntohs (peer.sin_port) != client_port)
+      continue;
+    g_assert_cmpint (
+        getsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &on, &olen), ==, 0);
+    g_assert_cmpint (on, !=, 0);
+    found = TRUE;
+  }
+  g_assert_true (found);
+  ht_svc_free (svc);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -308,5 +363,6 @@ main (int argc, char **argv)
   g_test_add_func ("/http/upload/undecodable-upload", test_undecodable_upload);
   g_test_add_func ("/http/cover/http10-no-host", test_http10_no_host);
   g_test_add_func ("/http/keepalive", test_keepalive);
+  g_test_add_func ("/http/nodelay", test_nodelay);
   return ht_run ();
 }
