@@ -5,6 +5,11 @@
 #   wait_for_line FILE PATTERN PID
 #                        waits (bounded: 30 s) for PATTERN in FILE while PID
 #                        lives
+#   bench_build BUILDDIR SRC TARGET...
+#                        sets BUILDDIR up for the benches (no tests, no docs;
+#                        an existing one is reconfigured, so that targets
+#                        added since are known) and builds the TARGETs
+#   free_port            a free TCP port on 127.0.0.1
 
 pids=()
 
@@ -72,4 +77,23 @@ bench_camera_clip() {
     exit 1
   fi
   mv "$tmp" "$out"
+}
+
+bench_build() {
+  local builddir=$1 src=$2 out
+  shift 2
+  if [ ! -f "$builddir/build.ninja" ]; then
+    meson setup "$builddir" "$src" -Dbench=enabled -Dtests=disabled \
+      -Ddoc=disabled >/dev/null
+  else
+    meson setup --reconfigure "$builddir" "$src" >/dev/null
+  fi
+  if ! out=$(meson compile -C "$builddir" "$@" 2>&1); then
+    echo "$out" >&2
+    exit 1
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -32,27 +32,13 @@ for t in wrk redis-server redis-cli curl python3 gst-launch-1.0; do
     exit 1
   fi
 done
-if [ ! -f "$builddir/build.ninja" ]; then
-  meson setup "$builddir" "$src" -Dbench=enabled -Dtests=disabled \
-    -Ddoc=disabled >/dev/null
-else
-  meson setup --reconfigure "$builddir" "$src" >/dev/null
-fi
-if ! out=$(meson compile -C "$builddir" bench/http-bench-setup \
-  tools/coversnapd 2>&1); then
-  echo "$out" >&2
-  exit 1
-fi
+# shellcheck source=bench/lib.sh
+. "$src/bench/lib.sh"
+bench_build "$builddir" "$src" bench/http-bench-setup tools/coversnapd
 setup_exe=$builddir/bench/http-bench-setup
 httpd_exe=$builddir/tools/coversnapd
 
-# shellcheck source=bench/lib.sh
-. "$src/bench/lib.sh"
 bench_workdir coversnap-cluster-bench
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # 1. Redis on a unix socket of the work dir, no persistence
 redis-server --port 0 --unixsocket "$work/redis.sock" --save "" \

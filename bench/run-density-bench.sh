@@ -64,17 +64,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq "${missing[@]}" >&2
 fi
 
-if [ ! -f "$builddir/build.ninja" ]; then
-  meson setup "$builddir" "$src" -Dbench=enabled -Dtests=disabled \
-    -Ddoc=disabled >/dev/null
-else
-  meson setup --reconfigure "$builddir" "$src" >/dev/null
-fi
-if ! out=$(meson compile -C "$builddir" bench/density-pusher bench/density-ref \
-  tools/coversnapd tools/coversnap-token gstcoversnap 2>&1); then
-  echo "$out" >&2
-  exit 1
-fi
+# shellcheck source=bench/lib.sh
+. "$src/bench/lib.sh"
+bench_build "$builddir" "$src" bench/density-pusher bench/density-ref tools/coversnapd tools/coversnap-token gstcoversnap
 pusher_exe=$builddir/bench/density-pusher
 ref_exe=$builddir/bench/density-ref
 httpd_exe=$builddir/tools/coversnapd
@@ -111,10 +103,6 @@ if [ ! -s "$clip" ]; then
 fi
 clip_kbps=$(($(stat -c %s "$clip") * 8 / 1000 / seconds))
 
-# everything lives in one temp dir on tmpfs; every process started here is
-# ended on the way out
-# shellcheck source=bench/lib.sh
-. "$src/bench/lib.sh"
 bench_workdir coversnap-density-bench
 
 # 3. coversnapd's configuration: free ports, temp dirs, an app key owning the

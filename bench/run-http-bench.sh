@@ -57,31 +57,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
-# the bench needs neither the tests nor the docs; an existing build dir is
-# reconfigured, so that targets added since are known
-if [ ! -f "$builddir/build.ninja" ]; then
-  meson setup "$builddir" "$src" -Dbench=enabled -Dtests=disabled \
-    -Ddoc=disabled >/dev/null
-else
-  meson setup --reconfigure "$builddir" "$src" >/dev/null
-fi
-if ! out=$(meson compile -C "$builddir" bench/http-bench-setup \
-  tools/coversnapd 2>&1); then
-  echo "$out" >&2
-  exit 1
-fi
+# shellcheck source=bench/lib.sh
+. "$src/bench/lib.sh"
+bench_build "$builddir" "$src" bench/http-bench-setup tools/coversnapd
 setup_exe=$builddir/bench/http-bench-setup
 httpd_exe=$builddir/tools/coversnapd
 
-# everything lives in one temp dir on tmpfs; every process started here is
-# ended on the way out
-# shellcheck source=bench/lib.sh
-. "$src/bench/lib.sh"
 bench_workdir coversnap-http-bench
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # 2. the cover: a camera-like 1280x720 frame (detailed background, an
 # object, light sensor noise, a clock), JPEG quality chosen so that the file
