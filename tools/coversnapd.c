@@ -241,9 +241,8 @@ join_cluster (GKeyFile *file, CoverService *service, CoverIngest *ingest,
       cover_cluster_new (cc, cover_service_get_config (service)->thumbnail_dir);
   *cluster_service = cover_cluster_service_attach (*cluster, service);
   if (ingest) {
-    cover_ingest_set_claim_funcs (ingest, claim_live, release_live, *cluster);
-    cover_ingest_set_cluster_funcs (
-        ingest, claim_live_async, release_live, thumbnail_saved, *cluster);
+    cover_ingest_set_cluster_funcs (ingest, claim_live, claim_live_async,
+        release_live, thumbnail_saved, *cluster);
   }
   return TRUE;
 #else

@@ -46,10 +46,10 @@ G_DEFINE_QUARK (cover-ingest-error-quark, cover_ingest_error);
 struct _CoverIngest
 {
   const CoverConfig *config;
-  CoverIngestClaimFunc claim; /* the cluster's, or NULL */
-  gpointer claim_data;
-  CoverIngestThumbnailFunc thumbnail; /* the cluster's, or NULL */
-  gpointer thumbnail_data;
+  /* the cluster's (cover_ingest_set_cluster_funcs()), or NULL */
+  CoverIngestClaimFunc claim;
+  CoverIngestThumbnailFunc thumbnail;
+  gpointer cluster_data;
   CoverIngestSettings *settings;
   guint port;
 
@@ -125,7 +125,7 @@ on_sync_message (GstBus *bus, GstMessage *msg, CoverIngest *ingest)
   gint64 capture_time;
 
   if (cover_pulls_parse_thumbnail (msg, &cid, &capture_time))
-    ingest->thumbnail (cid, capture_time, ingest->thumbnail_data);
+    ingest->thumbnail (cid, capture_time, ingest->cluster_data);
 }
 
 /* the push's pipeline (the media's: its bus watch is the media's own, a
@@ -174,7 +174,7 @@ pre_announce (GstRTSPClient *client, GstRTSPContext *ctx, CoverIngest *ingest)
     liveness = cover_push_factory_get_liveness (element);
   }
   /* one pusher per device in the whole cluster */
-  if (ingest->claim && !ingest->claim (cid, ingest->claim_data))
+  if (ingest->claim && !ingest->claim (cid, ingest->cluster_data))
     return GST_RTSP_STS_NOT_ENOUGH_BANDWIDTH;
   status = cover_pushers_add (ingest->pushers, client, ctx->media, cid, codec,
       liveness,
@@ -588,25 +588,16 @@ cover_ingest_set_port (CoverIngest *ingest, guint port)
 }
 
 void
-cover_ingest_set_claim_funcs (CoverIngest *ingest, CoverIngestClaimFunc claim,
-    CoverIngestReleaseFunc release, gpointer user_data)
-{
-  g_return_if_fail (ingest != NULL);
-
-  ingest->claim = claim;
-  ingest->claim_data = user_data;
-  cover_pushers_set_ended_func (ingest->pushers, release, user_data);
-}
-
-void
-cover_ingest_set_cluster_funcs (CoverIngest *ingest,
+cover_ingest_set_cluster_funcs (CoverIngest *ingest, CoverIngestClaimFunc claim,
     CoverIngestClaimAsyncFunc claim_async, CoverIngestReleaseFunc release,
     CoverIngestThumbnailFunc thumbnail, gpointer user_data)
 {
   g_return_if_fail (ingest != NULL);
 
+  ingest->claim = claim;
   ingest->thumbnail = thumbnail;
-  ingest->thumbnail_data = user_data;
+  ingest->cluster_data = user_data;
+  cover_pushers_set_ended_func (ingest->pushers, release, user_data);
   cover_pulls_set_cluster_funcs (
       ingest->pulls, claim_async, release, thumbnail, user_data);
 }

@@ -57,26 +57,24 @@ CoverIngest *cover_ingest_new (
     const CoverConfig *config, GKeyFile *file, GError **error);
 /* Overrides [ingest] rtsp-port (0: any free port). */
 void cover_ingest_set_port (CoverIngest *ingest, guint port);
-/* A cluster-wide claim of client ids (coversnapd's [cluster]): @claim is
- * asked when a push's token was accepted, on that RTSP client's thread
- * (it may wait a short bounded time), and returns FALSE to refuse the push
- * with 453; @release is told when the client id has no push here any
- * more.  Set before cover_ingest_start(). */
+/* The cluster's part in the ingest (coversnapd's [cluster]), one stream
+ * per client id cluster-wide:
+ * - @claim is asked when an RTSP push's token was accepted, on that RTSP
+ *   client's thread (it may wait a short bounded time), and returns FALSE
+ *   to refuse the push with 453;
+ * - @claim_async is asked where nothing may wait (the RTMP hooks run on
+ *   HTTP threads, the pulls on the ingest's main context) and calls @done
+ *   with the answer on @context, never from inside the call.  An RTMP
+ *   publish is claimed by its on_publish hook before it is answered
+ *   (refused: 409), a camera pulled (pull=) when it starts streaming
+ *   (refused: the attempt ends, retried with the backoff);
+ * - @release is told when a client id has no push, publish or pull here
+ *   any more;
+ * - @thumbnail is told of every recording thumbnail saved (its
+ *   covertap-thumbnail message, pushes and pulls; any thread).
+ * Set before cover_ingest_start(). */
 typedef gboolean (*CoverIngestClaimFunc) (guint32 client_id, gpointer data);
 typedef void (*CoverIngestReleaseFunc) (guint32 client_id, gpointer data);
-void cover_ingest_set_claim_funcs (CoverIngest *ingest,
-    CoverIngestClaimFunc claim, CoverIngestReleaseFunc release,
-    gpointer user_data);
-/* The cluster's part in the pulls and the RTMP hooks, where nothing may
- * wait (the hooks run on HTTP threads, the pulls on the ingest's main
- * context): @claim_async asks for @client_id and calls @done with the
- * answer on @context, never from inside the call.  An RTMP publish is
- * claimed by its on_publish hook before it is answered (refused: 409), a
- * camera pulled (pull=) when it starts streaming (refused: the attempt
- * ends, retried with the backoff); @release is told when either stream
- * ends.  @thumbnail is told of every recording thumbnail saved (its
- * covertap-thumbnail message, pushes and pulls; any thread).  Set before
- * cover_ingest_start(). */
 typedef void (*CoverIngestClaimedFunc) (gboolean granted, gpointer done_data);
 typedef void (*CoverIngestClaimAsyncFunc) (guint32 client_id,
     GMainContext *context, CoverIngestClaimedFunc done, gpointer done_data,
@@ -84,8 +82,9 @@ typedef void (*CoverIngestClaimAsyncFunc) (guint32 client_id,
 typedef void (*CoverIngestThumbnailFunc) (
     guint32 client_id, gint64 capture_time, gpointer data);
 void cover_ingest_set_cluster_funcs (CoverIngest *ingest,
-    CoverIngestClaimAsyncFunc claim_async, CoverIngestReleaseFunc release,
-    CoverIngestThumbnailFunc thumbnail, gpointer user_data);
+    CoverIngestClaimFunc claim, CoverIngestClaimAsyncFunc claim_async,
+    CoverIngestReleaseFunc release, CoverIngestThumbnailFunc thumbnail,
+    gpointer user_data);
 gboolean cover_ingest_start (CoverIngest *ingest, GError **error);
 guint16 cover_ingest_get_port (CoverIngest *ingest);
 /* Client ids pushing now. */
