@@ -29,6 +29,13 @@
  * never waits and memory stays bounded.  A keyframe that cannot be decoded
  * is counted, logged and skipped; the previous cover stays.
  *
+ * H.264 and H.265 come access-unit aligned, from a parser or straight from
+ * a depayloader (rtph264depay, rtph265depay: no parser is needed in front
+ * of covertap).  Without `parsed=true` in the caps covertap finds the
+ * keyframes itself from the NAL headers before the first slice: IDR and
+ * IRAP pictures, recovery point SEIs (periodic intra refresh, open GOP)
+ * and H.264 I slices, the pictures h264parse and h265parse flag.
+ *
  * Each publish posts an element message named `covertap-published` with
  * the fields `client-id` (uint), `generation` (guint64), `width` and
  * `height` (uint), `bytes` (guint64), `latency` (guint64, nanoseconds from
@@ -156,6 +163,9 @@ struct _GstCoverTap
   GstCaps *caps;
   CoverCodec codec;
   gboolean byte_stream;
+  /* no parser flagged the keyframes (caps without parsed=true): every
+   * unit's NAL headers say whether it is one */
+  gboolean find_keyframes;
   guint nal_length_size; /* avc, hvc1 ...: of the NAL unit lengths, or 0 */
   GstBuffer *params;     /* last complete set of parameter sets */
   GByteArray *scan;      /* the parameter sets of the buffer being scanned */
@@ -178,9 +188,9 @@ GST_ELEMENT_REGISTER_DEFINE (
 /* *INDENT-OFF* */
 /* clang-format off */
 #define COVER_TAP_CAPS \
-  "video/x-h264, parsed = (boolean) true, alignment = (string) au, " \
+  "video/x-h264, alignment = (string) au, " \
   "stream-format = (string) { byte-stream, avc, avc3 }; " \
-  "video/x-h265, parsed = (boolean) true, alignment = (string) au, " \
+  "video/x-h265, alignment = (string) au, " \
   "stream-format = (string) { byte-stream, hvc1, hev1 }; " \
   "image/jpeg; " \
   "video/x-raw"
@@ -778,6 +788,7 @@ gst_cover_tap_set_caps (
   const GstStructure *s = gst_caps_get_structure (incaps, 0);
   const gchar *format = gst_structure_get_string (s, "stream-format");
   CoverCodec codec = cover_codec_from_caps (incaps);
+  gboolean parsed = FALSE;
 
   GST_DEBUG_OBJECT (self, "caps %" GST_PTR_FORMAT, incaps);
   /* parameter sets of another codec are of no use */
@@ -787,6 +798,9 @@ gst_cover_tap_set_caps (
   g_clear_pointer (&self->run, cover_job_free);
   self->codec = codec;
   self->byte_stream = g_strcmp0 (format, "byte-stream") == 0;
+  self->find_keyframes =
+      (codec == COVER_CODEC_H264 || codec == COVER_CODEC_H265) &&
+      !(gst_structure_get_boolean (s, "parsed", &parsed) && parsed);
   self->nal_length_size = 0;
   if (!self->byte_stream &&
       (codec == COVER_CODEC_H264 || codec == COVER_CODEC_H265)) {
@@ -880,6 +894,23 @@ track_parameter_sets (GstCoverTap *self, GstBuffer *buf, CoverAuInfo *info)
     self->params = gst_buffer_new_memdup (params->data, params->len);
   }
   return (found & needed) == needed;
+}
+
+/* Walks the NAL units of @buf in front of its first slice into @info;
+ * says whether the decoder has the parameter sets it needs for it (in
+ * @buf, or in the caps' codec_data for packetized streams, where a unit
+ * that cannot be walked is still handed over alone). */
+static gboolean
+scan_unit (GstCoverTap *self, GstBuffer *buf, CoverAuInfo *info)
+{
+  if (self->byte_stream)
+    return track_parameter_sets (self, buf, info);
+  if (self->nal_length_size) {
+    cover_nal_scan_packetized (self->codec, buf, self->nal_length_size, info);
+    if (!info->slice && !self->find_keyframes)
+      info->recovery = -1;
+  }
+  return TRUE;
 }
 
 /* The pipeline clock's time, or monotonic time without one.  A change of
@@ -983,7 +1014,19 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 
   /* raw video and JPEG: every buffer is a picture */
   picture = self->codec == COVER_CODEC_RAW || self->codec == COVER_CODEC_JPEG;
-  if (!picture && GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT)) {
+  if (!picture && self->find_keyframes) {
+    /* straight from a depayloader: the NAL headers of every unit say
+     * whether it starts a picture that decodes alone */
+    has_params = scan_unit (self, buf, &info);
+    if (!info.slice)
+      return GST_FLOW_OK;
+    if (!cover_nal_starts_picture (self->codec, &info)) {
+      if (self->run)
+        run_add (self, buf, &info);
+      return GST_FLOW_OK;
+    }
+  } else if (!picture &&
+      GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT)) {
     /* parameter sets may travel on their own, flagged as headers; a run
      * counts the pictures that follow its recovery point */
     if (self->byte_stream &&
@@ -995,17 +1038,10 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
     if (self->run && info.slice)
       run_add (self, buf, &info);
     return GST_FLOW_OK;
-  }
-  if (self->byte_stream) {
-    has_params = track_parameter_sets (self, buf, &info);
-    if (!info.slice)
+  } else if (!picture) {
+    has_params = scan_unit (self, buf, &info);
+    if (self->byte_stream && !info.slice)
       return GST_FLOW_OK;
-  } else if (self->nal_length_size) {
-    /* codec_data has the parameter sets; a unit we cannot walk is still
-     * handed over alone */
-    cover_nal_scan_packetized (self->codec, buf, self->nal_length_size, &info);
-    if (!info.slice)
-      info.recovery = -1;
   }
   /* A recovery point that is not a random access picture (periodic intra
    * refresh: a P picture) only gives a whole picture some units later;

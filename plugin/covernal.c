@@ -87,6 +87,17 @@ cover_nal_is_random_access (CoverCodec codec, guint8 header)
   return type >= 16 && type <= 23;
 }
 
+gboolean
+cover_nal_starts_picture (CoverCodec codec, const CoverAuInfo *info)
+{
+  g_return_val_if_fail (info != NULL, FALSE);
+
+  if (!info->slice)
+    return FALSE;
+  return cover_nal_is_random_access (codec, info->slice_nal) ||
+      info->recovery >= 0 || info->intra;
+}
+
 /* A picture later ones refer to (H.264 nal_ref_idc): frame_num counts
  * them.  H.265 counts pictures (POC), so every one is counted. */
 gboolean
@@ -111,6 +122,34 @@ read_ue (GstBitReader *br, guint *value)
     return FALSE;
   *value = (1u << zeros) - 1 + bits;
   return TRUE;
+}
+
+/* Whether the H.264 slice NAL unit @nal of @size bytes (from its header)
+ * is an I or SI slice: slice_header() starts with first_mb_in_slice and
+ * slice_type, both ue(v).  Reads at most 8 bytes of it. */
+static gboolean
+slice_is_intra (CoverCodec codec, const guint8 *nal, gsize size)
+{
+  guint8 rbsp[8];
+  gsize i, n = 0, zeros = 0;
+  GstBitReader br;
+  guint first_mb, type;
+
+  if (codec != COVER_CODEC_H264)
+    return FALSE;
+  for (i = 1; i < size && n < sizeof (rbsp); i++) {
+    if (zeros >= 2 && nal[i] == 3) {
+      zeros = 0;
+      continue;
+    }
+    zeros = nal[i] == 0 ? zeros + 1 : 0;
+    rbsp[n++] = nal[i];
+  }
+  gst_bit_reader_init (&br, rbsp, n);
+  if (!read_ue (&br, &first_mb) || !read_ue (&br, &type) || type > 9)
+    return FALSE;
+  /* 2, 7: I; 4, 9: SI */
+  return type % 5 == 2 || type % 5 == 4;
 }
 
 /* The recovery point SEI message (payload type 6, both codecs) of an SEI
@@ -231,7 +270,10 @@ cover_nal_scan_byte_stream (CoverCodec codec, const guint8 *data, gsize size,
     nal = sc + 3;
     in_nal = TRUE;
     if (nal_is_slice (codec, data[nal])) {
+      /* the slice header's first bytes only: its end is not looked for
+       * (that would read the picture data) */
       info->slice_nal = data[nal];
+      info->intra = slice_is_intra (codec, data + nal, MIN (size - nal, 16));
       return TRUE;
     }
     info->found |= nal_param_bit (codec, data[nal]);
@@ -267,8 +309,13 @@ cover_nal_scan_packetized (
       return;
     gst_buffer_extract (buf, pos, &nal, 1);
     if (nal_is_slice (codec, nal)) {
+      guint8 head_bytes[9];
+      gsize got = gst_buffer_extract (
+          buf, pos, head_bytes, MIN (len, sizeof (head_bytes)));
+
       info->slice = TRUE;
       info->slice_nal = nal;
+      info->intra = slice_is_intra (codec, head_bytes, got);
       return;
     }
     info->found |= nal_param_bit (codec, nal);

@@ -28,6 +28,7 @@ typedef struct
   gboolean slice;   /* a slice was reached */
   guint8 slice_nal; /* then: the first byte of its NAL header */
   gint recovery;    /* the count of a recovery point SEI, or -1 */
+  gboolean intra;   /* the first slice is an I or SI slice (H.264 only) */
 } CoverAuInfo;
 
 void cover_au_info_init (CoverAuInfo *info);
@@ -37,6 +38,12 @@ guint cover_nal_needed_parameter_sets (CoverCodec codec);
 /* IDR (H.264); IRAP: BLA, IDR, CRA (H.265): a picture that needs nothing
  * before it. */
 gboolean cover_nal_is_random_access (CoverCodec codec, guint8 header);
+/* Whether the unit @info describes starts a picture that covertap can
+ * decode without the units before it, as a parser would flag it (not
+ * DELTA_UNIT): a random access picture, a recovery point SEI (periodic
+ * intra refresh, open GOP), or an H.264 I slice.  For units straight from
+ * a depayloader, which flags only IDR and IRAP pictures. */
+gboolean cover_nal_starts_picture (CoverCodec codec, const CoverAuInfo *info);
 /* A picture later ones refer to (H.264 nal_ref_idc); every H.265 one. */
 gboolean cover_nal_is_reference (CoverCodec codec, guint8 header);
 

@@ -7,7 +7,7 @@
  * version 2 of the License, or (at your option) any later version.
  */
 
-/* The branch every way in shares (push, pull, RTMP): parser, covertap and
+/* The branch every way in shares (push, pull, RTMP): [parser,] covertap and
  * the MP4 recording; moved out of cover-push-factory.c as it was. */
 
 #ifdef HAVE_CONFIG_H
@@ -196,7 +196,8 @@ guard_video (GstElement *bin)
 }
 
 void
-cover_tap_branch_append (GString *desc, CoverCodec codec, gboolean record)
+cover_tap_branch_append (
+    GString *desc, CoverCodec codec, gboolean depayloaded, gboolean record)
 {
   const gchar *depay, *parse, *timestamper;
 
@@ -204,9 +205,13 @@ cover_tap_branch_append (GString *desc, CoverCodec codec, gboolean record)
   if (!cover_tap_branch_video_chain (codec, &depay, &parse, &timestamper))
     g_return_if_reached ();
 
-  /* one parser for both branches: the tee agrees on a stream format
-   * mp4mux and covertap both take (avc/hvc1) */
-  g_string_append_printf (desc, "%s ! ", parse);
+  /* A depayloader gives covertap what it takes: whole access units (or
+   * JPEG frames), and covertap finds their keyframes itself.  A parser
+   * would cost each stream its NAL parser state (~250 KiB for h264parse),
+   * more than the rest of the branch.  The recording needs one: mp4mux
+   * takes parsed avc/hvc1, and one parser serves both sides of the tee. */
+  if (record || !depayloaded)
+    g_string_append_printf (desc, "%s ! ", parse);
   if (record)
     g_string_append_printf (desc,
         "tee name=t t. ! queue ! %s name=vts ! rec.video t. ! queue ! ",

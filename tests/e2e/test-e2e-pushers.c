@@ -80,12 +80,13 @@ wait_live (E2eServer *f, guint32 cid, const gchar *colour)
   }
 }
 
-/* ffmpeg pushing @seconds of a solid @colour 320x240 at 25 fps, 1 s GOP
- * with 2 B-frames (H.264) or H.265, and @audio, over @transport, to @url;
- * killed when @f is freed */
+/* ffmpeg pushing @seconds of the lavfi graph @source (320x240 at 25 fps),
+ * 1 s GOP with 2 B-frames (H.264, and @x264_params if not NULL) or H.265,
+ * and @audio, over @transport, to @url; killed when @f is freed */
 static GSubprocess *
-ffmpeg_push (E2eServer *f, const gchar *url, const gchar *colour, gboolean h265,
-    Audio audio, const gchar *transport, guint seconds)
+ffmpeg_push_source (E2eServer *f, const gchar *url, const gchar *source,
+    const gchar *x264_params, gboolean h265, Audio audio,
+    const gchar *transport, guint seconds)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GError) err = NULL;
@@ -101,7 +102,7 @@ ffmpeg_push (E2eServer *f, const gchar *url, const gchar *colour, gboolean h265,
   ARG ("-f");
   ARG ("lavfi");
   ARG ("-i");
-  g_ptr_array_add (argv, g_strdup_printf ("color=c=%s:s=320x240:r=25", colour));
+  ARG (source);
   if (audio != AUDIO_NONE) {
     ARG ("-f");
     ARG ("lavfi");
@@ -119,6 +120,10 @@ ffmpeg_push (E2eServer *f, const gchar *url, const gchar *colour, gboolean h265,
     ARG ("2");
     ARG ("-g");
     ARG ("25");
+    if (x264_params) {
+      ARG ("-x264-params");
+      ARG (x264_params);
+    }
   }
   ARG ("-pix_fmt");
   ARG ("yuv420p");
@@ -140,6 +145,18 @@ ffmpeg_push (E2eServer *f, const gchar *url, const gchar *colour, gboolean h265,
   g_assert_no_error (err);
   g_ptr_array_add (f->pushers, p);
   return p;
+}
+
+/* the same with a solid @colour */
+static GSubprocess *
+ffmpeg_push (E2eServer *f, const gchar *url, const gchar *colour, gboolean h265,
+    Audio audio, const gchar *transport, guint seconds)
+{
+  g_autofree gchar *source =
+      g_strdup_printf ("color=c=%s:s=320x240:r=25", colour);
+
+  return ffmpeg_push_source (
+      f, url, source, NULL, h265, audio, transport, seconds);
 }
 
 static gchar *
@@ -175,6 +192,27 @@ test_push_case (gconstpointer data)
 
   ffmpeg_push (f, url, "red", c->h265, c->audio, c->transport, 30);
   wait_live (f, CID, "red");
+  e2e_server_free (f);
+}
+
+/* x264's periodic intra refresh (one IDR, then a recovery point SEI on a
+ * P picture each period; low-bitrate cameras do this), with AAC: red for
+ * 3 s, then blue.  The blue cover can only come from a recovery point,
+ * through covertap straight after the depayloader (no parser; whether
+ * the depayloader flags it depends on in-band SPS: covertap finds it
+ * either way, covertap-shapes has the case where nothing is flagged). */
+static void
+test_intra_refresh (void)
+{
+  E2eServer *f = e2e_server_new (3, NULL, FALSE);
+  g_autofree gchar *url = query_url (f, CID);
+
+  ffmpeg_push_source (f, url,
+      "color=c=red:s=320x240:r=25:d=3[r];color=c=blue:s=320x240:r=25[b];"
+      "[r][b]concat=n=2:v=1:a=0[out0]",
+      "intra-refresh=1:bframes=0", FALSE, AUDIO_AAC, "tcp", 30);
+  wait_live (f, CID, "red");
+  wait_live (f, CID, "blue");
   e2e_server_free (f);
 }
 
@@ -627,6 +665,7 @@ main (int argc, char **argv)
   for (i = 0; i < G_N_ELEMENTS (push_cases); i++)
     g_test_add_data_func (push_cases[i].path, &push_cases[i], test_push_case);
   g_test_add_func ("/pushers/ffmpeg-basic-auth", test_ffmpeg_basic_auth);
+  g_test_add_func ("/pushers/ffmpeg-intra-refresh", test_intra_refresh);
   g_test_add_func ("/pushers/record-aac", test_record_aac);
   g_test_add_func ("/pushers/record-alaw", test_record_alaw);
   g_test_add_func (

@@ -53,8 +53,50 @@ typedef struct
   guint non_idr;     /* keyframes with another first slice */
   guint cra;
   guint drop_until_key; /* drop buffers before this keyframe (0: none) */
+  gboolean strip_sei;   /* byte-stream: SEI NAL units are taken out */
+  gboolean all_delta;   /* every buffer after the first is flagged DELTA */
   GstBuffer *last;
 } Seen;
+
+/* on_nal() for strip_sei: copies every NAL unit but SEIs into a byte
+ * array, with 4-byte start codes */
+typedef struct
+{
+  Seen *seen;
+  GByteArray *out;
+} Strip;
+
+static void
+strip_nal (const guint8 *data, gsize offset, gsize size, gpointer user_data)
+{
+  static const guint8 sc[4] = { 0, 0, 0, 1 };
+  Strip *strip = user_data;
+  gboolean sei = strip->seen->h265 ? ct_h265_nal_type (data + offset) == 39
+                                   : ct_h264_nal_type (data + offset) == 6;
+
+  if (sei)
+    return;
+  g_byte_array_append (strip->out, sc, 4);
+  g_byte_array_append (strip->out, data + offset, size);
+}
+
+/* A camera that sends no SEI at all: @buf again without its SEI units. */
+static GstBuffer *
+strip_sei (Seen *seen, GstBuffer *buf)
+{
+  Strip strip = { seen, g_byte_array_new () };
+  GstBuffer *out;
+  GstMapInfo map;
+  gsize size;
+
+  gst_buffer_map (buf, &map, GST_MAP_READ);
+  ct_walk_annexb (map.data, map.size, strip_nal, &strip);
+  gst_buffer_unmap (buf, &map);
+  size = strip.out->len;
+  out = gst_buffer_new_wrapped (g_byte_array_free (strip.out, FALSE), size);
+  gst_buffer_copy_into (out, buf, GST_BUFFER_COPY_METADATA, 0, -1);
+  return out;
+}
 
 static void
 on_nal (const guint8 *data, gsize offset, gsize size, gpointer user_data)
@@ -76,6 +118,19 @@ seen_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   gboolean key = !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
   GstMapInfo map;
 
+  if (seen->strip_sei) {
+    buf = strip_sei (seen, buf);
+    gst_buffer_unref (GST_PAD_PROBE_INFO_BUFFER (info));
+    GST_PAD_PROBE_INFO_DATA (info) = buf;
+  }
+  /* what the depayloader flags varies (rtph264depay flags access units
+   * with an SPS as keyframes): none but the first is, so that every cover
+   * after it is one covertap found itself */
+  if (seen->all_delta && seen->last) {
+    buf = gst_buffer_make_writable (buf);
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+    GST_PAD_PROBE_INFO_DATA (info) = buf;
+  }
   if (key) {
     seen->keyframes++;
     seen->first_slice = 0;
@@ -265,6 +320,82 @@ GST_START_TEST (test_hevc_cra)
 
 GST_END_TEST;
 
+/* Straight from a depayloader, with no parser (what coversnapd's pushes
+ * give covertap): rtph264depay and rtph265depay flag IDR/IRAP pictures
+ * (and access units with an SPS) as keyframes, not recovery points or I
+ * pictures, so covertap finds those itself.  The flags are taken off all
+ * but the first buffer: every later cover is covertap's own find. */
+#define RTP_H264(format)                                                       \
+  "rtph264pay ! rtph264depay ! video/x-h264,stream-format=" format             \
+  ",alignment=au"
+
+static void
+check_depayloaded (const gchar *chain, Seen *seen, guint change_at, guint n,
+    guint64 min_published)
+{
+  Change change = { change_at, red, blue };
+  guint64 published;
+  CtCover cover;
+
+  seen->all_delta = TRUE;
+  run_change (chain, NULL, n, &change, seen, &cover, &published);
+  fail_unless (
+      published >= min_published, "%" G_GUINT64_FORMAT " covers", published);
+  ct_assert_region_colour (&cover, 0, 0, 1, 1, blue, 10, "after the change");
+  ct_cover_clear (&cover);
+  gst_clear_buffer (&seen->last);
+}
+
+GST_START_TEST (test_depayloaded_intra_refresh)
+{
+  const gchar *formats[] = { "byte-stream", "avc" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (formats); i++) {
+    Seen seen = { FALSE };
+    gchar *rtp = g_strdup_printf (RTP_H264 ("%s"), formats[i]);
+    gchar *chain = g_strdup_printf (
+        "video/x-raw,format=I420 ! " CT_X264 (30) "intra-refresh=true ! %s",
+        rtp);
+
+    check_depayloaded (chain, &seen, 45, 105, 2);
+    g_free (chain);
+    g_free (rtp);
+  }
+}
+
+GST_END_TEST;
+
+/* open GOP: non-IDR I pictures, and no SEI at all (x264 puts a recovery
+ * point on them only in some presets; many cameras send no SEI): the
+ * slice type says it */
+GST_START_TEST (test_depayloaded_i_slices)
+{
+  Seen seen = { FALSE };
+
+  seen.strip_sei = TRUE;
+  check_depayloaded (
+      "video/x-raw,format=I420 ! " CT_X264 (
+          10) "bframes=2 "
+              "option-string=open-gop=1 ! " RTP_H264 ("byte-stream"),
+      &seen, 25, 40, 2);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_depayloaded_hevc_cra)
+{
+  Seen seen = { TRUE };
+
+  check_depayloaded ("video/x-raw,format=I420 ! " CT_X265 (
+                         10) "option-string=open-gop=1:"
+                             "bframes=3 ! rtph265pay ! rtph265depay ! "
+                             "video/x-h265,stream-format=hvc1,alignment=au",
+      &seen, 25, 40, 2);
+}
+
+GST_END_TEST;
+
 /* 4K 10-bit H.265 (x265 Main 10): the cover is 8-bit JPEG of the right
  * colour, scaled to the default 1920x1080 box. */
 GST_START_TEST (test_hevc_4k_10bit)
@@ -433,6 +564,9 @@ covertap_shapes_suite (void)
   tcase_add_test (tc, test_open_gop);
   tcase_add_test (tc, test_open_gop_joined);
   tcase_add_test (tc, test_hevc_cra);
+  tcase_add_test (tc, test_depayloaded_intra_refresh);
+  tcase_add_test (tc, test_depayloaded_i_slices);
+  tcase_add_test (tc, test_depayloaded_hevc_cra);
   tcase_add_test (tc, test_hevc_4k_10bit);
   tcase_add_test (tc, test_mjpeg_as_is);
   tcase_add_test (tc, test_mjpeg_resized);

@@ -36,8 +36,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     return 0;
   codec = data[0] & 1 ? COVER_CODEC_H265 : COVER_CODEC_H264;
   cover_au_info_init (&info);
-  cover_nal_scan_byte_stream (codec, data + 1, size - 1, params, &info);
+  info.slice =
+      cover_nal_scan_byte_stream (codec, data + 1, size - 1, params, &info);
   g_assert_cmpint (info.recovery, >=, -1);
+  /* I slices are H.264's; no slice, no picture */
+  g_assert_true (!info.intra || (info.slice && codec == COVER_CODEC_H264));
+  g_assert_true (info.slice || !cover_nal_starts_picture (codec, &info));
   /* the parameter sets come out whole, each behind a start code */
   g_assert_true (params->len == 0 || params->len > 4);
 
@@ -46,5 +50,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   buf = gst_buffer_new_memdup (data + 1, size - 1);
   cover_nal_scan_packetized (codec, buf, (data[0] >> 1) % 4 + 1, &info);
   g_assert_cmpint (info.recovery, >=, -1);
+  g_assert_true (!info.intra || (info.slice && codec == COVER_CODEC_H264));
+  g_assert_true (info.slice || !cover_nal_starts_picture (codec, &info));
   return 0;
 }
