@@ -78,8 +78,12 @@ live_lookup (gpointer user_data, guint32 client_id, GError **error)
   if (!cover_store_reader_get_info (
           e->reader, src->live_timeout_us, &info, &err))
     goto failed;
-  if (!info.live)
+  if (!info.live) {
+    /* an ended or stale stream keeps no fd and mapping here: a device
+     * asked for once would hold them for good (a new push opens anew) */
+    cover_source_entries_remove (&src->entries, client_id);
     goto out;
+  }
 
   if (!e->base.picture || e->generation != info.generation ||
       e->writer_start != info.writer_start) {

@@ -29,6 +29,28 @@
 #define PATTERN_G 0x80
 #define PATTERN_B 0xc0
 
+/* How many of this process's fds are on the cover segment of @cid (an
+ * unlinked one too). */
+static guint
+segment_fds (HtSvc *svc, guint32 cid)
+{
+  g_autofree gchar *seg =
+      g_strdup_printf ("%s/coversnap.%u", svc->store_dir, cid);
+  g_autoptr (GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  const gchar *name;
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir))) {
+    g_autofree gchar *link = g_strdup_printf ("/proc/self/fd/%s", name);
+    g_autofree gchar *target = g_file_read_link (link, NULL);
+
+    if (target && g_str_has_prefix (target, seg))
+      n++;
+  }
+  return n;
+}
+
 /* Polls the cover until it comes from @source (bounded). */
 static HtResp *
 wait_for_source (HtSvc *svc, guint32 cid, const gchar *source)
@@ -138,6 +160,8 @@ test_fallback_chain (void)
   resp = ht_get_cover (svc, cid, NULL);
   ht_assert_cover (resp, t1, "image/jpeg", "record");
   g_assert_cmpstr (ht_header (resp, "ETag"), !=, live_etag);
+  /* and the service let go of the ended segment */
+  g_assert_cmpuint (segment_fds (svc, cid), ==, 0);
   ht_resp_free (resp);
 
   /* the newest name wins; older names and other files do not matter */
