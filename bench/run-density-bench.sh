@@ -26,13 +26,22 @@
 #   COVERSNAP_DENSITY_JSON     results (default BUILD_DIR/bench/density-bench.json)
 #   COVERSNAP_DENSITY_GETS     GETs of the live cover timed (default 20)
 #   COVERSNAP_DENSITY_FFMPEGS  ffmpeg snapshots timed (default 5)
+#   COVERSNAP_DENSITY_PROFILE  N at which coversnapd is profiled after the
+#                              comparison (default none; e.g. "32 64"): perf
+#                              on-CPU samples by library and symbol (call
+#                              graphs in the .data file), and the wake-ups per
+#                              second of each kind of thread (the off-CPU
+#                              side: voluntary context switches), into
+#                              BUILD_DIR/bench/density-profile-N.txt
+# An empty COVERSNAP_DENSITY_REF_NS or _STEPS skips that part.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
 builddir=${1:-build}
 case $builddir in /*) ;; *) builddir=$src/$builddir ;; esac
-ref_ns=${COVERSNAP_DENSITY_REF_NS:-4 16 32}
-steps=${COVERSNAP_DENSITY_STEPS:-64 96 128 192 256 300 384}
+ref_ns=${COVERSNAP_DENSITY_REF_NS-4 16 32}
+steps=${COVERSNAP_DENSITY_STEPS-64 96 128 192 256 300 384}
+profile_ns=${COVERSNAP_DENSITY_PROFILE:-}
 max_n=${COVERSNAP_DENSITY_MAX:-400}
 budget=${COVERSNAP_DENSITY_BUDGET:-480}
 media=${COVERSNAP_DENSITY_MEDIA:-$src/bench/.media}
@@ -332,6 +341,73 @@ for n in $ref_ns; do
   done
 done
 
+# 4b. profiles of coversnapd at N streams: where its CPU goes (perf, self
+# time by library and symbol, with call graphs in the .data file), and which
+# threads wake up how often (voluntary context switches per second, by
+# thread name: the off-CPU side, polled work shows as steady wake-ups)
+ctxsw_of() { # "name switches" per thread
+  local t
+  for t in /proc/"$1"/task/*; do
+    printf '%s %s\n' "$(tr ' ' _ <"$t/comm" 2>/dev/null)" \
+      "$(awk '/^voluntary_ctxt_switches:/ { print $2 }' "$t/status" 2>/dev/null)"
+  done
+}
+for n in $profile_ns; do
+  out=$builddir/bench/density-profile-$n.txt
+  start_server coversnapd
+  urls=()
+  for i in $(seq "$n"); do
+    urls+=("$(push_url "$i" coversnapd)")
+  done
+  "$pusher_exe" --clip "$clip" push "${urls[@]}" \
+    >"$work/pusher.out" 2>"$work/pusher.err" &
+  pusher_pid=$!
+  pids+=($pusher_pid)
+  sleep $((gop_s * 3 + n / 25))
+  ctxsw_of $server_pid >"$work/ctxsw0"
+  c0=$(ticks_of $server_pid)
+  t0=$(now_ms)
+  perf_ok=0
+  if command -v perf >/dev/null &&
+    perf record -q -F 499 -g -p $server_pid -o "$work/perf-$n.data" \
+      -- sleep $((poll_gap * 2)) 2>"$work/perf.err"; then
+    perf_ok=1
+  else
+    sleep $((poll_gap * 2))
+  fi
+  t1=$(now_ms)
+  c1=$(ticks_of $server_pid)
+  ctxsw_of $server_pid >"$work/ctxsw1"
+  {
+    python3 -c 'import sys; n, c0, c1, hz, t0, t1 = map(int, sys.argv[1:])
+print("coversnapd, N=%d pushes: %.1f%% of a core over %.1f s" % (
+    n, 100.0 * (c1 - c0) / hz / ((t1 - t0) / 1000.0), (t1 - t0) / 1000.0))' \
+      "$n" "$c0" "$c1" "$hz" "$t0" "$t1"
+    echo
+    echo "wake-ups per second (voluntary context switches), by thread name:"
+    python3 "$src/bench/density-ctxsw.py" "$work/ctxsw0" "$work/ctxsw1" \
+      $((t1 - t0)) "$n"
+    if [ $perf_ok = 1 ]; then
+      echo
+      echo "on-CPU, self time by library:"
+      perf report -q -i "$work/perf-$n.data" --no-children --sort dso \
+        --percent-limit 1 -g none 2>/dev/null | sed 's/^/  /' | head -20
+      echo
+      echo "on-CPU, self time by symbol (top 30):"
+      perf report -q -i "$work/perf-$n.data" --no-children --sort dso,symbol \
+        --percent-limit 0.5 -g none 2>/dev/null | sed 's/^/  /' | head -30
+      cp "$work/perf-$n.data" "$builddir/bench/density-perf-$n.data"
+    else
+      echo
+      echo "(no perf samples: $(head -c 300 "$work/perf.err" 2>/dev/null))"
+    fi
+  } >"$out"
+  stop_pid $pusher_pid
+  stop_pid $server_pid
+  log "profile at N=$n: $out"
+  cat "$out" >&2
+done
+
 # 5. coversnapd alone, N stepping up
 stop_reason="all steps done"
 log "coversnapd stepping, N in: $steps"
@@ -490,6 +566,23 @@ if best:
           " machine %.0f%% busy)" % (best["n"], best["cpu_pct"],
           best["rss_kib"] / 1024.0, best["threads"], best["fds"],
           best["pushers_cpu_pct"], best["machine_busy_pct"]))
+# what N=300 would cost at the per-stream slopes of the comparison: the
+# measured reason it can or cannot be on this machine
+projection = None
+if "coversnapd" in per:
+    want, have = 300, 100 * int(cores)
+    c, pu = per["coversnapd"]["cpu_pct"], per["coversnapd"]["pushers_cpu_pct"]
+    projection = {"n": want, "machine_pct": have, "coversnapd_pct": c * want,
+                  "pushers_pct": pu * want, "f_pct": None}
+    line = ("N=%d at these slopes: coversnapd %.0f%% + pushers %.0f%% = %.0f%%"
+            " of a core" % (want, c * want, pu * want, (c + pu) * want))
+    if "f" in per:
+        projection["f_pct"] = per["f"]["cpu_pct"] * want
+        line += ("; the bare reference (f) alone %.0f%% + pushers %.0f%% ="
+                 " %.0f%%" % (per["f"]["cpu_pct"] * want, pu * want,
+                              (per["f"]["cpu_pct"] + pu) * want))
+    line += "; this machine has %d%%" % have
+    print(line)
 gets = [l.split() for l in open(get_path) if l.strip()]
 get_ms = [float(g[2]) * 1000 for g in gets if g[0] == "200" and g[1] == "live"]
 ff = [l.split() for l in open(ffmpeg_path) if l.strip()]
@@ -529,6 +622,7 @@ out = {
     "load_average_before": load_start, "elapsed_s": int(elapsed),
     "rows": rows, "per_added_stream": per, "ratios": ratios,
     "stop_reason": stop_reason, "largest_n": best["n"] if best else 0,
+    "projection": projection,
     "cover_get_ms": get_ms, "cover_get_median_ms": get_med,
     "ffmpeg_ms": ff_ms, "ffmpeg_runs": len(ff), "ffmpeg_median_ms": ff_med,
     "ffmpeg_to_cover_ratio": lat_ratio, "summary": summary,
