@@ -35,9 +35,14 @@ typedef struct
   gchar *thumbs_a, *thumbs_b;
 } Fixture;
 
+/* A node with a heartbeat of 0.2 s.  The command timeout and the ttl are
+ * long (5 s) unless @timeout says otherwise: on a loaded machine (the
+ * sanitizer build beside the e2e tests) a round trip of 0.5 s or a
+ * heartbeat 1 s late happens, and would make a claim look granted or
+ * expired. */
 static CoverCluster *
-node_new_full (
-    Fixture *f, const gchar *name, const gchar *thumbs, const gchar *password)
+node_new_full (Fixture *f, const gchar *name, const gchar *thumbs,
+    const gchar *password, const gchar *timeout)
 {
   g_autoptr (GKeyFile) file = g_key_file_new ();
   g_autoptr (GError) err = NULL;
@@ -48,7 +53,8 @@ node_new_full (
   g_key_file_set_string (file, "cluster", "node-id", name);
   g_key_file_set_string (file, "cluster", "public-url", url);
   g_key_file_set_string (file, "cluster", "heartbeat", "0.2");
-  g_key_file_set_string (file, "cluster", "ttl", "1");
+  g_key_file_set_string (file, "cluster", "ttl", "5");
+  g_key_file_set_string (file, "cluster", "timeout", timeout ? timeout : "5");
   if (password)
     g_key_file_set_string (file, "cluster", "password", password);
   config = cover_config_cluster_load (file, &err);
@@ -61,7 +67,7 @@ node_new_full (
 static CoverCluster *
 node_new (Fixture *f, const gchar *name, const gchar *thumbs)
 {
-  return node_new_full (f, name, thumbs, NULL);
+  return node_new_full (f, name, thumbs, NULL, NULL);
 }
 
 static gboolean
@@ -382,8 +388,8 @@ test_password (Fixture *f, gconstpointer data)
   CoverCluster *wrong, *right;
 
   g_assert_cmpstr (set, ==, "OK");
-  wrong = node_new_full (f, "w", thumbs, "not-pw");
-  right = node_new_full (f, "p", thumbs, "pw");
+  wrong = node_new_full (f, "w", thumbs, "not-pw", NULL);
+  right = node_new_full (f, "p", thumbs, "pw", NULL);
   g_assert_true (
       cs_test_poll (connected, right, CL_WAIT_S * G_USEC_PER_SEC, 10000));
   g_assert_false (connected (wrong));
@@ -455,14 +461,21 @@ test_paused_redis_times_out (Fixture *f, gconstpointer data)
 {
   static const guint8 image[] = { 0xff, 0xd8, 0xff, 0xd9 };
   g_autoptr (GBytes) bytes = g_bytes_new_static (image, sizeof (image));
+  g_autofree gchar *thumbs = g_build_filename (f->root, "t", NULL);
+  CoverCluster *c = node_new_full (f, "t", thumbs, NULL, "0.5");
 
+  g_assert_true (
+      cs_test_poll (connected, c, CL_WAIT_S * G_USEC_PER_SEC, 10000));
   /* a Redis that does not answer: the claim and the upload end with the
-   * command timeout (not a wait for ever) */
+   * command timeout (0.5 s here, not a wait for ever) */
   cl_redis_pause (f->redis, TRUE);
-  g_assert_true (cover_cluster_claim_live (f->a, 21));
-  g_assert_false (store (f->a, 21, bytes));
+  g_assert_true (cover_cluster_claim_live (c, 21));
+  g_assert_false (store (c, 21, bytes));
   cl_redis_pause (f->redis, FALSE);
-  g_assert_true (store (f->a, 21, bytes));
+  g_assert_true (
+      cs_test_poll (connected, c, CL_WAIT_S * G_USEC_PER_SEC, 10000));
+  g_assert_true (store (c, 21, bytes));
+  cover_cluster_free (c);
 }
 
 int
