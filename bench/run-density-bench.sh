@@ -29,9 +29,10 @@
 #   COVERSNAP_DENSITY_PROFILE  N at which coversnapd is profiled after the
 #                              comparison (default none; e.g. "32 64"): perf
 #                              on-CPU samples by library and symbol (call
-#                              graphs in the .data file), and the wake-ups per
-#                              second of each kind of thread (the off-CPU
-#                              side: voluntary context switches), into
+#                              graphs in the .data file), the wake-ups per
+#                              second of each kind of thread (voluntary
+#                              context switches), and where they go to sleep
+#                              (perf sched_switch, off-CPU), into
 #                              BUILD_DIR/bench/density-profile-N.txt
 # An empty COVERSNAP_DENSITY_REF_NS or _STEPS skips that part.
 set -euo pipefail
@@ -378,6 +379,13 @@ for n in $profile_ns; do
   t1=$(now_ms)
   c1=$(ticks_of $server_pid)
   ctxsw_of $server_pid >"$work/ctxsw1"
+  # off-CPU: where the threads go to sleep (the scheduler's tracepoint)
+  off_ok=0
+  if [ $perf_ok = 1 ] &&
+    perf record -q -e sched:sched_switch -g -p $server_pid \
+      -o "$work/offcpu-$n.data" -- sleep $poll_gap 2>>"$work/perf.err"; then
+    off_ok=1
+  fi
   {
     python3 -c 'import sys; n, c0, c1, hz, t0, t1 = map(int, sys.argv[1:])
 print("coversnapd, N=%d pushes: %.1f%% of a core over %.1f s" % (
@@ -397,7 +405,14 @@ print("coversnapd, N=%d pushes: %.1f%% of a core over %.1f s" % (
       perf report -q -i "$work/perf-$n.data" --no-children --sort dso,symbol \
         --percent-limit 0.5 -g none 2>/dev/null | sed 's/^/  /' | head -30
       cp "$work/perf-$n.data" "$builddir/bench/density-perf-$n.data"
-    else
+    fi
+    if [ $off_ok = 1 ]; then
+      echo
+      echo "off-CPU: where threads go to sleep (sched_switch, ${poll_gap} s), by thread kind and first user-space frames:"
+      perf script -i "$work/offcpu-$n.data" 2>/dev/null |
+        python3 "$src/bench/density-offcpu.py" $poll_gap 15
+    fi
+    if [ $perf_ok = 0 ]; then
       echo
       echo "(no perf samples: $(head -c 300 "$work/perf.err" 2>/dev/null))"
     fi
