@@ -281,6 +281,12 @@ main (int argc, char **argv)
     options_clear (&o);
     return 2;
   }
+  /* before anything listens: a SIGTERM that comes as soon as the ports are
+   * printed (or the HTTP thread answered) must stop us cleanly, not by
+   * the default action; it is handled once the loop runs */
+  loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGINT, quit, loop);
+  g_unix_signal_add (SIGTERM, quit, loop);
   gst_init (NULL, NULL);
 
   if (o.config_path &&
@@ -353,9 +359,6 @@ main (int argc, char **argv)
 #endif
   fflush (stdout);
 
-  loop = g_main_loop_new (NULL, FALSE);
-  g_unix_signal_add (SIGINT, quit, loop);
-  g_unix_signal_add (SIGTERM, quit, loop);
   if (demo &&
       !cover_demo_start (demo, loop, cover_service_get_config (service),
           cover_service_get_port (service), cover_ingest_get_port (ingest),
