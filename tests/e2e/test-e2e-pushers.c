@@ -81,11 +81,12 @@ wait_live (E2eServer *f, guint32 cid, const gchar *colour)
 }
 
 /* ffmpeg pushing @seconds of the lavfi graph @source (320x240 at 25 fps),
- * 1 s GOP with 2 B-frames (H.264, and @x264_params if not NULL) or H.265,
- * and @audio, over @transport, to @url; killed when @f is freed */
+ * 1 s GOP with 2 B-frames (H.264) or H.265, and @audio, with the output
+ * options @extra (NULL-terminated, or NULL), over @transport, to @url;
+ * killed when @f is freed */
 static GSubprocess *
 ffmpeg_push_source (E2eServer *f, const gchar *url, const gchar *source,
-    const gchar *x264_params, gboolean h265, Audio audio,
+    const gchar *const *extra, gboolean h265, Audio audio,
     const gchar *transport, guint seconds)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
@@ -120,11 +121,9 @@ ffmpeg_push_source (E2eServer *f, const gchar *url, const gchar *source,
     ARG ("2");
     ARG ("-g");
     ARG ("25");
-    if (x264_params) {
-      ARG ("-x264-params");
-      ARG (x264_params);
-    }
   }
+  for (; extra && *extra; extra++)
+    ARG (*extra);
   ARG ("-pix_fmt");
   ARG ("yuv420p");
   if (audio != AUDIO_NONE) {
@@ -207,10 +206,33 @@ test_intra_refresh (void)
   E2eServer *f = e2e_server_new (3, NULL, FALSE);
   g_autofree gchar *url = query_url (f, CID);
 
+  const gchar *const extra[] = { "-x264-params", "intra-refresh=1:bframes=0",
+    NULL };
+
   ffmpeg_push_source (f, url,
       "color=c=red:s=320x240:r=25:d=3[r];color=c=blue:s=320x240:r=25[b];"
       "[r][b]concat=n=2:v=1:a=0[out0]",
-      "intra-refresh=1:bframes=0", FALSE, AUDIO_AAC, "tcp", 30);
+      extra, FALSE, AUDIO_AAC, "tcp", 30);
+  wait_live (f, CID, "red");
+  wait_live (f, CID, "blue");
+  e2e_server_free (f);
+}
+
+/* No sprop-parameter-sets in the SDP: without a global header ffmpeg
+ * announces "packetization-mode=1" only and sends SPS/PPS in the stream,
+ * as many cameras do.  The depayloader takes them from the stream; red,
+ * then blue, so that more than the first keyframe is decoded with them. */
+static void
+test_in_band_parameter_sets (void)
+{
+  E2eServer *f = e2e_server_new (3, NULL, FALSE);
+  g_autofree gchar *url = query_url (f, CID);
+  const gchar *const extra[] = { "-flags:v", "-global_header", NULL };
+
+  ffmpeg_push_source (f, url,
+      "color=c=red:s=320x240:r=25:d=3[r];color=c=blue:s=320x240:r=25[b];"
+      "[r][b]concat=n=2:v=1:a=0[out0]",
+      extra, FALSE, AUDIO_AAC, "tcp", 30);
   wait_live (f, CID, "red");
   wait_live (f, CID, "blue");
   e2e_server_free (f);
@@ -666,6 +688,8 @@ main (int argc, char **argv)
     g_test_add_data_func (push_cases[i].path, &push_cases[i], test_push_case);
   g_test_add_func ("/pushers/ffmpeg-basic-auth", test_ffmpeg_basic_auth);
   g_test_add_func ("/pushers/ffmpeg-intra-refresh", test_intra_refresh);
+  g_test_add_func (
+      "/pushers/ffmpeg-in-band-parameter-sets", test_in_band_parameter_sets);
   g_test_add_func ("/pushers/record-aac", test_record_aac);
   g_test_add_func ("/pushers/record-alaw", test_record_alaw);
   g_test_add_func (
