@@ -194,20 +194,13 @@ test_push_case (gconstpointer data)
   e2e_server_free (f);
 }
 
-/* x264's periodic intra refresh (one IDR, then a recovery point SEI on a
- * P picture each period; low-bitrate cameras do this), with AAC: red for
- * 3 s, then blue.  The blue cover can only come from a recovery point,
- * through covertap straight after the depayloader (no parser; whether
- * the depayloader flags it depends on in-band SPS: covertap finds it
- * either way, covertap-shapes has the case where nothing is flagged). */
+/* ffmpeg (H.264, AAC, TCP) with the output options @extra pushing red for
+ * 3 s, then blue: both covers must come live */
 static void
-test_intra_refresh (void)
+push_red_then_blue (const gchar *const *extra)
 {
   E2eServer *f = e2e_server_new (3, NULL, FALSE);
   g_autofree gchar *url = query_url (f, CID);
-
-  const gchar *const extra[] = { "-x264-params", "intra-refresh=1:bframes=0",
-    NULL };
 
   ffmpeg_push_source (f, url,
       "color=c=red:s=320x240:r=25:d=3[r];color=c=blue:s=320x240:r=25[b];"
@@ -218,6 +211,21 @@ test_intra_refresh (void)
   e2e_server_free (f);
 }
 
+/* x264's periodic intra refresh (one IDR, then a recovery point SEI on a
+ * P picture each period; low-bitrate cameras do this), with AAC: red for
+ * 3 s, then blue.  The blue cover can only come from a recovery point,
+ * through covertap straight after the depayloader (no parser; whether
+ * the depayloader flags it depends on in-band SPS: covertap finds it
+ * either way, covertap-shapes has the case where nothing is flagged). */
+static void
+test_intra_refresh (void)
+{
+  const gchar *const extra[] = { "-x264-params", "intra-refresh=1:bframes=0",
+    NULL };
+
+  push_red_then_blue (extra);
+}
+
 /* No sprop-parameter-sets in the SDP: without a global header ffmpeg
  * announces "packetization-mode=1" only and sends SPS/PPS in the stream,
  * as many cameras do.  The depayloader takes them from the stream; red,
@@ -225,17 +233,9 @@ test_intra_refresh (void)
 static void
 test_in_band_parameter_sets (void)
 {
-  E2eServer *f = e2e_server_new (3, NULL, FALSE);
-  g_autofree gchar *url = query_url (f, CID);
   const gchar *const extra[] = { "-flags:v", "-global_header", NULL };
 
-  ffmpeg_push_source (f, url,
-      "color=c=red:s=320x240:r=25:d=3[r];color=c=blue:s=320x240:r=25[b];"
-      "[r][b]concat=n=2:v=1:a=0[out0]",
-      extra, FALSE, AUDIO_AAC, "tcp", 30);
-  wait_live (f, CID, "red");
-  wait_live (f, CID, "blue");
-  e2e_server_free (f);
+  push_red_then_blue (extra);
 }
 
 /* Basic credentials, the token as the password (no query) */
