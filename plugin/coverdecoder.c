@@ -13,7 +13,14 @@
  * of its own: the elements sit in a bare bin between two pads of ours, so a
  * push runs the parser and decoder in the caller's (worker's) thread, and
  * EOS drains the decoder synchronously.  A flush then resets it for the next
- * keyframe, which may come from another stream. */
+ * keyframe, which may come from another stream.
+ *
+ * covertap hands over whole access units: when the decoder takes a job's
+ * caps as they are (libav's decoders take byte-stream and avc/hvc1/hev1
+ * access units), the units go to it directly and the parser is left out
+ * (parsing each keyframe again cost covertap 4-5 %, bench/README.md);
+ * otherwise (avc3 for avdec_h264, a decoder that wants more in its caps)
+ * they go through the parser.  The route is chosen per keyframe. */
 
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -36,8 +43,10 @@ struct _CoverDecoder
   GstElement *parser;
   GstElement *decoder;
   GstBus *bus;
-  GstPad *srcpad;  /* ours, feeds the parser */
+  GstPad *srcpad;  /* ours, feeds the parser or the decoder */
   GstPad *sinkpad; /* ours, receives raw frames */
+  GstPad *parser_sink, *parser_src, *decoder_sink;
+  gboolean direct; /* srcpad is linked to the decoder itself */
   gboolean started;
   gboolean broken;
   guint32 group_id;
@@ -257,14 +266,18 @@ cover_decoder_new (const GstCaps *caps, GError **error)
   gst_pad_set_chain_function (dec->sinkpad, sink_chain);
   gst_pad_set_event_function (dec->sinkpad, sink_event);
   gst_pad_set_query_function (dec->sinkpad, sink_query);
+  dec->decoder_sink = gst_element_get_static_pad (dec->decoder, "sink");
+  if (dec->parser) {
+    dec->parser_sink = gst_element_get_static_pad (dec->parser, "sink");
+    dec->parser_src = gst_element_get_static_pad (dec->parser, "src");
+  }
+  dec->direct = !dec->parser;
   {
-    GstPad *in = gst_element_get_static_pad (
-        dec->parser ? dec->parser : dec->decoder, "sink");
     GstPad *out = gst_element_get_static_pad (dec->decoder, "src");
-    GstPadLinkReturn r1 = gst_pad_link (dec->srcpad, in);
+    GstPadLinkReturn r1 = gst_pad_link (
+        dec->srcpad, dec->parser ? dec->parser_sink : dec->decoder_sink);
     GstPadLinkReturn r2 = gst_pad_link (out, dec->sinkpad);
 
-    gst_object_unref (in);
     gst_object_unref (out);
     if (r1 != GST_PAD_LINK_OK || r2 != GST_PAD_LINK_OK)
       goto create_failed;
@@ -330,6 +343,30 @@ pop_bus_error (CoverDecoder *dec)
   return text;
 }
 
+/* Links our source pad to the decoder itself (@direct) or to the parser in
+ * front of it; FALSE if the links could not be made. */
+static gboolean
+route (CoverDecoder *dec, gboolean direct)
+{
+  gboolean ok;
+
+  if (direct == dec->direct)
+    return TRUE;
+  if (direct) {
+    gst_pad_unlink (dec->srcpad, dec->parser_sink);
+    gst_pad_unlink (dec->parser_src, dec->decoder_sink);
+    ok = gst_pad_link (dec->srcpad, dec->decoder_sink) == GST_PAD_LINK_OK;
+  } else {
+    gst_pad_unlink (dec->srcpad, dec->decoder_sink);
+    ok = gst_pad_link (dec->parser_src, dec->decoder_sink) == GST_PAD_LINK_OK &&
+        gst_pad_link (dec->srcpad, dec->parser_sink) == GST_PAD_LINK_OK;
+  }
+  GST_DEBUG ("%s keyframes go %s", dec->codec,
+      direct ? "to the decoder directly" : "through the parser");
+  dec->direct = direct;
+  return ok;
+}
+
 /* Units go in at this pace: the decoder wants growing timestamps. */
 #define UNIT_DURATION (GST_SECOND / 25)
 
@@ -357,6 +394,16 @@ cover_decoder_decode (
     gst_event_set_group_id (ev, dec->group_id);
     gst_pad_push_event (dec->srcpad, ev);
     dec->started = TRUE;
+  }
+  /* the parser only where the decoder does not take the units as they
+   * are (sticky events go to a new peer before the caps below) */
+  if (!route (dec,
+          !dec->parser ||
+              gst_pad_query_accept_caps (dec->decoder_sink, caps))) {
+    dec->broken = TRUE;
+    g_set_error (error, COVER_DECODER_ERROR, COVER_DECODER_ERROR_DECODE,
+        "%s: could not link the parser", decoder_name (dec));
+    return NULL;
   }
   /* Caps go down every time: the flush below may have reset the parser's
    * idea of the stream, and the next keyframe may be another stream's. */
@@ -416,6 +463,9 @@ cover_decoder_free (CoverDecoder *dec)
     gst_pad_set_active (dec->sinkpad, FALSE);
     gst_object_unref (dec->sinkpad);
   }
+  gst_clear_object (&dec->parser_sink);
+  gst_clear_object (&dec->parser_src);
+  gst_clear_object (&dec->decoder_sink);
   gst_element_set_bus (dec->bin, NULL);
   gst_object_unref (dec->bin);
   gst_clear_object (&dec->bus);

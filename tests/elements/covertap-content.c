@@ -166,6 +166,22 @@ GST_START_TEST (test_packetized_stream_formats)
 
 GST_END_TEST;
 
+/* One process, its pooled decoders: avc3 (which avdec_h264 takes only
+ * through h264parse), then byte-stream and avc (which it takes directly),
+ * then avc3 again: each keyframe goes the way its caps need, and the way
+ * back works too. */
+GST_START_TEST (test_decoder_routes)
+{
+  const gchar *order[] = { stream_formats[1], H264_BYTE_STREAM,
+    stream_formats[0], stream_formats[1] };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (order); i++)
+    check_solid (order[i], &solids[i % G_N_ELEMENTS (solids)]);
+}
+
+GST_END_TEST;
+
 /* The colour GStreamer itself gives a frame (videoconvert to RGB): the
  * reference for raw formats, whose range comes from their caps. */
 static void
@@ -542,6 +558,7 @@ covertap_content_suite (void)
   tc = tcase_create ("stream-formats");
   tcase_add_loop_test (
       tc, test_packetized_stream_formats, 0, G_N_ELEMENTS (stream_formats));
+  tcase_add_test (tc, test_decoder_routes);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("raw");
