@@ -308,7 +308,7 @@ link_branch (Attempt *a, GstElement *pipeline, GstPad *pad, CoverCodec codec,
     g_string_append (desc, "splitmuxsink name=rec ");
   /* the demuxer's thread is not held by the branch */
   g_string_append_printf (desc, "%s name=in ! ", rtp ? depay : "queue");
-  cover_tap_branch_append (desc, codec, rtp, record);
+  cover_tap_branch_append (desc, codec, record);
   /* no ghosting of unlinked pads: it would take splitmuxsink's inner
    * muxer pad before splitmuxsink links it */
   bin = gst_parse_bin_from_description_full (

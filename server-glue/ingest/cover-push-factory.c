@@ -211,7 +211,7 @@ pipeline_description (GArray *plans, gboolean record)
 
     if (cover_tap_branch_video_chain (p->codec, &depay, &parse, &timestamper)) {
       g_string_append_printf (d, "%s name=depay%u ! ", depay, i);
-      cover_tap_branch_append (d, p->codec, TRUE, record);
+      cover_tap_branch_append (d, p->codec, record);
     } else if (record && p->audio) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"

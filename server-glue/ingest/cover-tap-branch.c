@@ -196,8 +196,7 @@ guard_video (GstElement *bin)
 }
 
 void
-cover_tap_branch_append (
-    GString *desc, CoverCodec codec, gboolean depayloaded, gboolean record)
+cover_tap_branch_append (GString *desc, CoverCodec codec, gboolean record)
 {
   const gchar *depay, *parse, *timestamper;
 
@@ -205,12 +204,13 @@ cover_tap_branch_append (
   if (!cover_tap_branch_video_chain (codec, &depay, &parse, &timestamper))
     g_return_if_reached ();
 
-  /* A depayloader gives covertap what it takes: whole access units (or
-   * JPEG frames), and covertap finds their keyframes itself.  A parser
-   * would cost each stream its NAL parser state (~250 KiB for h264parse),
-   * more than the rest of the branch.  The recording needs one: mp4mux
-   * takes parsed avc/hvc1, and one parser serves both sides of the tee. */
-  if (record || !depayloaded)
+  /* The depayloaders (and flvdemux, a tag an access unit) give covertap
+   * what it takes: whole access units (or JPEG frames), and covertap finds
+   * their keyframes itself.  A parser would cost each stream its NAL
+   * parser state (~250 KiB for h264parse), more than the rest of the
+   * branch.  The recording needs one: mp4mux takes parsed avc/hvc1, and
+   * one parser serves both sides of the tee. */
+  if (record)
     g_string_append_printf (desc, "%s ! ", parse);
   if (record)
     g_string_append_printf (desc,

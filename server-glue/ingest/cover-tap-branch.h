@@ -31,13 +31,12 @@ G_BEGIN_DECLS
 gboolean cover_tap_branch_video_chain (CoverCodec codec, const gchar **depay,
     const gchar **parse, const gchar **timestamper);
 
-/* Appends "[PARSE ! [tee to rec.video !]] covertap name=tap ! fakesink"
- * for @codec to a gst_parse_launch() description; with @record the
- * caller's description also has "splitmuxsink name=rec".  @depayloaded:
- * what comes before is an RTP depayloader, whose access units covertap
- * takes as they are (no parser unless the recording needs one). */
-void cover_tap_branch_append (
-    GString *desc, CoverCodec codec, gboolean depayloaded, gboolean record);
+/* Appends "[PARSE ! tee to rec.video !] covertap name=tap ! fakesink" for
+ * @codec to a gst_parse_launch() description, after an element that gives
+ * whole access units (an RTP depayloader, flvdemux): covertap takes them
+ * as they are, the parser is there only for the recording.  With @record
+ * the caller's description also has "splitmuxsink name=rec". */
+void cover_tap_branch_append (GString *desc, CoverCodec codec, gboolean record);
 
 /* Whether the stream of @client_id with @settings is recorded: record=true
  * and a codec MP4 segments take (else said in the log). */

@@ -396,6 +396,19 @@ GST_START_TEST (test_depayloaded_hevc_cra)
 
 GST_END_TEST;
 
+/* what coversnapd gets from nginx-rtmp: flvdemux's avc, one access unit
+ * per FLV tag, caps without alignment, no parser */
+GST_START_TEST (test_flvdemux)
+{
+  Seen seen = { FALSE };
+
+  check_depayloaded ("video/x-raw,format=I420 ! " CT_X264 (
+                         10) "! flvmux streamable=true ! flvdemux",
+      &seen, 25, 40, 2);
+}
+
+GST_END_TEST;
+
 /* 4K 10-bit H.265 (x265 Main 10): the cover is 8-bit JPEG of the right
  * colour, scaled to the default 1920x1080 box. */
 GST_START_TEST (test_hevc_4k_10bit)
@@ -567,6 +580,7 @@ covertap_shapes_suite (void)
   tcase_add_test (tc, test_depayloaded_intra_refresh);
   tcase_add_test (tc, test_depayloaded_i_slices);
   tcase_add_test (tc, test_depayloaded_hevc_cra);
+  tcase_add_test (tc, test_flvdemux);
   tcase_add_test (tc, test_hevc_4k_10bit);
   tcase_add_test (tc, test_mjpeg_as_is);
   tcase_add_test (tc, test_mjpeg_resized);
