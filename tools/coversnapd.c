@@ -45,9 +45,6 @@
 #include "cover-cluster-service.h"
 #endif
 
-/* how long the pushers' pipelines get to end at shutdown */
-#define SHUTDOWN_TIMEOUT_MS 5000
-
 /* The handler stays: a second signal during the shutdown must not take
  * GLib's handler away (and kill the process halfway). */
 static gboolean
@@ -373,7 +370,8 @@ main (int argc, char **argv)
   if (demo)
     cover_demo_stop (demo);
   if (ingest) {
-    cover_ingest_stop (ingest, SHUTDOWN_TIMEOUT_MS);
+    cover_ingest_stop (
+        ingest, cover_service_get_config (service)->shutdown_timeout_us / 1000);
     /* no hook may reach the ingest once freed */
     cover_service_stop (service);
     cover_ingest_free (ingest);

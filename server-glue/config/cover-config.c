@@ -58,6 +58,8 @@ static const CoverConfigKey server_keys[] = {
       G_GUINT64_CONSTANT (86400) * G_USEC_PER_SEC, "10"),
   SERVER_KEY ("body-timeout", SECONDS, body_timeout_us, 1,
       G_GUINT64_CONSTANT (86400) * G_USEC_PER_SEC, "60"),
+  SERVER_KEY ("shutdown-timeout", SECONDS, shutdown_timeout_us,
+      G_USEC_PER_SEC / 10, G_GUINT64_CONSTANT (3600) * G_USEC_PER_SEC, "5"),
 };
 
 static const CoverConfigTable server_table = {

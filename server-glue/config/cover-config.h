@@ -53,6 +53,7 @@ typedef struct
   gint64 idle_timeout_us;     /* [server] idle-timeout: socket inactivity */
   gint64 header_timeout_us;   /* [server] header-timeout */
   gint64 body_timeout_us;     /* [server] body-timeout */
+  gint64 shutdown_timeout_us; /* [server] shutdown-timeout: streams' EOS */
   CoverAppTable *apps;        /* [app.NAME] key, cids */
 
   /* private: which [server] keys were given (bit per row of the table) */

@@ -97,6 +97,7 @@ test_every_key (void)
                                     "require-view-permission=true\n"
                                     "max-resize=640\n"
                                     "resize-cache-entries=0\n"
+                                    "shutdown-timeout=30\n"
                                     "[app.a]\nkey=k1\ncids=10-20,42\n"
                                     "[app.b]\nkey=k2\ncids = 30 - 40\n"
                                     "[stream.default]\nquality=70\n",
@@ -116,6 +117,7 @@ test_every_key (void)
   g_assert_true (c->require_view_permission);
   g_assert_cmpuint (c->max_resize, ==, 640);
   g_assert_cmpuint (c->resize_cache_entries, ==, 0);
+  g_assert_cmpint (c->shutdown_timeout_us, ==, 30 * G_USEC_PER_SEC);
   g_assert_cmpuint (cover_app_table_get_size (c->apps), ==, 2);
   g_assert_nonnull (cover_app_table_lookup (c->apps, 42, &name));
   g_assert_cmpstr (name, ==, "a");
@@ -152,6 +154,8 @@ test_bad_values (void)
     { "[server]\nrequire-view-permission=yes\n",
         "[server] require-view-permission" },
     { "[server]\nmax-resize=4\n", "[server] max-resize" },
+    { "[server]\nshutdown-timeout=0\n", "[server] shutdown-timeout" },
+    { "[server]\nshutdown-timeout=3601\n", "[server] shutdown-timeout" },
     { "[server]\nresize-cache-entries=many\n",
         "[server] resize-cache-entries" },
     { "[server]\nprot=8080\n", "[server] prot" },
