@@ -520,11 +520,26 @@ start_thread (CoverListener *l, const gchar *address, GError **error)
   return TRUE;
 }
 
-/* g_main_loop_quit() wakes the thread's context up */
+static gboolean
+quit_loop (gpointer loop)
+{
+  g_main_loop_quit (loop);
+  return G_SOURCE_REMOVE;
+}
+
+/* The quit goes through the thread's context: a g_main_loop_quit() from
+ * here before the thread reached g_main_loop_run() (a stop right after the
+ * start: t->ready is set just before it) would be lost, and the join would
+ * wait for ever. */
 static void
 http_thread_join (HttpThread *t)
 {
-  g_main_loop_quit (t->loop);
+  GSource *quit = g_idle_source_new ();
+
+  g_source_set_priority (quit, G_PRIORITY_HIGH);
+  g_source_set_callback (quit, quit_loop, t->loop, NULL);
+  g_source_attach (quit, g_main_loop_get_context (t->loop));
+  g_source_unref (quit);
   g_thread_join (t->thread);
   g_main_loop_unref (t->loop);
   g_free (t);
