@@ -745,7 +745,7 @@ reader_snapshot (CoverStoreReader *r, gint64 live_timeout_us, CoverInfo *info,
 
   for (attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
     const CoverSlot *slot;
-    guint32 active;
+    guint32 active, seq;
     CoverInfo tmp = {
       0,
     };
@@ -759,11 +759,19 @@ reader_snapshot (CoverStoreReader *r, gint64 live_timeout_us, CoverInfo *info,
           "No cover has been published for client %u yet", r->client_id);
       goto fail;
     }
-    slot = &r->hdr.slots[active];
-    if (slot->seq & 1) {
+    /* The seqlock's first read, on its own: a copy of the whole header is
+     * not ordered within itself (a fast string copy may load the slot's seq
+     * after its other fields, and pair an old generation with the next
+     * image), so the seq inside it proves nothing.  The slot's fields are
+     * read after this one, the image after them, the seq again last. */
+    seq = reader_read_seq (r, active);
+    if (seq & 1) {
       sched_yield ();
       continue;
     }
+    if (!reader_read_header (r, error))
+      goto fail;
+    slot = &r->hdr.slots[active];
     offset = slot->offset;
     size = slot->size;
     tmp.generation = slot->generation;
@@ -776,7 +784,7 @@ reader_snapshot (CoverStoreReader *r, gint64 live_timeout_us, CoverInfo *info,
       if (offset < COVER_STORE_HEADER_SIZE ||
           size > COVER_STORE_MAX_IMAGE_SIZE || offset > G_MAXINT64 - size) {
         /* torn metadata, or a lie: the seqlock tells which */
-        if (reader_read_seq (r, active) != slot->seq)
+        if (reader_read_seq (r, active) != seq)
           continue;
         goto invalid;
       }
@@ -788,12 +796,12 @@ reader_snapshot (CoverStoreReader *r, gint64 live_timeout_us, CoverInfo *info,
       if (size > 0 &&
           pread (r->fd, buf, size, (off_t) offset) != (ssize_t) size) {
         /* a writer growing the file sets the seq odd first */
-        if (reader_read_seq (r, active) != slot->seq)
+        if (reader_read_seq (r, active) != seq)
           continue;
         goto invalid;
       }
     }
-    if (reader_read_seq (r, active) != slot->seq)
+    if (reader_read_seq (r, active) != seq)
       continue;
 
     fill_header_info (r, &r->hdr, live_timeout_us, &tmp);
