@@ -676,7 +676,29 @@ GST_START_TEST (test_replaced_keyframe_keeps_thumbnail)
   names = list_thumbnails (f.client_dir);
   fail_unless_equals_int (names->len, 2);
   assert_thumbnail_is_cover (&f, g_ptr_array_index (names, 0), &first);
-  assert_thumbnail_is_cover (&f, g_ptr_array_index (names, 1), &cover);
+  {
+    g_autofree gchar *last = expected_name (cover.info.capture_time);
+    const gchar *second = g_ptr_array_index (names, 1);
+
+    if (g_str_equal (second, last)) {
+      assert_thumbnail_is_cover (&f, second, &cover);
+    } else {
+      /* a loaded machine: the worker had not taken frame 1 yet when frame
+       * 2 came, so frame 2 replaced frame 1 and was published with the
+       * thumbnail it was due, frame 3 after it.  The thumbnail is still
+       * not lost, and it is frame 2's picture. */
+      CtCover thumb = { 0 };
+      GError *err = NULL;
+
+      GST_INFO ("frame 1 was the one replaced: thumbnail %s", second);
+      thumb.jpeg = read_thumbnail (&f, second);
+      thumb.rgb = cover_jpeg_decode_rgb (g_bytes_get_data (thumb.jpeg, NULL),
+          g_bytes_get_size (thumb.jpeg), &thumb.width, &thumb.height, &err);
+      fail_unless (thumb.rgb != NULL, "%s", err ? err->message : "?");
+      assert_cover_colour (&thumb, 2, "the thumbnail of frame 2");
+      ct_cover_clear (&thumb);
+    }
+  }
   ct_cover_clear (&first);
   ct_cover_clear (&cover);
 
