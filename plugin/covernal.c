@@ -124,20 +124,16 @@ read_ue (GstBitReader *br, guint *value)
   return TRUE;
 }
 
-/* Whether the H.264 slice NAL unit @nal of @size bytes (from its header)
- * is an I or SI slice: slice_header() starts with first_mb_in_slice and
- * slice_type, both ue(v).  Reads at most 8 bytes of it. */
-static gboolean
-slice_is_intra (CoverCodec codec, const guint8 *nal, gsize size)
+/* Copies at most @max bytes of the payload of NAL unit @nal (@size bytes
+ * from its header) into @rbsp, the header skipped and the emulation
+ * prevention bytes taken out; returns how many. */
+static gsize
+nal_payload (
+    CoverCodec codec, const guint8 *nal, gsize size, guint8 *rbsp, gsize max)
 {
-  guint8 rbsp[8];
   gsize i, n = 0, zeros = 0;
-  GstBitReader br;
-  guint first_mb, type;
 
-  if (codec != COVER_CODEC_H264)
-    return FALSE;
-  for (i = 1; i < size && n < sizeof (rbsp); i++) {
+  for (i = codec == COVER_CODEC_H264 ? 1 : 2; i < size && n < max; i++) {
     if (zeros >= 2 && nal[i] == 3) {
       zeros = 0;
       continue;
@@ -145,7 +141,23 @@ slice_is_intra (CoverCodec codec, const guint8 *nal, gsize size)
     zeros = nal[i] == 0 ? zeros + 1 : 0;
     rbsp[n++] = nal[i];
   }
-  gst_bit_reader_init (&br, rbsp, n);
+  return n;
+}
+
+/* Whether the H.264 slice NAL unit @nal of @size bytes (from its header)
+ * is an I or SI slice: slice_header() starts with first_mb_in_slice and
+ * slice_type, both ue(v).  Reads at most 8 bytes of it. */
+static gboolean
+slice_is_intra (CoverCodec codec, const guint8 *nal, gsize size)
+{
+  guint8 rbsp[8];
+  GstBitReader br;
+  guint first_mb, type;
+
+  if (codec != COVER_CODEC_H264)
+    return FALSE;
+  gst_bit_reader_init (
+      &br, rbsp, nal_payload (codec, nal, size, rbsp, sizeof (rbsp)));
   if (!read_ue (&br, &first_mb) || !read_ue (&br, &type) || type > 9)
     return FALSE;
   /* 2, 7: I; 4, 9: SI */
@@ -159,19 +171,8 @@ static gint
 sei_recovery_count (CoverCodec codec, const guint8 *nal, gsize size)
 {
   guint8 rbsp[MAX_SEI_BYTES];
-  gsize i, n = 0, zeros = 0, pos;
+  gsize n = nal_payload (codec, nal, size, rbsp, sizeof (rbsp)), pos = 0;
 
-  /* the NAL header, then the payload without emulation prevention */
-  for (i = codec == COVER_CODEC_H264 ? 1 : 2; i < size && n < sizeof (rbsp);
-       i++) {
-    if (zeros >= 2 && nal[i] == 3) {
-      zeros = 0;
-      continue;
-    }
-    zeros = nal[i] == 0 ? zeros + 1 : 0;
-    rbsp[n++] = nal[i];
-  }
-  pos = 0;
   /* sei_message()s until the trailing bits */
   while (pos < n && rbsp[pos] != 0x80) {
     guint type = 0, len = 0;
