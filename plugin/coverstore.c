@@ -75,6 +75,9 @@ G_STATIC_ASSERT (sizeof (CoverHeader) <= COVER_STORE_HEADER_SIZE);
 #define INITIAL_SLOT_CAPACITY (256 * 1024)
 #define CAPACITY_ALIGN (64 * 1024)
 #define READ_ATTEMPTS 1000
+/* where the seq of slot @a is in the file */
+#define SLOT_SEQ_OFFSET(a)                                                     \
+  (G_STRUCT_OFFSET (CoverHeader, slots) + (a) * sizeof (CoverSlot))
 
 G_DEFINE_QUARK (cover-store-error-quark, cover_store_error);
 
@@ -702,16 +705,23 @@ fill_header_info (CoverStoreReader *r, const CoverHeader *hdr,
       info->heartbeat <= now && now - info->heartbeat <= live_timeout_us;
 }
 
-/* The header as it is now; FALSE when the file no longer holds one (a
- * hostile or broken writer truncated it). */
+/* @size bytes of the header at @offset as they are now; FALSE when the
+ * file no longer holds them (a hostile or broken writer truncated it). */
 static gboolean
-reader_read_header (CoverStoreReader *r, GError **error)
+reader_read_header_part (CoverStoreReader *r, gpointer dest, gsize size,
+    goffset offset, GError **error)
 {
-  if (pread (r->fd, &r->hdr, sizeof (r->hdr), 0) == (ssize_t) sizeof (r->hdr))
+  if (pread (r->fd, dest, size, offset) == (ssize_t) size)
     return TRUE;
   g_set_error (error, COVER_STORE_ERROR, COVER_STORE_ERROR_INVALID,
       "%s lost its header", r->path);
   return FALSE;
+}
+
+static gboolean
+reader_read_header (CoverStoreReader *r, GError **error)
+{
+  return reader_read_header_part (r, &r->hdr, sizeof (r->hdr), 0, error);
 }
 
 static guint32
@@ -719,8 +729,7 @@ reader_read_seq (CoverStoreReader *r, guint32 active)
 {
   guint32 seq;
 
-  if (pread (r->fd, &seq, sizeof (seq),
-          G_STRUCT_OFFSET (CoverHeader, slots) + active * sizeof (CoverSlot)) !=
+  if (pread (r->fd, &seq, sizeof (seq), SLOT_SEQ_OFFSET (active)) !=
       (ssize_t) sizeof (seq))
     return G_MAXUINT32; /* odd: never equal to an even seq read before */
   return seq;
@@ -751,10 +760,13 @@ reader_snapshot (CoverStoreReader *r, gint64 live_timeout_us, CoverInfo *info,
     };
     guint64 offset, size;
 
-    if (!reader_read_header (r, error))
+    if (!reader_read_header_part (r, &active, sizeof (active),
+            G_STRUCT_OFFSET (CoverHeader, active), error))
       goto fail;
-    active = r->hdr.active;
     if (active > 1) {
+      /* the header still says whether the writer is alive */
+      if (!reader_read_header (r, error))
+        goto fail;
       g_set_error (error, COVER_STORE_ERROR, COVER_STORE_ERROR_EMPTY,
           "No cover has been published for client %u yet", r->client_id);
       goto fail;
@@ -764,7 +776,9 @@ reader_snapshot (CoverStoreReader *r, gint64 live_timeout_us, CoverInfo *info,
      * after its other fields, and pair an old generation with the next
      * image), so the seq inside it proves nothing.  The slot's fields are
      * read after this one, the image after them, the seq again last. */
-    seq = reader_read_seq (r, active);
+    if (!reader_read_header_part (
+            r, &seq, sizeof (seq), SLOT_SEQ_OFFSET (active), error))
+      goto fail;
     if (seq & 1) {
       sched_yield ();
       continue;
