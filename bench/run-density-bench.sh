@@ -224,23 +224,29 @@ poll() {
 # threads and fds at its end; a JSON line into $results
 results=$work/results.jsonl
 : >"$results"
+# push_and_settle SERVER N: one pusher process with N streams into the
+# running SERVER (sets pusher_pid), then 3 GOPs and a bit per stream (for
+# the connections) of settling
+push_and_settle() {
+  local i urls=()
+  for i in $(seq "$2"); do
+    urls+=("$(push_url "$i" "$1")")
+  done
+  "$pusher_exe" --clip "$clip" push "${urls[@]}" \
+    >"$work/pusher.out" 2>"$work/pusher.err" &
+  pusher_pid=$!
+  pids+=($pusher_pid)
+  sleep $((gop_s * 3 + $2 / 25))
+}
 measure() {
-  local server=$1 n=$2 phase=$3 i urls=() p0 p1 p2 p3 settle
+  local server=$1 n=$2 phase=$3 p0 p1 p2 p3
   start_server "$server"
   sleep 1
   local idle_rss idle_threads idle_fds
   idle_rss=$(rss_kib $server_pid)
   idle_threads=$(threads_of $server_pid)
   idle_fds=$(fds_of $server_pid)
-  for i in $(seq "$n"); do
-    urls+=("$(push_url "$i" "$server")")
-  done
-  "$pusher_exe" --clip "$clip" push "${urls[@]}" \
-    >"$work/pusher.out" 2>"$work/pusher.err" &
-  local pusher_pid=$!
-  pids+=($pusher_pid)
-  settle=$((gop_s * 3 + n / 25))
-  sleep "$settle"
+  push_and_settle "$server" "$n"
   # in the comparison the window is the same for the three servers: no
   # HTTP during it (covertap's work and the ingest's, like (g)); coversnapd's
   # covers are polled after it.  When stepping, the polls are the window.
@@ -356,15 +362,7 @@ ctxsw_of() { # "name switches" per thread
 for n in $profile_ns; do
   out=$builddir/bench/density-profile-$n.txt
   start_server coversnapd
-  urls=()
-  for i in $(seq "$n"); do
-    urls+=("$(push_url "$i" coversnapd)")
-  done
-  "$pusher_exe" --clip "$clip" push "${urls[@]}" \
-    >"$work/pusher.out" 2>"$work/pusher.err" &
-  pusher_pid=$!
-  pids+=($pusher_pid)
-  sleep $((gop_s * 3 + n / 25))
+  push_and_settle coversnapd "$n"
   ctxsw_of $server_pid >"$work/ctxsw0"
   c0=$(ticks_of $server_pid)
   t0=$(now_ms)
