@@ -907,7 +907,7 @@ scan_unit (GstCoverTap *self, GstBuffer *buf, CoverAuInfo *info)
     return track_parameter_sets (self, buf, info);
   if (self->nal_length_size) {
     cover_nal_scan_packetized (self->codec, buf, self->nal_length_size, info);
-    if (!info->slice && !self->find_keyframes)
+    if (!info->slice)
       info->recovery = -1;
   }
   return TRUE;
@@ -1014,18 +1014,7 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 
   /* raw video and JPEG: every buffer is a picture */
   picture = self->codec == COVER_CODEC_RAW || self->codec == COVER_CODEC_JPEG;
-  if (!picture && self->find_keyframes) {
-    /* straight from a depayloader: the NAL headers of every unit say
-     * whether it starts a picture that decodes alone */
-    has_params = scan_unit (self, buf, &info);
-    if (!info.slice)
-      return GST_FLOW_OK;
-    if (!cover_nal_starts_picture (self->codec, &info)) {
-      if (self->run)
-        run_add (self, buf, &info);
-      return GST_FLOW_OK;
-    }
-  } else if (!picture &&
+  if (!picture && !self->find_keyframes &&
       GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT)) {
     /* parameter sets may travel on their own, flagged as headers; a run
      * counts the pictures that follow its recovery point */
@@ -1038,10 +1027,22 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
     if (self->run && info.slice)
       run_add (self, buf, &info);
     return GST_FLOW_OK;
-  } else if (!picture) {
+  }
+  if (!picture) {
     has_params = scan_unit (self, buf, &info);
-    if (self->byte_stream && !info.slice)
+    if (self->find_keyframes) {
+      /* no parser flagged it (straight from a depayloader): the NAL headers
+       * say whether the unit starts a picture that decodes alone */
+      if (!info.slice)
+        return GST_FLOW_OK;
+      if (!cover_nal_starts_picture (self->codec, &info)) {
+        if (self->run)
+          run_add (self, buf, &info);
+        return GST_FLOW_OK;
+      }
+    } else if (self->byte_stream && !info.slice) {
       return GST_FLOW_OK;
+    }
   }
   /* A recovery point that is not a random access picture (periodic intra
    * refresh: a P picture) only gives a whole picture some units later;
