@@ -16,7 +16,7 @@ PKGS=(
   clang-format python3 curl ffmpeg
   nginx-light libnginx-mod-rtmp
   redis-server libhiredis-dev
-  valgrind
+  valgrind gdb
 )
 if [ "${COVERSNAP_EXTRA_PKGS:-}" ]; then
   # shellcheck disable=SC2206

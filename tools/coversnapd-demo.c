@@ -301,8 +301,10 @@ demo_start_pusher (Demo *demo, GError **error)
   return TRUE;
 }
 
+/* What the pusher says from now on is not the demo's: the ingest's stop
+ * closes its connection (the error that follows is no failure). */
 static void
-demo_stop_pusher (Demo *demo)
+demo_unwatch_pusher (Demo *demo)
 {
   g_autoptr (GstBus) bus = NULL;
 
@@ -310,7 +312,18 @@ demo_stop_pusher (Demo *demo)
     return;
   bus = gst_element_get_bus (demo->pusher);
   gst_bus_remove_watch (bus);
-  /* rtspclientsink sends TEARDOWN: the ingest ends the stream */
+}
+
+/* Once the ingest has stopped: the pusher's connection is closed, so
+ * rtspclientsink's TEARDOWN fails at once.  Not before: this thread would
+ * wait in it for our own server's answer (a wait rtspclientsink does not
+ * bound while interleaved RTCP keeps arriving), and the server's shutdown
+ * must not hang on its own simulated device. */
+static void
+demo_stop_pusher (Demo *demo)
+{
+  if (!demo->pusher)
+    return;
   gst_element_set_state (demo->pusher, GST_STATE_NULL);
   gst_clear_object (&demo->pusher);
 }
@@ -470,7 +483,7 @@ cover_demo_stop (CoverDemo *demo)
     g_cancellable_cancel (demo->cancel);
   g_clear_object (&demo->session);
   g_clear_object (&demo->cancel);
-  demo_stop_pusher (demo);
+  demo_unwatch_pusher (demo);
 }
 
 gint
@@ -484,6 +497,7 @@ cover_demo_get_exit_code (CoverDemo *demo)
 static void
 demo_clear (CoverDemo *demo)
 {
+  demo_stop_pusher (demo);
   /* segments of a demo never outlive it */
   remove_dir (demo->store_dir);
   g_free (demo->store_dir);

@@ -40,11 +40,15 @@ gboolean cover_demo_prepare (
 gboolean cover_demo_start (CoverDemo *demo, GMainLoop *loop,
     const CoverConfig *config, guint16 http_port, guint16 rtsp_port,
     GError **error);
-/* Before the ingest stops: the pusher goes first, like a device. */
+/* Before the ingest stops: the polling ends, and the pusher is no longer
+ * watched.  It keeps pushing until the ingest's stop closes its connection,
+ * as it does every device's (its stream ends as theirs do: EOS, the last
+ * segment and thumbnail). */
 void cover_demo_stop (CoverDemo *demo);
 /* 0, or 1 when the demo failed. */
 gint cover_demo_get_exit_code (CoverDemo *demo);
-/* After the server is gone: removes the demo's cover store. */
+/* After the server is gone: stops the pusher, removes the demo's cover
+ * store. */
 void cover_demo_free (CoverDemo *demo);
 
 G_END_DECLS

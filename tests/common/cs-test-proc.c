@@ -61,15 +61,46 @@ child_gone (gpointer proc)
   return g_subprocess_get_identifier (proc) == NULL;
 }
 
+/* What every thread of a hung child was doing, on the test's stderr
+ * before it is killed: a hang seen once on a loaded CI machine is then a
+ * stack, not a timeout.  gdb is optional (the note says when it is not
+ * there); its own run is bounded. */
+static void
+dump_stacks (const gchar *pid)
+{
+  const gchar *argv[] = { "timeout", "-s", "KILL", "60", "gdb", "-p", pid,
+    "-batch", "-nx", "-ex", "set pagination off", "-ex", "thread apply all bt",
+    NULL };
+  g_autofree gchar *gdb = g_find_program_in_path ("gdb");
+  g_autofree gchar *out = NULL;
+  gint status = 0;
+
+  if (!gdb) {
+    g_printerr ("# (no gdb: no stacks of the hung process %s)\n", pid);
+    return;
+  }
+  g_printerr ("# process %s did not end in time; its threads:\n", pid);
+  if (!g_spawn_sync (NULL, (gchar **) argv, NULL,
+          G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out,
+          NULL, &status, NULL))
+    return;
+  g_printerr ("%s\n", out ? out : "");
+}
+
 gint
 cs_test_wait_child (GSubprocess *proc, guint timeout_s)
 {
+  const gchar *pid;
+
   g_return_val_if_fail (G_IS_SUBPROCESS (proc), -1);
 
   if (cs_test_poll (child_gone, proc, timeout_s * G_USEC_PER_SEC, 20000))
     return g_subprocess_get_if_exited (proc)
         ? g_subprocess_get_exit_status (proc)
         : 128 + g_subprocess_get_term_sig (proc);
+  pid = g_subprocess_get_identifier (proc);
+  if (pid)
+    dump_stacks (pid);
   cs_test_kill_child (proc);
   return -1;
 }

@@ -37,7 +37,8 @@ GSubprocess *cs_test_spawnv (GSubprocessFlags flags, const gchar *const *envp,
 
 /* Waits for @proc, at most @timeout_s; returns its exit status, 128 + the
  * signal that ended it, or -1 when it had to be killed (SIGKILL, then
- * reaped) because it did not end in time.  Needs no main loop: GLib's
+ * reaped) because it did not end in time; before the kill, the stacks of
+ * its threads go to stderr (gdb, when installed).  Needs no main loop: GLib's
  * worker thread reaps the child. */
 gint cs_test_wait_child (GSubprocess *proc, guint timeout_s);
 /* Ends @proc with SIGKILL (also a stopped one) and reaps it; nothing when
