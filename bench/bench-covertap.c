@@ -104,10 +104,10 @@ static const gchar *mode_keys[N_MODES] = {
 
 #define PARSE "filesrc name=src ! h264parse config-interval=-1 name=parse ! "
 #define SINK "fakesink name=sink sync=false enable-last-sample=false"
-/* the keyframe decoder settings covertap's workers use */
+/* the keyframe decoder settings covertap's workers use for the clips'
+ * keyframes, IDR pictures (plugin/coverdecoder.c) */
 #define KF_DECODER                                                             \
-  "avdec_h264 name=dec thread-type=frame max-threads=2 output-corrupt=false "  \
-  "! "
+  "avdec_h264 name=dec thread-type=slice output-corrupt=false ! "
 
 static const gchar *mode_pipelines[N_MODES] = {
   PARSE "covertap name=tap min-interval=0 unlink-on-stop=true ! " SINK,

@@ -1091,6 +1091,8 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   job->max_width = max_width;
   job->max_height = max_height;
   job->thumbnail = thumbnail;
+  job->random_access = picture ||
+      (info.slice && cover_nal_is_random_access (self->codec, info.slice_nal));
   if (!needs_run) {
     submit_job (self, job);
     return GST_FLOW_OK;

@@ -182,44 +182,59 @@ set_if_exists (GstElement *e, const gchar *prop, const gchar *value)
     gst_util_set_object_arg (G_OBJECT (e), prop, value);
 }
 
-/* Decoder settings per codec, where the decoder has the property.  They
- * are chosen so that a lone keyframe of any common shape gives a picture,
- * and are tested (tests/elements/covertap-shapes.c):
- * - H.264: libav's decoder without frame threads gives no picture for a
- *   non-IDR I-frame that has B-frames around it (open GOP: x264
- *   open-gop=1, or a stream joined mid-GOP); with frame threads (two are
- *   enough, one is the same as none) it does.  The delay frame threads add
- *   is drained by EOS, so it costs nothing here.
+/* Decoder settings per codec, where the decoder has the property, for
+ * the decoders of random access pictures (IDR, IRAP: they decode alone),
+ * of any keyframe covertap takes, or both.  They are chosen so that a lone
+ * keyframe of any common shape gives a picture, and are tested
+ * (tests/elements/covertap-shapes.c):
+ * - H.264, any keyframe: libav's decoder without frame threads gives no
+ *   picture for a non-IDR I-frame that has B-frames around it (open GOP:
+ *   x264 open-gop=1, or a stream joined mid-GOP); with frame threads (two
+ *   are enough, one is the same as none) it does.  The delay frame threads
+ *   add is drained by EOS, so it costs no wait here.
+ * - H.264, IDR pictures: slice threads.  Frame threads hand each picture
+ *   over between threads: an IDR costs about 8 % more with them (720p, one
+ *   keyframe per job, as the pool decodes them), for nothing.
  * - H.265: CRA and BLA pictures decode alone with slice threads.
- * - Both: a frame the decoder knows is corrupt (a picture before its
+ * - All: a frame the decoder knows is corrupt (a picture before its
  *   recovery point) must not become a cover. */
+enum
+{
+  ANY_KEYFRAME,
+  RANDOM_ACCESS,
+  BOTH
+};
 static const struct
 {
   const gchar *codec;
+  gint input;
   const gchar *prop;
   const gchar *value;
 } decoder_settings[] = {
-  { "video/x-h264", "thread-type", "frame" },
-  { "video/x-h264", "max-threads", "2" },
-  { "video/x-h265", "thread-type", "slice" },
-  { NULL, "output-corrupt", "false" },
+  { "video/x-h264", ANY_KEYFRAME, "thread-type", "frame" },
+  { "video/x-h264", ANY_KEYFRAME, "max-threads", "2" },
+  { "video/x-h264", RANDOM_ACCESS, "thread-type", "slice" },
+  { "video/x-h265", BOTH, "thread-type", "slice" },
+  { NULL, BOTH, "output-corrupt", "false" },
 };
 
 static void
-apply_settings (GstElement *decoder, const gchar *codec)
+apply_settings (GstElement *decoder, const gchar *codec, gint input)
 {
   guint i;
 
   for (i = 0; i < G_N_ELEMENTS (decoder_settings); i++) {
-    if (!decoder_settings[i].codec ||
-        g_str_equal (decoder_settings[i].codec, codec))
+    if ((!decoder_settings[i].codec ||
+            g_str_equal (decoder_settings[i].codec, codec)) &&
+        (decoder_settings[i].input == BOTH ||
+            decoder_settings[i].input == input))
       set_if_exists (
           decoder, decoder_settings[i].prop, decoder_settings[i].value);
   }
 }
 
 CoverDecoder *
-cover_decoder_new (const GstCaps *caps, GError **error)
+cover_decoder_new (const GstCaps *caps, gboolean random_access, GError **error)
 {
   CoverDecoder *dec;
   GstElementFactory *pf, *df;
@@ -253,7 +268,8 @@ cover_decoder_new (const GstCaps *caps, GError **error)
   if (!dec->decoder || (pf && !dec->parser))
     goto create_failed;
 
-  apply_settings (dec->decoder, codec);
+  apply_settings (
+      dec->decoder, codec, random_access ? RANDOM_ACCESS : ANY_KEYFRAME);
 
   if (dec->parser && !gst_element_link (dec->parser, dec->decoder))
     goto create_failed;
@@ -288,7 +304,8 @@ cover_decoder_new (const GstCaps *caps, GError **error)
       GST_STATE_CHANGE_FAILURE)
     goto create_failed;
 
-  GST_INFO ("new %s decoder: %s ! %s", codec,
+  GST_INFO ("new %s decoder (%s): %s ! %s", codec,
+      random_access ? "random access pictures" : "any keyframe",
       pf ? GST_OBJECT_NAME (pf) : "(no parser)", GST_OBJECT_NAME (df));
   gst_clear_object (&pf);
   gst_object_unref (df);

@@ -30,8 +30,12 @@ typedef enum
 typedef struct _CoverDecoder CoverDecoder;
 
 /* A decoder for the codec of @caps (transfer none), or NULL with @error set
- * (transfer full: cover_decoder_free()). */
-CoverDecoder *cover_decoder_new (const GstCaps *caps, GError **error);
+ * (transfer full: cover_decoder_free()).  @random_access: it will only be
+ * given random access pictures (H.264 IDR, H.265 IRAP, every JPEG), which
+ * decode alone with the cheapest settings; FALSE: any keyframe covertap
+ * takes (open-GOP I pictures, recovery point runs too). */
+CoverDecoder *cover_decoder_new (
+    const GstCaps *caps, gboolean random_access, GError **error);
 /* Decodes @units (transfer none: their memory is shared, not copied), the
  * access units of @caps (transfer none) in decode order: one keyframe, or a
  * recovery point and the units up to the picture it recovers.  Returns a

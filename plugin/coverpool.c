@@ -9,9 +9,10 @@
 
 /* The process-wide snapshot workers.  A fixed set of threads (one per core
  * by default, COVERSNAP_WORKERS to change it) serves every tapped stream of
- * the process.  Each worker keeps one decoder per codec it has met and one
- * JPEG encoder, so decoders scale with the cores, not with the streams: an
- * idle stream holds only its shared-memory segment.  Saving thumbnails is
+ * the process.  Each worker keeps one decoder per codec and kind of
+ * keyframe it has met (random access pictures or not: cover_decoder_new())
+ * and one JPEG encoder, so decoders scale with the cores, not with the streams:
+ * an idle stream holds only its shared-memory segment.  Saving thumbnails is
  * coverthumbnail.c's job; the pool only says when. */
 
 #ifdef HAVE_CONFIG_H
@@ -66,8 +67,9 @@ struct _CoverStream
 typedef struct
 {
   CoverEncoder *encoder;
-  /* by CoverCodec, one per codec met; raw video needs none */
-  CoverDecoder *decoders[COVER_CODEC_LAST];
+  /* by CoverCodec and whether the job is a random access picture
+   * (cover_decoder_new()), one per kind met; raw video needs none */
+  CoverDecoder *decoders[COVER_CODEC_LAST][2];
 } CoverWorker;
 
 static GThreadPool *pool;
@@ -130,8 +132,10 @@ worker_free (gpointer data)
   CoverWorker *w = data;
   guint i;
 
-  for (i = 0; i < G_N_ELEMENTS (w->decoders); i++)
-    cover_decoder_free (w->decoders[i]);
+  for (i = 0; i < G_N_ELEMENTS (w->decoders); i++) {
+    cover_decoder_free (w->decoders[i][0]);
+    cover_decoder_free (w->decoders[i][1]);
+  }
   cover_encoder_free (w->encoder);
   g_free (w);
 }
@@ -164,8 +168,9 @@ decode_keyframe (CoverWorker *w, CoverJob *job, GError **error)
         "Covers are not made from %" GST_PTR_FORMAT, job->caps);
     return NULL;
   }
-  dec = &w->decoders[codec];
-  if (!*dec && !(*dec = cover_decoder_new (job->caps, error)))
+  dec = &w->decoders[codec][job->random_access ? 1 : 0];
+  if (!*dec &&
+      !(*dec = cover_decoder_new (job->caps, job->random_access, error)))
     return NULL;
 
   units = gst_buffer_list_ref (job->units);

@@ -29,6 +29,9 @@ typedef struct
   gint64 queued_at;    /* CLOCK_MONOTONIC µs */
   gint64 capture_time; /* wall clock µs */
   gboolean thumbnail;  /* also save the cover as a recording thumbnail */
+  /* the first unit is a random access picture (H.264 IDR, H.265 IRAP; raw
+   * video, JPEG): it decodes alone, with the cheaper decoder settings */
+  gboolean random_access;
 } CoverJob;
 
 /* Takes a ref of @buffer, @caps and @headers (all transfer none; @headers
