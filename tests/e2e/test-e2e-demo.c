@@ -57,6 +57,9 @@ test_demo (void)
   g_autofree gchar *cache = NULL, *data_dir = NULL, *thumbs = NULL;
   g_autofree gchar *store = NULL, *cover_url = NULL, *upload_url = NULL;
   g_autofree gchar *http_prefix = NULL;
+  g_autofree gchar *log_path = NULL, *log = NULL;
+  const gchar *shutdown, *ended;
+  gint status;
   g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GSubprocess) server = NULL;
   g_autoptr (GDataInputStream) in = NULL;
@@ -92,6 +95,10 @@ test_demo (void)
   g_subprocess_launcher_setenv (launcher, "HOME", root, TRUE);
   g_subprocess_launcher_setenv (launcher, "XDG_CACHE_HOME", cache, TRUE);
   g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", runtime, TRUE);
+  /* its log: a file, read once it has stopped (a pipe nobody reads while
+   * it runs could fill up) */
+  log_path = g_build_filename (root, "coversnapd.log", NULL);
+  g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
   server = g_subprocess_launcher_spawn (launcher, &err, coversnapd, "--demo",
       "--demo-seconds", DEMO_SECONDS, NULL);
   g_assert_no_error (err);
@@ -173,12 +180,25 @@ test_demo (void)
 
   /* it stops by itself (bounded: a hung server is killed, its stacks in
    * the log); then the rest of its output, which the exit ended */
-  g_assert_cmpint (cs_test_wait_child (server, EXIT_WAIT_S), ==, 0);
+  status = cs_test_wait_child (server, EXIT_WAIT_S);
   while ((line = g_data_input_stream_read_line (in, NULL, NULL, &err))) {
     g_test_message ("coversnapd: %s", line);
     g_free (line);
   }
   g_assert_no_error (err);
+  /* its log goes to the test's before anything about it is asserted */
+  g_assert_true (g_file_get_contents (log_path, &log, NULL, NULL));
+  g_test_message ("coversnapd's log:\n%s", log);
+  g_assert_cmpint (status, ==, 0);
+
+  /* the shutdown ended the simulated camera's stream as any device's (its
+   * connection closed by the ingest, EOS), before the server stopped */
+  shutdown = strstr (log, "shutting down");
+  g_assert_nonnull (shutdown);
+  ended = strstr (shutdown, "stream 42: stopped (pusher gone)");
+  g_assert_nonnull (ended);
+  g_assert_nonnull (strstr (ended, "stopped\n"));
+  g_assert_null (strstr (log, "still running at shutdown"));
 
   /* thumbnails on: the stream's end left at least one; the store is gone */
   g_assert_cmpuint (cs_test_count_dir (thumbs, ".jpg"), >=, 1);
