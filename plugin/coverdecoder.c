@@ -196,6 +196,9 @@ set_if_exists (GstElement *e, const gchar *prop, const gchar *value)
  *   over between threads: an IDR costs about 8 % more with them (720p, one
  *   keyframe per job, as the pool decodes them), for nothing.
  * - H.265: CRA and BLA pictures decode alone with slice threads.
+ * - All: at most two threads a decoder.  The pool has a worker per core
+ *   already; libav's default, a thread per core, would make cores² threads
+ *   for a speed-up only multi-slice pictures could use.
  * - All: a frame the decoder knows is corrupt (a picture before its
  *   recovery point) must not become a cover. */
 enum
@@ -212,11 +215,28 @@ static const struct
   const gchar *value;
 } decoder_settings[] = {
   { "video/x-h264", ANY_KEYFRAME, "thread-type", "frame" },
-  { "video/x-h264", ANY_KEYFRAME, "max-threads", "2" },
   { "video/x-h264", RANDOM_ACCESS, "thread-type", "slice" },
   { "video/x-h265", BOTH, "thread-type", "slice" },
+  { NULL, BOTH, "max-threads", "2" },
   { NULL, BOTH, "output-corrupt", "false" },
 };
+
+gboolean
+cover_decoder_has_random_access_settings (const GstCaps *caps)
+{
+  const gchar *codec;
+  guint i;
+
+  g_return_val_if_fail (GST_IS_CAPS (caps) && !gst_caps_is_empty (caps), FALSE);
+
+  codec = gst_structure_get_name (gst_caps_get_structure (caps, 0));
+  for (i = 0; i < G_N_ELEMENTS (decoder_settings); i++) {
+    if (decoder_settings[i].codec && decoder_settings[i].input != BOTH &&
+        g_str_equal (decoder_settings[i].codec, codec))
+      return TRUE;
+  }
+  return FALSE;
+}
 
 static void
 apply_settings (GstElement *decoder, const gchar *codec, gint input)

@@ -31,11 +31,14 @@ typedef struct _CoverDecoder CoverDecoder;
 
 /* A decoder for the codec of @caps (transfer none), or NULL with @error set
  * (transfer full: cover_decoder_free()).  @random_access: it will only be
- * given random access pictures (H.264 IDR, H.265 IRAP, every JPEG), which
- * decode alone with the cheapest settings; FALSE: any keyframe covertap
- * takes (open-GOP I pictures, recovery point runs too). */
+ * given random access pictures (H.264 IDR, H.265 IRAP), which decode alone
+ * with the cheapest settings; FALSE: any keyframe covertap takes
+ * (open-GOP I pictures, recovery point runs too). */
 CoverDecoder *cover_decoder_new (
     const GstCaps *caps, gboolean random_access, GError **error);
+/* Whether random access pictures of the codec of @caps get settings of
+ * their own (H.264); if not, one decoder serves both kinds. */
+gboolean cover_decoder_has_random_access_settings (const GstCaps *caps);
 /* Decodes @units (transfer none: their memory is shared, not copied), the
  * access units of @caps (transfer none) in decode order: one keyframe, or a
  * recovery point and the units up to the picture it recovers.  Returns a

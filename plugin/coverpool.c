@@ -67,8 +67,9 @@ struct _CoverStream
 typedef struct
 {
   CoverEncoder *encoder;
-  /* by CoverCodec and whether the job is a random access picture
-   * (cover_decoder_new()), one per kind met; raw video needs none */
+  /* by CoverCodec and whether the job is a random access picture of a
+   * codec whose decoder has settings for those (cover_decoder_new()), one
+   * per kind met; raw video and JPEG need none */
   CoverDecoder *decoders[COVER_CODEC_LAST][2];
 } CoverWorker;
 
@@ -159,6 +160,7 @@ static GstSample *
 decode_keyframe (CoverWorker *w, CoverJob *job, GError **error)
 {
   CoverCodec codec = cover_codec_from_caps (job->caps);
+  gboolean random_access;
   CoverDecoder **dec;
   GstBufferList *units;
   GstSample *sample;
@@ -168,9 +170,10 @@ decode_keyframe (CoverWorker *w, CoverJob *job, GError **error)
         "Covers are not made from %" GST_PTR_FORMAT, job->caps);
     return NULL;
   }
-  dec = &w->decoders[codec][job->random_access ? 1 : 0];
-  if (!*dec &&
-      !(*dec = cover_decoder_new (job->caps, job->random_access, error)))
+  random_access = job->random_access &&
+      cover_decoder_has_random_access_settings (job->caps);
+  dec = &w->decoders[codec][random_access ? 1 : 0];
+  if (!*dec && !(*dec = cover_decoder_new (job->caps, random_access, error)))
     return NULL;
 
   units = gst_buffer_list_ref (job->units);

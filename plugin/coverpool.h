@@ -30,7 +30,8 @@ typedef struct
   gint64 capture_time; /* wall clock µs */
   gboolean thumbnail;  /* also save the cover as a recording thumbnail */
   /* the first unit is a random access picture (H.264 IDR, H.265 IRAP; raw
-   * video, JPEG): it decodes alone, with the cheaper decoder settings */
+   * video and JPEG, which need no decoder): it decodes alone, with the
+   * cheaper decoder settings */
   gboolean random_access;
 } CoverJob;
 
