@@ -60,6 +60,7 @@ struct _CoverDemo
   gboolean ready;
   gint64 ready_deadline; /* monotonic µs */
   guint poll_source;
+  guint time_up_source; /* --demo-seconds, or 0 */
   guint seconds;
   gint exit_code;
 };
@@ -424,6 +425,7 @@ demo_time_up (gpointer data)
   } else {
     g_message ("demo: %u s are over", demo->seconds);
   }
+  demo->time_up_source = 0;
   g_main_loop_quit (demo->loop);
   return G_SOURCE_REMOVE;
 }
@@ -450,8 +452,11 @@ cover_demo_start (CoverDemo *demo, GMainLoop *loop, const CoverConfig *config,
   demo->rtsp_port = rtsp_port;
   g_message (
       "demo: data in %s, covers in %s", config->data_dir, config->store_dir);
-  if (!demo_start_pusher (demo, error))
+  if (!demo_start_pusher (demo, error)) {
+    /* no timer was set that would end the loop: the demo failed */
+    demo->exit_code = 1;
     return FALSE;
+  }
 
   token = demo_token (demo, COVER_TOKEN_CONTROL_VIEW_SNAPSHOTS, 600);
   demo->cover_url =
@@ -464,7 +469,8 @@ cover_demo_start (CoverDemo *demo, GMainLoop *loop, const CoverConfig *config,
       g_get_monotonic_time () + DEMO_READY_TIMEOUT_S * G_USEC_PER_SEC;
   demo->poll_source = g_timeout_add (DEMO_POLL_MS, demo_poll, demo);
   if (demo->seconds)
-    g_timeout_add_seconds (demo->seconds, demo_time_up, demo);
+    demo->time_up_source =
+        g_timeout_add_seconds (demo->seconds, demo_time_up, demo);
   return TRUE;
 }
 
@@ -476,6 +482,12 @@ cover_demo_stop (CoverDemo *demo)
   if (demo->poll_source) {
     g_source_remove (demo->poll_source);
     demo->poll_source = 0;
+  }
+  /* the shutdown iterates the main context: a stop by signal must not
+   * meet the timer later */
+  if (demo->time_up_source) {
+    g_source_remove (demo->time_up_source);
+    demo->time_up_source = 0;
   }
   /* a GET still in flight is cancelled: its callback leaves the demo
    * alone */

@@ -36,7 +36,8 @@ GKeyFile *cover_demo_defaults (
 gboolean cover_demo_prepare (
     CoverDemo *demo, const CoverConfig *config, GError **error);
 /* Starts the pusher and the polling for the first live cover; ends @loop
- * when it fails or the time is up. */
+ * when it fails or the time is up.  FALSE with @error when the pusher does
+ * not start: the exit code is then 1 already, and @loop is not to be run. */
 gboolean cover_demo_start (CoverDemo *demo, GMainLoop *loop,
     const CoverConfig *config, guint16 http_port, guint16 rtsp_port,
     GError **error);

@@ -32,7 +32,8 @@
 
 #define DEMO_SECONDS "20"
 /* bounds: they only stop a broken test; the demo's 20 s, then its
- * shutdown, inside meson's 90 s with time for the stacks of a hang */
+ * shutdown, inside meson's 90 s with time for the stacks of a hang (20 s
+ * at most) */
 #define EXIT_WAIT_S 45
 
 /* The quoted URL after @prefix in @line, or NULL. */
@@ -197,7 +198,7 @@ test_demo (void)
   g_assert_nonnull (shutdown);
   ended = strstr (shutdown, "stream 42: stopped (pusher gone)");
   g_assert_nonnull (ended);
-  g_assert_nonnull (strstr (ended, "stopped\n"));
+  g_assert_nonnull (strstr (ended, ": stopped\n"));
   g_assert_null (strstr (log, "still running at shutdown"));
 
   /* thumbnails on: the stream's end left at least one; the store is gone */
@@ -206,10 +207,58 @@ test_demo (void)
   cs_test_rm_rf (root);
 }
 
+/* A demo whose simulated camera cannot start (no system plugins: no
+ * videotestsrc, x264enc, rtspclientsink) says so and exits 1 at once; it
+ * used to wait for a signal with status 0 to come. */
+static void
+test_demo_pusher_missing (void)
+{
+  g_autoptr (GError) err = NULL;
+  g_autofree gchar *root = g_dir_make_tmp ("coversnap-demo-XXXXXX", &err);
+  g_autofree gchar *cache = NULL, *runtime = NULL, *registry = NULL;
+  g_autofree gchar *log_path = NULL, *log = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) server = NULL;
+  const gchar *coversnapd = g_getenv ("COVERSNAPD");
+  gint status;
+
+  g_assert_no_error (err);
+  g_assert_nonnull (coversnapd);
+  cache = g_build_filename (root, "cache", NULL);
+  runtime = g_build_filename (root, "run", NULL);
+  g_assert_cmpint (g_mkdir (runtime, 0700), ==, 0);
+  registry = g_build_filename (root, "registry.bin", NULL);
+  log_path = g_build_filename (root, "coversnapd.log", NULL);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_subprocess_launcher_set_child_setup (
+      launcher, cs_test_die_with_parent, NULL, NULL);
+  g_subprocess_launcher_setenv (launcher, "HOME", root, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_CACHE_HOME", cache, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", runtime, TRUE);
+  /* covertap (GST_PLUGIN_PATH) and nothing else */
+  g_subprocess_launcher_setenv (
+      launcher, "GST_PLUGIN_SYSTEM_PATH_1_0", "", TRUE);
+  g_subprocess_launcher_setenv (launcher, "GST_REGISTRY", registry, TRUE);
+  g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
+  server = g_subprocess_launcher_spawn (launcher, &err, coversnapd, "--demo",
+      "--http-port", "0", "--rtsp-port", "0", NULL);
+  g_assert_no_error (err);
+
+  status = cs_test_wait_child (server, EXIT_WAIT_S);
+  g_assert_true (g_file_get_contents (log_path, &log, NULL, NULL));
+  g_test_message ("coversnapd's log:\n%s", log);
+  g_assert_cmpint (status, ==, 1);
+  g_assert_nonnull (strstr (log, "coversnapd: the demo pusher"));
+  g_assert_nonnull (strstr (log, "videotestsrc"));
+  cs_test_rm_rf (root);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/e2e/demo", test_demo);
+  g_test_add_func ("/e2e/demo-pusher-missing", test_demo_pusher_missing);
   return g_test_run ();
 }
