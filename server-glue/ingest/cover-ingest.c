@@ -752,7 +752,9 @@ cover_ingest_stop (CoverIngest *ingest, guint timeout_ms)
   if (!ingest->server || ingest->stopped)
     return;
   ingest->stopped = TRUE;
-  /* no new pushers */
+  /* no new pushers; first, so that a pusher whose connection is closed
+   * below cannot come back (coversnapd --demo's in-process rtspclientsink
+   * reconnects, and is refused) */
   remove_source (ingest->context, &ingest->server_source);
   /* closing a pusher's connection removes its session, which unprepares its
    * media (EOS first, see eos-shutdown) */

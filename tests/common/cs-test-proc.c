@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "cs-test-util.h"
 
@@ -23,6 +24,9 @@ void
 cs_test_die_with_parent (gpointer user_data)
 {
   prctl (PR_SET_PDEATHSIG, SIGKILL);
+  /* where Yama restricts ptrace to ancestors, the gdb of dump_stacks() (a
+   * sibling) may still attach; EINVAL without Yama, nothing to do */
+  prctl (PR_SET_PTRACER, PR_SET_PTRACER_ANY);
 }
 
 GSubprocessLauncher *
@@ -64,27 +68,30 @@ child_gone (gpointer proc)
 /* What every thread of a hung child was doing, on the test's stderr
  * before it is killed: a hang seen once on a loaded CI machine is then a
  * stack, not a timeout.  gdb is optional (the note says when it is not
- * there); its own run is bounded. */
+ * there); it writes straight to stderr (what it printed stays when meson
+ * kills the test meanwhile) and is bounded to 20 s. */
 static void
 dump_stacks (const gchar *pid)
 {
-  const gchar *argv[] = { "timeout", "-s", "KILL", "60", "gdb", "-p", pid,
-    "-batch", "-nx", "-ex", "set pagination off", "-ex", "thread apply all bt",
-    NULL };
+  const gchar *argv[] = { "timeout", "-s", "KILL", "20", "gdb", "-p", pid,
+    "-batch", "-nx", "-iex", "set debuginfod enabled off", "-ex",
+    "set pagination off", "-ex", "thread apply all bt", NULL };
   g_autofree gchar *gdb = g_find_program_in_path ("gdb");
-  g_autofree gchar *out = NULL;
-  gint status = 0;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GError) err = NULL;
 
   if (!gdb) {
     g_printerr ("# (no gdb: no stacks of the hung process %s)\n", pid);
     return;
   }
   g_printerr ("# process %s did not end in time; its threads:\n", pid);
-  if (!g_spawn_sync (NULL, (gchar **) argv, NULL,
-          G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out,
-          NULL, &status, NULL))
-    return;
-  g_printerr ("%s\n", out ? out : "");
+  /* stdout too goes to stderr: the test's stdout may be TAP */
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_take_stdout_fd (launcher, dup (STDERR_FILENO));
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &err);
+  if (!proc || !g_subprocess_wait (proc, NULL, &err))
+    g_printerr ("# gdb: %s\n", err->message);
 }
 
 gint
