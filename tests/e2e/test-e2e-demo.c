@@ -50,6 +50,27 @@ quoted_after (const gchar *line, const gchar *prefix)
   return end ? g_strndup (start, end - start) : NULL;
 }
 
+/* A launcher for coversnapd --demo as a user runs it in @root: HOME, the
+ * cache (root/cache) and the runtime dir (@runtime, made here) are the
+ * user's and nothing else decides where the data goes (the plugin path and
+ * registry come from the test's environment); its stderr goes to
+ * @log_path, read once it has stopped (a pipe nobody reads while it runs
+ * could fill up). */
+static GSubprocessLauncher *
+demo_launcher (GSubprocessFlags flags, const gchar *root, const gchar *runtime,
+    const gchar *log_path)
+{
+  g_autofree gchar *cache = g_build_filename (root, "cache", NULL);
+  GSubprocessLauncher *launcher = cs_test_launcher_new (flags);
+
+  g_assert_cmpint (g_mkdir (runtime, 0700), ==, 0);
+  g_subprocess_launcher_setenv (launcher, "HOME", root, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_CACHE_HOME", cache, TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", runtime, TRUE);
+  g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
+  return launcher;
+}
+
 static void
 test_demo (void)
 {
@@ -84,22 +105,11 @@ test_demo (void)
   data_dir = g_build_filename (cache, "coversnap-demo", NULL);
   thumbs = g_build_filename (data_dir, "thumbnails", "42", NULL);
   runtime = g_build_filename (root, "run", NULL);
-  g_assert_cmpint (g_mkdir (runtime, 0700), ==, 0);
   /* the store every default names: below the session's runtime dir */
   store_base = g_build_filename (runtime, "coversnap", NULL);
-
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_subprocess_launcher_set_child_setup (
-      launcher, cs_test_die_with_parent, NULL, NULL);
-  /* the user's cache, and nothing else, decides where the data goes; the
-   * plugin path and registry come from the test's environment */
-  g_subprocess_launcher_setenv (launcher, "HOME", root, TRUE);
-  g_subprocess_launcher_setenv (launcher, "XDG_CACHE_HOME", cache, TRUE);
-  g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", runtime, TRUE);
-  /* its log: a file, read once it has stopped (a pipe nobody reads while
-   * it runs could fill up) */
   log_path = g_build_filename (root, "coversnapd.log", NULL);
-  g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
+  launcher =
+      demo_launcher (G_SUBPROCESS_FLAGS_STDOUT_PIPE, root, runtime, log_path);
   server = g_subprocess_launcher_spawn (launcher, &err, coversnapd, "--demo",
       "--demo-seconds", DEMO_SECONDS, NULL);
   g_assert_no_error (err);
@@ -215,7 +225,7 @@ test_demo_pusher_missing (void)
 {
   g_autoptr (GError) err = NULL;
   g_autofree gchar *root = g_dir_make_tmp ("coversnap-demo-XXXXXX", &err);
-  g_autofree gchar *cache = NULL, *runtime = NULL, *registry = NULL;
+  g_autofree gchar *runtime = NULL, *registry = NULL;
   g_autofree gchar *log_path = NULL, *log = NULL;
   g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GSubprocess) server = NULL;
@@ -224,23 +234,15 @@ test_demo_pusher_missing (void)
 
   g_assert_no_error (err);
   g_assert_nonnull (coversnapd);
-  cache = g_build_filename (root, "cache", NULL);
   runtime = g_build_filename (root, "run", NULL);
-  g_assert_cmpint (g_mkdir (runtime, 0700), ==, 0);
   registry = g_build_filename (root, "registry.bin", NULL);
   log_path = g_build_filename (root, "coversnapd.log", NULL);
-
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
-  g_subprocess_launcher_set_child_setup (
-      launcher, cs_test_die_with_parent, NULL, NULL);
-  g_subprocess_launcher_setenv (launcher, "HOME", root, TRUE);
-  g_subprocess_launcher_setenv (launcher, "XDG_CACHE_HOME", cache, TRUE);
-  g_subprocess_launcher_setenv (launcher, "XDG_RUNTIME_DIR", runtime, TRUE);
+  launcher = demo_launcher (
+      G_SUBPROCESS_FLAGS_STDOUT_SILENCE, root, runtime, log_path);
   /* covertap (GST_PLUGIN_PATH) and nothing else */
   g_subprocess_launcher_setenv (
       launcher, "GST_PLUGIN_SYSTEM_PATH_1_0", "", TRUE);
   g_subprocess_launcher_setenv (launcher, "GST_REGISTRY", registry, TRUE);
-  g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
   server = g_subprocess_launcher_spawn (launcher, &err, coversnapd, "--demo",
       "--http-port", "0", "--rtsp-port", "0", NULL);
   g_assert_no_error (err);
