@@ -998,7 +998,7 @@ static GstFlowReturn
 gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 {
   GstCoverTap *self = GST_COVER_TAP (trans);
-  gboolean has_params = TRUE, enabled, needs_run;
+  gboolean has_params = TRUE, enabled, needs_run, random_access;
   guint quality, max_width, max_height;
   GstClockTime min_interval, thumbnail_interval, now;
   CoverAuInfo info = { 0, TRUE, 0, -1 };
@@ -1047,8 +1047,9 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   /* A recovery point that is not a random access picture (periodic intra
    * refresh: a P picture) only gives a whole picture some units later;
    * an IDR, CRA/BLA or an I picture (open GOP: count 0) decodes alone. */
-  needs_run = info.recovery > 0 &&
-      !cover_nal_is_random_access (self->codec, info.slice_nal);
+  random_access = picture ||
+      (info.slice && cover_nal_is_random_access (self->codec, info.slice_nal));
+  needs_run = info.recovery > 0 && !random_access;
 
   stat_add (self, PROP_KEYFRAMES_SEEN, 1);
   if (self->run) {
@@ -1091,8 +1092,7 @@ gst_cover_tap_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   job->max_width = max_width;
   job->max_height = max_height;
   job->thumbnail = thumbnail;
-  job->random_access = picture ||
-      (info.slice && cover_nal_is_random_access (self->codec, info.slice_nal));
+  job->random_access = random_access;
   if (!needs_run) {
     submit_job (self, job);
     return GST_FLOW_OK;

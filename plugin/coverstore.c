@@ -729,8 +729,8 @@ reader_read_seq (CoverStoreReader *r, guint32 active)
 {
   guint32 seq;
 
-  if (pread (r->fd, &seq, sizeof (seq), SLOT_SEQ_OFFSET (active)) !=
-      (ssize_t) sizeof (seq))
+  if (!reader_read_header_part (
+          r, &seq, sizeof (seq), SLOT_SEQ_OFFSET (active), NULL))
     return G_MAXUINT32; /* odd: never equal to an even seq read before */
   return seq;
 }

@@ -479,16 +479,10 @@ cover_demo_stop (CoverDemo *demo)
 {
   g_return_if_fail (demo != NULL);
 
-  if (demo->poll_source) {
-    g_source_remove (demo->poll_source);
-    demo->poll_source = 0;
-  }
+  g_clear_handle_id (&demo->poll_source, g_source_remove);
   /* the shutdown iterates the main context: a stop by signal must not
    * meet the timer later */
-  if (demo->time_up_source) {
-    g_source_remove (demo->time_up_source);
-    demo->time_up_source = 0;
-  }
+  g_clear_handle_id (&demo->time_up_source, g_source_remove);
   /* a GET still in flight is cancelled: its callback leaves the demo
    * alone */
   if (demo->cancel)

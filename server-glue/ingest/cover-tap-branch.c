@@ -211,11 +211,9 @@ cover_tap_branch_append (GString *desc, CoverCodec codec, gboolean record)
    * branch.  The recording needs one: mp4mux takes parsed avc/hvc1, and
    * one parser serves both sides of the tee. */
   if (record)
-    g_string_append_printf (desc, "%s ! ", parse);
-  if (record)
     g_string_append_printf (desc,
-        "tee name=t t. ! queue ! %s name=vts ! rec.video t. ! queue ! ",
-        timestamper);
+        "%s ! tee name=t t. ! queue ! %s name=vts ! rec.video t. ! queue ! ",
+        parse, timestamper);
   g_string_append (desc,
       "covertap name=tap ! fakesink sync=false "
       "async=false ");
